@@ -1,0 +1,79 @@
+# Klavi Link "API Only" demo portal. `make run` and `make test` are the two commands a newcomer needs.
+-include .env
+
+GO       ?= go
+BIN      ?= bin/portal
+# playwright-go drives a system chromium through the playwright-core driver, installed by e2e-deps into an
+# absolute, git-ignored directory (a relative PLAYWRIGHT_DRIVER_PATH would make it try to download).
+DRIVER_ROOT   := $(CURDIR)/.cache/playwright-driver
+CHROMIUM_PATH ?= /usr/bin/chromium
+PW_MODULE     := github.com/playwright-community/playwright-go
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run
+run: ## build and start the portal with the embedded Klavi sandbox
+	$(GO) run .
+
+.PHONY: build
+build:
+	$(GO) build -trimpath -o $(BIN) .
+
+.PHONY: generate
+generate: ## regenerate templ components (*_templ.go are committed)
+	$(GO) tool templ generate
+
+.PHONY: check-generated
+check-generated: ## fail when committed *_templ.go files are stale
+	$(GO) tool templ generate
+	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- '*_templ.go')" || { echo "uncommitted generated templ files:"; git status --porcelain -- '*_templ.go'; exit 1; }
+
+.PHONY: lint
+lint: check-generated
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+	$(GO) tool templ fmt -fail .
+
+.PHONY: e2e-deps
+e2e-deps: ## install Debian's chromium and the playwright-core driver pinned by playwright-go (idempotent)
+	@if [ ! -x /usr/lib/chromium/chromium ]; then \
+		echo "e2e-deps: installing chromium from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@$(GO) mod download $(PW_MODULE)
+	@v=$$(sed -n 's/^const playwrightCliVersion = "\(.*\)"/\1/p' "$$($(GO) list -m -f '{{.Dir}}' $(PW_MODULE))/run.go"); \
+	test -n "$$v" || { echo "e2e-deps: cannot read playwrightCliVersion from $(PW_MODULE)"; exit 1; }; \
+	d="$(DRIVER_ROOT)/$$v"; \
+	if [ ! -f "$$d/package/cli.js" ]; then \
+		echo "e2e-deps: installing playwright-core@$$v from npm into $$d"; \
+		mkdir -p "$$d" && (cd "$$d" && npm pack --silent "playwright-core@$$v" >/dev/null && tar xzf "playwright-core-$$v.tgz" && rm "playwright-core-$$v.tgz"); \
+	fi; \
+	ln -sfn "$$(command -v node)" "$$d/node"; \
+	echo "$$d" > $(DRIVER_ROOT)/current
+
+.PHONY: unit
+unit: ## vet + unit tests with the race detector
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -shuffle=on ./...
+
+.PHONY: e2e
+e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
+	PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) \
+		$(GO) test -tags e2e -count=1 -timeout 15m ./e2e/...
+
+.PHONY: test
+test: e2e-deps lint unit e2e ## everything CI runs
+
+.PHONY: fuzz
+fuzz: ## short fuzz runs of the parsers and tax-id rules
+	$(GO) test -run='^$$' -fuzz=FuzzParseEvents -fuzztime=20s ./klavi/
+	$(GO) test -run='^$$' -fuzz=FuzzParseReport -fuzztime=20s ./klavi/
+
+.PHONY: bench
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: clean
+clean:
+	rm -rf bin data/*.db data/*.db-wal data/*.db-shm e2e/artifacts

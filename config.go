@@ -1,0 +1,220 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/klavi-demo/portal/sandbox"
+)
+
+// Demo credentials shared by the portal and the embedded sandbox when none are configured. They are not secrets:
+// the sandbox accepts exactly this pair, and real Klavi rejects it.
+const (
+	demoAccessKey = "demo-access-key"
+	demoSecretKey = "demo-secret-key"
+)
+
+// setting documents one environment variable; the same table feeds `portal help` and the README.
+type setting struct{ name, def, meaning string }
+
+var settings = []setting{
+	{"ADDR", "127.0.0.1:8080", "portal listen address"},
+	{"PUBLIC_URL", "http:// + ADDR", "how browsers and webhooks reach the portal (callback and webhook URLs are built from it)"},
+	{"DATABASE_PATH", "data/portal.db", "SQLite file (its directory is created)"},
+	{"SESSION_KEY", "generated once, kept beside the database", "cookie signing/encryption key (at least 32 characters)"},
+	{"KLAVI_BASE_URL", "empty: start the embedded sandbox", "e.g. https://api-sandbox.klavi.ai/data/v1 for real Klavi"},
+	{"KLAVI_ACCESS_KEY", demoAccessKey, "Klavi accessKey"},
+	{"KLAVI_SECRET_KEY", demoSecretKey, "Klavi secretKey; also verifies webhook signatures"},
+	{"SANDBOX_ADDR", "127.0.0.1:8090", "where the embedded sandbox listens (API under /data/v1)"},
+	{"SANDBOX_PUBLIC_URL", "http://localhost:<sandbox port>", "how browsers reach the sandbox's bank pages (another site than the portal, as in production)"},
+	{"SANDBOX_REDIRECT_TTL", "60s", "lifetime of a single-use consentRedirectURL"},
+	{"SANDBOX_TOKEN_TTL", "30m", "lifetime of sandbox access and link tokens"},
+	{"SANDBOX_IDLE_TIMEOUT", "30m", "an unfinished consent becomes EXPIRED after this"},
+	{"SANDBOX_AUTO_REPORTS", "false", "send reports automatically after AUTHORISED"},
+	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report"},
+	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "Klavi Link API Only demo portal.")
+	fmt.Fprintln(w, "\nUsage:\n  portal            serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)")
+	fmt.Fprintln(w, "  portal sandbox    run only the Klavi sandbox")
+	fmt.Fprintln(w, "  portal help       print this text")
+	fmt.Fprintln(w, "\nConfiguration (environment variables):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, s.def, s.meaning)
+	}
+	tw.Flush()
+}
+
+// config is loaded once from the environment and passed down; nothing reads the environment later.
+type config struct {
+	Addr, PublicURL, DatabasePath, SessionKey string
+	KlaviBaseURL, AccessKey, SecretKey        string
+	SandboxAddr, SandboxPublicURL             string
+	RedirectTTL, TokenTTL, IdleTimeout        time.Duration
+	ReportDelay, PollInterval                 time.Duration
+	AutoReports                               bool
+	LogLevel                                  slog.Level
+}
+
+// loadConfig applies defaults, reads the environment and validates; every error names its variable.
+func loadConfig(getenv func(string) string) (config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		Addr:             env("ADDR", "127.0.0.1:8080"),
+		PublicURL:        strings.TrimRight(env("PUBLIC_URL", ""), "/"),
+		DatabasePath:     env("DATABASE_PATH", filepath.Join("data", "portal.db")),
+		SessionKey:       getenv("SESSION_KEY"),
+		KlaviBaseURL:     strings.TrimRight(env("KLAVI_BASE_URL", ""), "/"),
+		AccessKey:        env("KLAVI_ACCESS_KEY", demoAccessKey),
+		SecretKey:        env("KLAVI_SECRET_KEY", demoSecretKey),
+		SandboxAddr:      env("SANDBOX_ADDR", "127.0.0.1:8090"),
+		SandboxPublicURL: strings.TrimRight(env("SANDBOX_PUBLIC_URL", ""), "/"),
+	}
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	check(validAddr("ADDR", c.Addr))
+	check(validAddr("SANDBOX_ADDR", c.SandboxAddr))
+	check(validURL("PUBLIC_URL", c.PublicURL))
+	check(validURL("KLAVI_BASE_URL", c.KlaviBaseURL))
+	check(validURL("SANDBOX_PUBLIC_URL", c.SandboxPublicURL))
+	if c.SessionKey != "" && len(c.SessionKey) < 32 {
+		check(errors.New("SESSION_KEY: must be at least 32 characters"))
+	}
+	if c.KlaviBaseURL != "" && (getenv("KLAVI_ACCESS_KEY") == "" || getenv("KLAVI_SECRET_KEY") == "") {
+		check(errors.New("KLAVI_ACCESS_KEY and KLAVI_SECRET_KEY: required when KLAVI_BASE_URL is set"))
+	}
+	dur := func(name, def string, dst *time.Duration) {
+		d, err := time.ParseDuration(env(name, def))
+		if err != nil || d <= 0 {
+			check(fmt.Errorf("%s: want a positive duration such as %s", name, def))
+			return
+		}
+		*dst = d
+	}
+	dur("SANDBOX_REDIRECT_TTL", "60s", &c.RedirectTTL)
+	dur("SANDBOX_TOKEN_TTL", "30m", &c.TokenTTL)
+	dur("SANDBOX_IDLE_TIMEOUT", "30m", &c.IdleTimeout)
+	dur("SANDBOX_REPORT_DELAY", "300ms", &c.ReportDelay)
+	dur("POLL_INTERVAL", "2s", &c.PollInterval)
+	if v := env("SANDBOX_AUTO_REPORTS", "false"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			check(errors.New("SANDBOX_AUTO_REPORTS: want true or false"))
+		}
+		c.AutoReports = b
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func validAddr(name, v string) error {
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return fmt.Errorf("%s: want host:port, got %q", name, v)
+	}
+	return nil
+}
+
+func validURL(name, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%s: want an absolute http(s) URL without query, got %q", name, v)
+	}
+	return nil
+}
+
+func (c config) sessionKeyFile() string {
+	return filepath.Join(filepath.Dir(c.DatabasePath), "session.key")
+}
+
+// sessionKey returns 64 bytes for gorilla/sessions (hash key, then block key), derived from SESSION_KEY or from a
+// random secret generated once and kept beside the database, so sessions survive restarts.
+func (c config) sessionKey() (key []byte, generated bool, err error) {
+	secret := c.SessionKey
+	if secret == "" {
+		path := c.sessionKeyFile()
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil && len(strings.TrimSpace(string(b))) >= 32:
+			secret = strings.TrimSpace(string(b))
+		case err == nil || errors.Is(err, fs.ErrNotExist):
+			raw := make([]byte, 32)
+			if _, err := rand.Read(raw); err != nil {
+				return nil, false, fmt.Errorf("SESSION_KEY: %w", err)
+			}
+			secret = hex.EncodeToString(raw)
+			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+				return nil, false, fmt.Errorf("SESSION_KEY: cannot keep a generated key in %s: %w", path, err)
+			}
+			generated = true
+		default:
+			return nil, false, fmt.Errorf("SESSION_KEY: cannot read %s: %w", path, err)
+		}
+	}
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(label))
+		return m.Sum(nil)
+	}
+	return append(derive("portal session hash key"), derive("portal session block key")...), generated, nil
+}
+
+// sandboxPublicURL is how browsers reach the sandbox. By default it uses the host name "localhost" while the
+// portal uses 127.0.0.1, so the return from the "bank" is a cross-site navigation, as it is in production.
+func (c config) sandboxPublicURL(addr net.Addr) string {
+	if c.SandboxPublicURL != "" {
+		return c.SandboxPublicURL
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	return "http://localhost:" + port
+}
+
+func (c config) sandboxOptions(log *slog.Logger, publicURL, eventsURL, reportsURL string) sandbox.Options {
+	return sandbox.Options{
+		AccessKey:   c.AccessKey,
+		SecretKey:   c.SecretKey,
+		PublicURL:   publicURL,
+		EventsURL:   eventsURL,
+		ReportsURL:  reportsURL,
+		Now:         time.Now,
+		Logger:      log.With("component", "sandbox"),
+		TokenTTL:    c.TokenTTL,
+		RedirectTTL: c.RedirectTTL,
+		IdleTimeout: c.IdleTimeout,
+		AutoReports: c.AutoReports,
+		ReportDelay: c.ReportDelay,
+	}
+}

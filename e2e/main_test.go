@@ -1,0 +1,299 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+var (
+	pw      *playwright.Playwright
+	browser playwright.Browser
+	expect  playwright.PlaywrightAssertions
+	binary  string
+	shared  *portal // one portal for the tests that need no special configuration
+)
+
+// artifacts is where screenshots (always) and failure dumps go; git-ignored.
+var artifacts = filepath.Join("artifacts")
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "portal-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+
+	// Build the real binary once: the tests then exercise main's wiring too (package main can't be imported).
+	binary = filepath.Join(tmp, "portal")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("E2E_RACE") != "" {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "..")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: go build:", err)
+		return 1
+	}
+
+	if os.Getenv("PLAYWRIGHT_DRIVER_PATH") == "" {
+		fmt.Fprintln(os.Stderr, "e2e: PLAYWRIGHT_DRIVER_PATH is not set: run `make e2e` (it installs the driver first)")
+		return 1
+	}
+	pw, err = playwright.Run(&playwright.RunOptions{SkipInstallBrowsers: true, Verbose: false})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: playwright:", err)
+		return 1
+	}
+	defer pw.Stop()
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	browser, err = pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{
+		ExecutablePath: playwright.String(chromium),
+		Headless:       playwright.Bool(true),
+		Args:           []string{"--disable-gpu", "--disable-sync", "--no-first-run", "--disable-component-update"},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: launch chromium:", err)
+		return 1
+	}
+	defer browser.Close()
+	expect = playwright.NewPlaywrightAssertions(10000)
+
+	shared, err = startPortal(filepath.Join(tmp, "shared"), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start portal:", err)
+		return 1
+	}
+	code := m.Run()
+	if err := shared.stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stop portal:", err)
+		code = 1
+	}
+	if leaks := shared.leakedTaxIDs(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: the portal logged %d tax ids (CPF/CNPJ) in clear\n", len(leaks))
+		code = 1
+	}
+	return code
+}
+
+// portal is one running portal binary with its embedded sandbox.
+type portal struct {
+	URL, SandboxURL string
+	cmd             *exec.Cmd
+	logs            *syncBuffer
+	done            chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`^(portal|sandbox) listening on (\S+)`)
+
+// startPortal runs the binary on free ports with a fresh database under dir and extra environment.
+func startPortal(dir string, extra map[string]string) (*portal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	env := map[string]string{
+		"ADDR":                 "127.0.0.1:0",
+		"SANDBOX_ADDR":         "127.0.0.1:0",
+		"DATABASE_PATH":        filepath.Join(dir, "e2e.db"),
+		"SESSION_KEY":          "e2e-session-key-0123456789abcdef0123456789",
+		"POLL_INTERVAL":        "500ms",
+		"SANDBOX_REPORT_DELAY": "100ms",
+		"LOG_LEVEL":            "debug",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &portal{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.Write([]byte("stdout: " + line + "\n"))
+			if m := listening.FindStringSubmatch(line); m != nil {
+				if m[1] == "portal" {
+					p.URL = m[2]
+				} else {
+					p.SandboxURL = m[2]
+				}
+				if p.URL != "" && p.SandboxURL != "" {
+					close(found)
+				}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case <-found:
+	case err := <-p.done:
+		return nil, fmt.Errorf("portal exited early: %v\n%s", err, p.logs.String())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("portal did not print its URLs within 30s\n%s", p.logs.String())
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(p.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("portal /healthz not ready: %v\n%s", err, p.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (p *portal) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			return fmt.Errorf("portal exit: %v\n%s", err, p.logs.String())
+		}
+		return nil
+	case <-time.After(25 * time.Second):
+		p.cmd.Process.Kill()
+		return fmt.Errorf("portal did not stop within 25s")
+	}
+}
+
+// leakedTaxIDs returns the test CPFs/CNPJs that appear unmasked in the portal's logs.
+func (p *portal) leakedTaxIDs() []string {
+	logs := p.logs.String()
+	var leaks []string
+	for _, id := range allTestTaxIDs {
+		digits := strings.NewReplacer(".", "", "-", "", "/", "").Replace(id)
+		if strings.Contains(logs, id) || strings.Contains(logs, digits) {
+			leaks = append(leaks, id)
+		}
+	}
+	return leaks
+}
+
+// newPage opens a fresh browser context (isolated cookies) with a page of the given viewport. On failure the
+// page's screenshot and HTML are saved under artifacts/.
+func newPage(t *testing.T, width, height int, opts ...func(*playwright.BrowserNewContextOptions)) playwright.Page {
+	t.Helper()
+	o := playwright.BrowserNewContextOptions{
+		Viewport: &playwright.Size{Width: width, Height: height},
+		Locale:   playwright.String("pt-BR"),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	bctx, err := browser.NewContext(o)
+	if err != nil {
+		t.Fatalf("new browser context: %v", err)
+	}
+	page, err := bctx.NewPage()
+	if err != nil {
+		t.Fatalf("new page: %v", err)
+	}
+	page.SetDefaultTimeout(15000)
+	t.Cleanup(func() {
+		if t.Failed() {
+			name := sanitize(t.Name())
+			os.MkdirAll(filepath.Join(artifacts, "failures"), 0o755)
+			page.Screenshot(playwright.PageScreenshotOptions{
+				Path: playwright.String(filepath.Join(artifacts, "failures", name+".png")), FullPage: playwright.Bool(true)})
+			if html, err := page.Content(); err == nil {
+				os.WriteFile(filepath.Join(artifacts, "failures", name+".html"), []byte(html), 0o644)
+			}
+			t.Logf("failure artifacts in e2e/artifacts/failures/%s.*; page URL %s", name, page.URL())
+		}
+		bctx.Close()
+	})
+	return page
+}
+
+func desktop(t *testing.T) playwright.Page { return newPage(t, 1280, 900) }
+func phone(t *testing.T) playwright.Page {
+	return newPage(t, 390, 844, func(o *playwright.BrowserNewContextOptions) {
+		o.IsMobile = playwright.Bool(true)
+		o.HasTouch = playwright.Bool(true)
+	})
+}
+
+// shot saves a full-page screenshot under artifacts/screens for people to look at.
+func shot(t *testing.T, page playwright.Page, name string) {
+	t.Helper()
+	dir := filepath.Join(artifacts, "screens")
+	os.MkdirAll(dir, 0o755)
+	if _, err := page.Screenshot(playwright.PageScreenshotOptions{
+		Path: playwright.String(filepath.Join(dir, name+".png")), FullPage: playwright.Bool(true)}); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
+func sanitize(s string) string {
+	return regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(s, "_")
+}
+
+// ctxTimeout is a helper for the few direct HTTP calls the tests make.
+func ctxTimeout(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

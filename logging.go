@@ -1,0 +1,39 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// sensitiveKeys are attribute names whose values never reach a log line (reliability.md §6).
+var sensitiveKeys = map[string]bool{
+	"personaltaxid": true, "businesstaxid": true, "taxid": true, "cpf": true, "cnpj": true,
+	"authorization": true, "accesstoken": true, "linktoken": true, "token": true,
+	"secretkey": true, "accesskey": true, "email": true, "phone": true, "body": true,
+	"consentredirecturl": true, "query": true,
+}
+
+// taxIDPattern is the backstop: anything shaped like a CPF or CNPJ inside a logged string is replaced.
+var taxIDPattern = regexp.MustCompile(`\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b|\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b`)
+
+// newLogger returns a text logger that redacts sensitive attributes by name and tax-id-shaped substrings.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level:       level,
+		ReplaceAttr: redact,
+	}))
+}
+
+func redact(_ []string, a slog.Attr) slog.Attr {
+	if sensitiveKeys[strings.ToLower(strings.ReplaceAll(a.Key, "_", ""))] {
+		return slog.String(a.Key, "[redacted]")
+	}
+	if a.Value.Kind() == slog.KindString {
+		if s := a.Value.String(); taxIDPattern.MatchString(s) {
+			return slog.String(a.Key, taxIDPattern.ReplaceAllString(s, "[redacted]"))
+		}
+	}
+	return a
+}

@@ -1,0 +1,237 @@
+// Command portal serves the Klavi Link "API Only" demo portal. Without KLAVI_BASE_URL it also starts the embedded,
+// offline Klavi sandbox; with `sandbox` as the first argument it runs only the sandbox.
+//
+// main only wires: everything happens in run, which tests can call and which returns instead of exiting.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/klavi-demo/portal/handlers"
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/sandbox"
+	"github.com/klavi-demo/portal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "portal: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// shutdownGrace bounds how long in-flight requests may take once a stop signal arrives.
+const shutdownGrace = 20 * time.Second
+
+// run starts the portal (and the embedded sandbox unless KLAVI_BASE_URL is set) and blocks until ctx is cancelled
+// or a server fails. Bound URLs are printed to stdout, one per line, so callers can use port 0.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "":
+	case "help", "-h", "--help", "-help":
+		printHelp(stdout)
+		return nil
+	case "sandbox":
+	default:
+		return fmt.Errorf("unknown command %q (try: portal help)", cmd)
+	}
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	if cmd == "sandbox" {
+		return runSandboxAlone(ctx, cfg, log, stdout)
+	}
+	return runPortal(ctx, cfg, log, stdout)
+}
+
+func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	portalLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR %s: cannot listen: %w", cfg.Addr, unwrapNetErr(err))
+	}
+	defer portalLn.Close()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + portalLn.Addr().String()
+	}
+
+	// The embedded sandbox gets its own listener so that the portal reaches it over real HTTP, exactly as it would
+	// reach Klavi; only the base URL differs.
+	var sb *sandbox.Sandbox
+	var sandboxLn net.Listener
+	baseURL, accessKey, secretKey := cfg.KlaviBaseURL, cfg.AccessKey, cfg.SecretKey
+	if baseURL == "" {
+		sandboxLn, err = net.Listen("tcp", cfg.SandboxAddr)
+		if err != nil {
+			return fmt.Errorf("SANDBOX_ADDR %s: cannot listen: %w", cfg.SandboxAddr, unwrapNetErr(err))
+		}
+		defer sandboxLn.Close()
+		sbPublic := cfg.sandboxPublicURL(sandboxLn.Addr())
+		sb = sandbox.New(cfg.sandboxOptions(log, sbPublic,
+			publicURL+"/webhooks/klavi/events", publicURL+"/webhooks/klavi/reports"))
+		defer sb.Close()
+		baseURL = "http://" + sandboxLn.Addr().String() + "/data/v1"
+	}
+
+	st, err := store.Open(ctx, cfg.DatabasePath, time.Now)
+	if err != nil {
+		return fmt.Errorf("DATABASE_PATH %s: %w", cfg.DatabasePath, err)
+	}
+	defer st.Close()
+
+	sessionKey, generated, err := cfg.sessionKey()
+	if err != nil {
+		return err
+	}
+	if generated {
+		log.Info("SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
+	}
+
+	kc, err := klavi.New(baseURL,
+		klavi.WithCredentials(accessKey, secretKey),
+		klavi.WithLogger(log.With("component", "klavi")))
+	if err != nil {
+		return fmt.Errorf("KLAVI_BASE_URL: %w", err)
+	}
+
+	srv, err := handlers.NewServer(handlers.Options{
+		Logger:        log,
+		Store:         st,
+		Klavi:         kc,
+		WebhookSecret: secretKey,
+		PublicURL:     publicURL,
+		SessionKey:    sessionKey,
+		Now:           time.Now,
+		PollInterval:  cfg.PollInterval,
+		SandboxHints:  sb != nil,
+	})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	serve := func(name string, ln net.Listener, h http.Handler) *http.Server {
+		hs := newHTTPServer(h, log.With("server", name))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		return hs
+	}
+	servers := []*http.Server{serve("portal", portalLn, srv)}
+	if sb != nil {
+		servers = append(servers, serve("sandbox", sandboxLn, sb))
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.Run(ctx)
+	}()
+
+	fmt.Fprintf(stdout, "portal listening on %s\n", publicURL)
+	if sb != nil {
+		fmt.Fprintf(stdout, "sandbox listening on %s (API %s)\n", cfg.sandboxPublicURL(sandboxLn.Addr()), baseURL)
+	} else {
+		fmt.Fprintf(stdout, "using Klavi at %s\n", baseURL)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
+	defer done()
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			log.Warn("shutdown", "err", err)
+		}
+	}
+	cancel()
+	if sb != nil {
+		sb.Close()
+	}
+	wg.Wait()
+	return runErr
+}
+
+func runSandboxAlone(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.SandboxAddr)
+	if err != nil {
+		return fmt.Errorf("SANDBOX_ADDR %s: cannot listen: %w", cfg.SandboxAddr, unwrapNetErr(err))
+	}
+	defer ln.Close()
+	portal := cfg.PublicURL
+	if portal == "" {
+		portal = "http://" + cfg.Addr
+	}
+	sb := sandbox.New(cfg.sandboxOptions(log, cfg.sandboxPublicURL(ln.Addr()),
+		portal+"/webhooks/klavi/events", portal+"/webhooks/klavi/reports"))
+	defer sb.Close()
+	hs := newHTTPServer(sb, log.With("server", "sandbox"))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "sandbox listening on %s (API http://%s/data/v1; webhooks to %s)\n",
+		cfg.sandboxPublicURL(ln.Addr()), ln.Addr(), portal)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
+	defer done()
+	return hs.Shutdown(shutdownCtx)
+}
+
+// newHTTPServer sets every timeout explicitly: zero values mean "wait forever" (reliability.md §4).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      35 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// unwrapNetErr drops the "listen tcp ...:" prefix so the message names the problem once.
+func unwrapNetErr(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}

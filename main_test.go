@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envFrom(nil))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.SandboxAddr != "127.0.0.1:8090" || c.DatabasePath != filepath.Join("data", "portal.db") {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.KlaviBaseURL != "" || c.AccessKey != demoAccessKey || c.SecretKey != demoSecretKey {
+		t.Errorf("Klavi defaults = %q %q %q, want embedded sandbox with demo keys", c.KlaviBaseURL, c.AccessKey, c.SecretKey)
+	}
+	if c.RedirectTTL != 60*time.Second || c.PollInterval != 2*time.Second {
+		t.Errorf("durations = %v %v", c.RedirectTTL, c.PollInterval)
+	}
+}
+
+func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"malformed base URL", map[string]string{"KLAVI_BASE_URL": "api.klavi.ai/data/v1", "KLAVI_ACCESS_KEY": "a", "KLAVI_SECRET_KEY": "b"}, "KLAVI_BASE_URL"},
+		{"ftp base URL", map[string]string{"KLAVI_BASE_URL": "ftp://x/y", "KLAVI_ACCESS_KEY": "a", "KLAVI_SECRET_KEY": "b"}, "KLAVI_BASE_URL"},
+		{"real Klavi without keys", map[string]string{"KLAVI_BASE_URL": "https://api-sandbox.klavi.ai/data/v1"}, "KLAVI_ACCESS_KEY"},
+		{"address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"public URL with query", map[string]string{"PUBLIC_URL": "https://x.example/?a=1"}, "PUBLIC_URL"},
+		{"short session key", map[string]string{"SESSION_KEY": "short"}, "SESSION_KEY"},
+		{"bad duration", map[string]string{"SANDBOX_REDIRECT_TTL": "soon"}, "SANDBOX_REDIRECT_TTL"},
+		{"negative duration", map[string]string{"POLL_INTERVAL": "-1s"}, "POLL_INTERVAL"},
+		{"bad bool", map[string]string{"SANDBOX_AUTO_REPORTS": "maybe"}, "SANDBOX_AUTO_REPORTS"},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(envFrom(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunHelpPrintsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, envFrom(nil), &out, io.Discard); err != nil {
+		t.Fatalf("run help: %v", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), s.name) {
+			t.Errorf("help does not mention %s", s.name)
+		}
+	}
+}
+
+func TestRunRejectsUnknownCommand(t *testing.T) {
+	err := run(context.Background(), []string{"serve-everything"}, envFrom(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRunFailsClearlyWhenThePortIsInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env := map[string]string{"ADDR": ln.Addr().String(), "SANDBOX_ADDR": "127.0.0.1:0",
+		"DATABASE_PATH": filepath.Join(t.TempDir(), "p.db")}
+	err = run(context.Background(), nil, envFrom(env), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ADDR") || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("err = %v, want ADDR ... address already in use", err)
+	}
+}
+
+func TestRunFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
+	// CI runs as root, which writes into read-only directories: put the database under a regular file instead.
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0",
+		"DATABASE_PATH": filepath.Join(file, "portal.db")}
+	err := run(context.Background(), nil, envFrom(env), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_PATH") {
+		t.Fatalf("err = %v, want one naming DATABASE_PATH", err)
+	}
+}
+
+// TestRunServesAndShutsDown starts the whole binary's wiring on free ports, checks /healthz and the start page,
+// then cancels the context and expects a clean return.
+func TestRunServesAndShutsDown(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0",
+		"DATABASE_PATH": filepath.Join(dir, "p.db")}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, envFrom(env), pw, io.Discard); pw.Close() }()
+
+	urls := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	for len(urls) < 2 && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 4 && f[1] == "listening" {
+			urls[f[0]] = f[3]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if urls["portal"] == "" || urls["sandbox"] == "" {
+		cancel()
+		t.Fatalf("run printed %v, want portal and sandbox URLs (err %v)", urls, <-done)
+	}
+	for _, path := range []string{"/healthz", "/"} {
+		resp, err := http.Get(urls["portal"] + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "session.key")); err != nil {
+		t.Errorf("generated session key not kept beside the database: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestLoggerRedactsSensitiveValues(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, slog.LevelDebug)
+	log.Info("x", "personalTaxId", "52998224725", "authorization", "Bearer abc", "note", "cpf 529.982.247-25 here",
+		"cnpj", "12.ABC.345/01DE-35", "path", "/consents/abc")
+	out := buf.String()
+	for _, leak := range []string{"52998224725", "529.982.247-25", "Bearer abc", "12.ABC.345/01DE-35"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("log line leaks %q: %s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "/consents/abc") {
+		t.Errorf("log line lost a harmless value: %s", out)
+	}
+}
