@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Consent is what the portal knows about one Klavi consent.
+type Consent struct {
+	ID                 string // Klavi consentId
+	LinkID             string
+	SessionID          string
+	TrackIDHash        string // hex sha256 of externalTrackId; unique when not empty
+	PersonType         string
+	PersonalTaxID      string // normalised
+	BusinessTaxID      string // normalised
+	InstitutionCode    string
+	InstitutionName    string
+	ValidityPeriod     int
+	Status             string // Klavi consent status; "STARTED" when created empty
+	PermissionsApply   []string
+	PermissionsGranted []string
+	ExpireAt           string // as Klavi sent it
+	ErrorCode          string // from the callback (already sanitised by the caller)
+	ErrorDescription   string
+	CallbackAt         *time.Time // when the browser came back (track id consumed)
+	ReportsRequestedAt *time.Time
+	ReportRequestID    string
+	NextPollAt         *time.Time // nil = due now
+	PollAttempts       int
+	CreatedAt          time.Time // set to now when zero
+	UpdatedAt          time.Time // set to CreatedAt on create; moves when the status (or grant) changes
+}
+
+// Consent statuses (klavi-api.md §6.6), ranked for SetStatus: a consent only moves forward.
+const (
+	statusStarted         = "STARTED"
+	statusAwaitingAuth    = "AWAITING_AUTHORISATION"
+	statusAwaitingLGPD    = "AWAITING_LGPD_AUTHORISATION"
+	statusAuthorised      = "AUTHORISED"
+	statusError           = "ERROR"
+	statusRejected        = "REJECTED"
+	statusExpired         = "EXPIRED"
+	statusRevoked         = "REVOKED"
+	statusDeletedByUser   = "DELETED_BY_USER"
+	rankTerminal          = 5
+	terminalStatusesInSQL = `('REJECTED', 'ERROR', 'EXPIRED', 'REVOKED', 'DELETED_BY_USER')`
+)
+
+var statusRank = map[string]int{
+	statusStarted:       1,
+	statusAwaitingAuth:  2,
+	statusAwaitingLGPD:  3,
+	statusAuthorised:    4,
+	statusError:         rankTerminal,
+	statusRejected:      rankTerminal,
+	statusExpired:       rankTerminal,
+	statusRevoked:       rankTerminal,
+	statusDeletedByUser: rankTerminal,
+}
+
+// isTerminal reports whether a consent status never changes again (REJECTED ERROR EXPIRED REVOKED
+// DELETED_BY_USER).
+func isTerminal(status string) bool { return statusRank[status] == rankTerminal }
+
+// statusAllowed is the transition rule of SetStatus; from == to is handled by the caller.
+func statusAllowed(from, to string) bool {
+	toRank, known := statusRank[to]
+	if !known {
+		// Klavi: treat an unknown status as "pending, check again later"; it must not overwrite anything.
+		return false
+	}
+	fromRank := statusRank[from] // unknown or empty current status ranks 0: anything known replaces it
+	switch {
+	case fromRank == rankTerminal:
+		return false
+	case from == statusAuthorised:
+		// An authorised consent can still end, but never go back to a pending state or "fail".
+		return to == statusRevoked || to == statusExpired || to == statusDeletedByUser
+	default:
+		return toRank > fromRank
+	}
+}
+
+// CreateConsent stores a new consent. Returns ErrConflict when the ID or the (non-empty) TrackIDHash exists.
+func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
+	if c.ID == "" {
+		return fmt.Errorf("store: create consent: empty id")
+	}
+	if c.Status == "" {
+		c.Status = statusStarted
+	}
+	c.CreatedAt = s.stamp(c.CreatedAt)
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	return s.tx(ctx, "create consent", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO consents (id, link_id, session_id, track_id_hash,
+			person_type, personal_tax_id, business_tax_id, institution_code, institution_name, validity_period,
+			status, permissions_apply, permissions_granted, expire_at, error_code, error_description, callback_at,
+			reports_requested_at, report_request_id, next_poll_at, poll_attempts, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.ID, c.LinkID, c.SessionID, c.TrackIDHash, c.PersonType, c.PersonalTaxID, c.BusinessTaxID,
+			c.InstitutionCode, c.InstitutionName, c.ValidityPeriod, c.Status, encodeList(c.PermissionsApply),
+			encodeList(c.PermissionsGranted), c.ExpireAt, c.ErrorCode, c.ErrorDescription, nullMS(c.CallbackAt),
+			nullMS(c.ReportsRequestedAt), c.ReportRequestID, nullMS(c.NextPollAt), c.PollAttempts,
+			ms(c.CreatedAt), ms(c.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		return conflictUnlessInserted(res)
+	})
+}
+
+const consentCols = `id, link_id, session_id, track_id_hash, person_type, personal_tax_id, business_tax_id,
+	institution_code, institution_name, validity_period, status, permissions_apply, permissions_granted, expire_at,
+	error_code, error_description, callback_at, reports_requested_at, report_request_id, next_poll_at,
+	poll_attempts, created_at, updated_at`
+
+func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
+	var c Consent
+	var apply, granted string
+	var callback, requested, nextPoll sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&c.ID, &c.LinkID, &c.SessionID, &c.TrackIDHash, &c.PersonType, &c.PersonalTaxID,
+		&c.BusinessTaxID, &c.InstitutionCode, &c.InstitutionName, &c.ValidityPeriod, &c.Status, &apply, &granted,
+		&c.ExpireAt, &c.ErrorCode, &c.ErrorDescription, &callback, &requested, &c.ReportRequestID, &nextPoll,
+		&c.PollAttempts, &created, &updated)
+	if err != nil {
+		return Consent{}, err
+	}
+	if c.PermissionsApply, err = decodeList(apply); err != nil {
+		return Consent{}, err
+	}
+	if c.PermissionsGranted, err = decodeList(granted); err != nil {
+		return Consent{}, err
+	}
+	c.CallbackAt, c.ReportsRequestedAt, c.NextPollAt = fromNullMS(callback), fromNullMS(requested), fromNullMS(nextPoll)
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	return c, nil
+}
+
+func (s *Store) queryConsents(ctx context.Context, query string, args ...any) ([]Consent, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Consent returns the consent by its Klavi consentId. Returns ErrNotFound if there is none.
+func (s *Store) Consent(ctx context.Context, id string) (Consent, error) {
+	c, err := scanConsent(s.r.QueryRowContext(ctx, `SELECT `+consentCols+` FROM consents WHERE id = ?`, id))
+	if err != nil {
+		return Consent{}, fmt.Errorf("store: consent: %w", notFound(err))
+	}
+	return c, nil
+}
+
+// ConsentsForSession returns the session's consents, newest first (empty, not an error, when none).
+func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Consent, error) {
+	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents WHERE session_id = ?
+		ORDER BY created_at DESC, rowid DESC`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: consents for session: %w", err)
+	}
+	return out, nil
+}
+
+// ConsentFilter selects consents for ListConsents. Empty fields match everything.
+type ConsentFilter struct {
+	Status string
+	TaxID  string // normalised CPF or CNPJ, exact match on either the personal or the business tax id
+	Limit  int    // <= 0 means 100; at most 1000
+}
+
+// ListConsents returns the consents matching f, newest first.
+func (s *Store) ListConsents(ctx context.Context, f ConsentFilter) ([]Consent, error) {
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.TaxID != "" {
+		where = append(where, "(personal_tax_id = ? OR business_tax_id = ?)")
+		args = append(args, f.TaxID, f.TaxID)
+	}
+	q := `SELECT ` + consentCols + ` FROM consents`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+	args = append(args, limitOr(f.Limit, 100, 1000))
+	out, err := s.queryConsents(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list consents: %w", err)
+	}
+	return out, nil
+}
+
+// MarkCallback records that the browser came back for this consent (so its track id is consumed), with the
+// error the bank reported, if any. Only the first call writes: first is true then, false afterwards.
+// Returns ErrNotFound if the consent does not exist.
+func (s *Store) MarkCallback(ctx context.Context, id, errCode, errDesc string) (first bool, err error) {
+	err = s.tx(ctx, "mark callback", func(tx *sql.Tx) error {
+		now := ms(s.now())
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET callback_at = ?, error_code = ?, error_description = ?,
+			updated_at = ? WHERE id = ? AND callback_at IS NULL`, now, errCode, errDesc, now, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			first = n == 1
+			return err
+		}
+		return exists(ctx, tx, id)
+	})
+	return first, err
+}
+
+// exists returns ErrNotFound unless the consent exists (used after an UPDATE that matched nothing, to tell
+// "already done" from "no such consent").
+func exists(ctx context.Context, tx *sql.Tx, id string) error {
+	var one int
+	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM consents WHERE id = ?`, id).Scan(&one))
+}
+
+// SetStatus applies a status observed from any source (poll, webhook, callback, revoke) and reports whether
+// anything changed. The status only moves forward: STARTED → AWAITING_AUTHORISATION →
+// AWAITING_LGPD_AUTHORISATION → AUTHORISED, and any of these → a terminal status; terminal statuses (REJECTED
+// ERROR EXPIRED REVOKED DELETED_BY_USER) never change again, and AUTHORISED only moves to REVOKED, EXPIRED or
+// DELETED_BY_USER. A status that is not allowed, or unknown (Klavi: "pending, check again later"), is ignored
+// with changed=false and no error, because late or reordered observations are normal.
+//
+// granted (when not nil) and expireAt (when not empty) are stored together with an allowed change, or on their
+// own when status equals the current one and they differ. UpdatedAt moves only when something changed.
+// Returns ErrNotFound if the consent does not exist.
+func (s *Store) SetStatus(ctx context.Context, id, status string, granted []string, expireAt string) (changed bool, err error) {
+	err = s.tx(ctx, "set status", func(tx *sql.Tx) error {
+		var cur, curGranted, curExpire string
+		err := tx.QueryRowContext(ctx, `SELECT status, permissions_granted, expire_at FROM consents WHERE id = ?`,
+			id).Scan(&cur, &curGranted, &curExpire)
+		if err != nil {
+			return notFound(err)
+		}
+		if cur != status && !statusAllowed(cur, status) {
+			return nil
+		}
+		if cur == status && isTerminal(cur) {
+			return nil // frozen, details included
+		}
+		newGranted, newExpire := curGranted, curExpire
+		if granted != nil {
+			newGranted = encodeList(granted)
+		}
+		if expireAt != "" {
+			newExpire = expireAt
+		}
+		if cur == status && newGranted == curGranted && newExpire == curExpire {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE consents SET status = ?, permissions_granted = ?, expire_at = ?,
+			updated_at = ? WHERE id = ?`, status, newGranted, newExpire, ms(s.now()), id); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	return changed, err
+}
+
+// ClaimReportRequest marks the consent's reports as requested, exactly once: of any number of concurrent
+// callers (webhook worker, reconciler, callback), only one gets claimed=true and should call Klavi. A caller
+// whose call fails should ReleaseReportRequest so a later attempt can claim again.
+// Returns ErrNotFound if the consent does not exist.
+func (s *Store) ClaimReportRequest(ctx context.Context, id string) (claimed bool, err error) {
+	err = s.tx(ctx, "claim report request", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = ?
+			WHERE id = ? AND reports_requested_at IS NULL`, ms(s.now()), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			claimed = n == 1
+			return err
+		}
+		return exists(ctx, tx, id)
+	})
+	return claimed, err
+}
+
+// SetReportRequestID stores the requestId Klavi returned for the report request.
+// Returns ErrNotFound if the consent does not exist.
+func (s *Store) SetReportRequestID(ctx context.Context, id, requestID string) error {
+	return s.tx(ctx, "set report request id", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET report_request_id = ? WHERE id = ?`, requestID, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+// ReleaseReportRequest clears ReportsRequestedAt after a failed request so the next ClaimReportRequest
+// succeeds. Returns ErrNotFound if the consent does not exist.
+func (s *Store) ReleaseReportRequest(ctx context.Context, id string) error {
+	return s.tx(ctx, "release report request", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = NULL WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+// DueForPoll returns up to limit (<= 0 means 50) consents that are not terminal and whose NextPollAt is nil or
+// not after now, those never scheduled first, then the most overdue.
+func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Consent, error) {
+	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents
+		WHERE status NOT IN `+terminalStatusesInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
+		ORDER BY next_poll_at, created_at LIMIT ?`, ms(now), limitOr(limit, 50, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("store: due for poll: %w", err)
+	}
+	return out, nil
+}
+
+// SchedulePoll sets when the consent is next due for a poll and how many polls were made. It is bookkeeping,
+// so UpdatedAt does not move. Returns ErrNotFound if the consent does not exist.
+func (s *Store) SchedulePoll(ctx context.Context, id string, next time.Time, attempts int) error {
+	return s.tx(ctx, "schedule poll", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET next_poll_at = ?, poll_attempts = ? WHERE id = ?`,
+			ms(next), attempts, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+// knownStatuses lists every status SetStatus understands, in flow order (for tests and documentation).
+var knownStatuses = []string{statusStarted, statusAwaitingAuth, statusAwaitingLGPD, statusAuthorised,
+	statusError, statusRejected, statusExpired, statusRevoked, statusDeletedByUser}

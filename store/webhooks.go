@@ -1,0 +1,265 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Delivery is one webhook POST as received, accepted or not (the audit trail behind /webhooks).
+type Delivery struct {
+	ID             int64
+	Kind           string    // "event" | "report"
+	ReceivedAt     time.Time // set to now when zero
+	SignatureValid bool
+	Keys           []string // eventIds, or the productReportId
+	EventNames     []string
+	Duplicate      bool   // computed by the store: every key was already known
+	BodySHA256     string // hex
+	Body           []byte // raw; always nil for rejected deliveries
+	Result         string
+	Size           int // body size in bytes; len(Body) when zero
+}
+
+// InboxItem is one accepted event (or report), unique per (Kind, Key), waiting to be processed after the ack.
+type InboxItem struct {
+	ID          int64
+	DeliveryID  int64 // set by the store
+	Kind        string
+	Key         string // eventId (or productReportId); must not be empty
+	EventName   string
+	Body        []byte    // this element's raw JSON
+	ReceivedAt  time.Time // the delivery's when zero
+	ProcessedAt *time.Time
+	Result      string
+	Attempts    int
+}
+
+// MaxInboxAttempts is how many RetryInbox calls an item gets before it is given up ("dead": marked
+// processed with its last result, so the worker stops picking it).
+const MaxInboxAttempts = 10
+
+// listBodyLimit: Deliveries includes a body only up to this size, so the list page never loads megabytes of
+// reports; Delivery(id) always returns the whole body.
+const listBodyLimit = 64 << 10
+
+// RecordEventDelivery stores the delivery row and one inbox row per element in ONE transaction, so the 2xx the
+// caller sends afterwards means both are durable. Elements whose (Kind, Key) already exists are skipped
+// (INSERT ... ON CONFLICT DO NOTHING); newItems counts the inserted ones. The delivery is marked Duplicate when
+// it carried elements and none was new. An item with an empty Kind takes the delivery's Kind (default "event").
+// On any error nothing at all is written.
+func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []InboxItem) (newItems int, err error) {
+	if d.Kind == "" {
+		d.Kind = "event"
+	}
+	d.ReceivedAt = s.stamp(d.ReceivedAt)
+	err = s.tx(ctx, "record event delivery", func(tx *sql.Tx) error {
+		id, err := insertDelivery(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		newItems = 0 // a retried closure must not count twice
+		for _, it := range items {
+			if it.Key == "" {
+				return errors.New("inbox item without key")
+			}
+			kind := it.Kind
+			if kind == "" {
+				kind = d.Kind
+			}
+			at := it.ReceivedAt
+			if at.IsZero() {
+				at = d.ReceivedAt
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO inbox (delivery_id, kind, key, event_name, body, received_at,
+				result, attempts) VALUES (?, ?, ?, ?, ?, ?, '', 0) ON CONFLICT (kind, key) DO NOTHING`,
+				id, kind, it.Key, it.EventName, it.Body, ms(at))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			newItems += int(n)
+		}
+		if len(items) > 0 && newItems == 0 {
+			_, err = tx.ExecContext(ctx, `UPDATE webhook_deliveries SET duplicate = 1 WHERE id = ?`, id)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return newItems, nil
+}
+
+// RecordRejectedDelivery stores a delivery that was refused (bad signature, malformed body) for the audit
+// trail only. The body is never kept: it is unauthenticated and may carry personal data.
+func (s *Store) RecordRejectedDelivery(ctx context.Context, d Delivery) error {
+	if d.Kind == "" {
+		d.Kind = "event"
+	}
+	if d.Size == 0 {
+		d.Size = len(d.Body)
+	}
+	d.Body = nil
+	d.ReceivedAt = s.stamp(d.ReceivedAt)
+	return s.tx(ctx, "record rejected delivery", func(tx *sql.Tx) error {
+		_, err := insertDelivery(ctx, tx, d)
+		return err
+	})
+}
+
+// insertDelivery writes a delivery row (Duplicate false; the caller updates it) and returns its id.
+func insertDelivery(ctx context.Context, tx *sql.Tx, d Delivery) (int64, error) {
+	if d.Size == 0 {
+		d.Size = len(d.Body)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
+		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+		d.Kind, ms(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
+		d.BodySHA256, d.Body, d.Result, d.Size)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// SetDeliveryResult records the processing result shown for a delivery on /webhooks (for example after its
+// inbox items were processed). Returns ErrNotFound if there is no such delivery.
+func (s *Store) SetDeliveryResult(ctx context.Context, id int64, result string) error {
+	return s.tx(ctx, "set delivery result", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET result = ? WHERE id = ?`, result, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res)
+	})
+}
+
+const inboxCols = `id, delivery_id, kind, key, event_name, body, received_at, processed_at, result, attempts`
+
+// PendingInbox returns up to limit (<= 0 means 100) unprocessed items, oldest first.
+func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+inboxCols+` FROM inbox WHERE processed_at IS NULL
+		ORDER BY id LIMIT ?`, limitOr(limit, 100, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("store: pending inbox: %w", err)
+	}
+	defer rows.Close()
+	var out []InboxItem
+	for rows.Next() {
+		var it InboxItem
+		var at int64
+		var processed sql.NullInt64
+		if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Kind, &it.Key, &it.EventName, &it.Body, &at, &processed,
+			&it.Result, &it.Attempts); err != nil {
+			return nil, fmt.Errorf("store: pending inbox: %w", err)
+		}
+		it.ReceivedAt, it.ProcessedAt = fromMS(at), fromNullMS(processed)
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending inbox: %w", err)
+	}
+	return out, nil
+}
+
+// FinishInbox marks an item processed with its result. Finishing an item again changes nothing (the first
+// result stays). Returns ErrNotFound if there is no such item.
+func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error {
+	return s.tx(ctx, "finish inbox", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, result = ?
+			WHERE id = ? AND processed_at IS NULL`, ms(s.now()), result, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return inboxExists(ctx, tx, id)
+	})
+}
+
+// RetryInbox records a failed processing attempt: Attempts+1 and the result, and the item stays pending. At
+// MaxInboxAttempts it is given up: marked processed with result "dead: <result>". An already processed item
+// is left alone. Returns ErrNotFound if there is no such item.
+func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
+	return s.tx(ctx, "retry inbox", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1,
+			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || ?2 ELSE ?2 END,
+			processed_at = CASE WHEN attempts + 1 >= ?1 THEN ?3 END
+			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, ms(s.now()), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		return inboxExists(ctx, tx, id)
+	})
+}
+
+func inboxExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE id = ?`, id).Scan(&one))
+}
+
+const deliveryCols = `id, kind, received_at, signature_valid, keys, event_names, duplicate, body_sha256, %s,
+	result, size`
+
+func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
+	var d Delivery
+	var at int64
+	var keys, names string
+	if err := row.Scan(&d.ID, &d.Kind, &at, &d.SignatureValid, &keys, &names, &d.Duplicate, &d.BodySHA256, &d.Body,
+		&d.Result, &d.Size); err != nil {
+		return Delivery{}, err
+	}
+	d.ReceivedAt = fromMS(at)
+	var err error
+	if d.Keys, err = decodeList(keys); err != nil {
+		return Delivery{}, err
+	}
+	if d.EventNames, err = decodeList(names); err != nil {
+		return Delivery{}, err
+	}
+	return d, nil
+}
+
+// Deliveries returns up to limit (<= 0 means 100) deliveries, newest first. Body is included only when it is
+// at most 64 KiB (events are; large reports are not); use Delivery for the whole body.
+func (s *Store) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
+	cols := fmt.Sprintf(deliveryCols, fmt.Sprintf("CASE WHEN length(body) <= %d THEN body END", listBodyLimit))
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM webhook_deliveries
+		ORDER BY received_at DESC, id DESC LIMIT ?`, limitOr(limit, 100, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("store: deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// Delivery returns one delivery with its whole body. Returns ErrNotFound if there is none.
+func (s *Store) Delivery(ctx context.Context, id int64) (Delivery, error) {
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, `SELECT `+fmt.Sprintf(deliveryCols, "body")+`
+		FROM webhook_deliveries WHERE id = ?`, id))
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: delivery: %w", notFound(err))
+	}
+	return d, nil
+}
