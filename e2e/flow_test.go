@@ -167,7 +167,7 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	must(t, expect.Locator(rows.First()).ToBeVisible(), "transactions listed")
 	must(t, expect.Locator(page.GetByTestId("transactions-table")).ToContainText(regexp.MustCompile(`PIX|TED|BOLETO|Pix|Boleto`)),
 		"transactions carry their types")
-	checkKnownBalance(t, page, "pf_checking_account", "52998224725")
+	checkKnownBalance(t, page, "pf_checking_account", "52998224725", "341")
 	shot(t, page, "report-desktop")
 	visible(t, page.GetByTestId("download-csv"), "CSV download")
 	visible(t, page.GetByTestId("raw-json"), "raw JSON")

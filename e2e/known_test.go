@@ -15,9 +15,9 @@ import (
 
 // checkKnownBalance asserts that the report page shows what the sandbox generated for this tax id: the sandbox's
 // reports are deterministic per (product, tax id, day), so the test knows the balance and a transaction in advance.
-func checkKnownBalance(t *testing.T, page playwright.Page, product, taxID string) {
+func checkKnownBalance(t *testing.T, page playwright.Page, product, taxID, institution string) {
 	t.Helper()
-	rep, err := sandbox.GenerateReport(product, taxID, time.Now())
+	rep, err := sandbox.GenerateReportFor(product, taxID, []string{institution}, time.Now(), 0)
 	must(t, err, "generate the expected report")
 	if len(rep.CheckingAccounts) == 0 {
 		t.Fatalf("expected report has no checking account")

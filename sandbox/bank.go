@@ -1,0 +1,379 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+)
+
+// bankCookie binds a bank flow to the browser that opened the
+// consentRedirectURL, so a leaked step ticket is useless elsewhere.
+const bankCookie = "klavi_sandbox_bank"
+
+// permissionLabels are the pt-BR descriptions shown on the permissions page.
+var permissionLabels = map[string]string{
+	"REGISTRATION_ALL":      "Dados cadastrais (nome, documentos, endereço e contatos)",
+	"ACCOUNTS_ALL":          "Contas: saldos, limites e extratos",
+	"CREDIT_CARDS_ALL":      "Cartões de crédito: limites, faturas e transações",
+	"CREDIT_OPERATIONS_ALL": "Operações de crédito: empréstimos, financiamentos e adiantamentos",
+	"INVESTMENTS_ALL":       "Investimentos: renda fixa, renda variável, títulos e fundos",
+}
+
+type permView struct{ Code, Label string }
+
+// bankView is the view model of the bank and LGPD pages.
+type bankView struct {
+	InstitutionName string
+	InstitutionCode string
+	LogoURL         string
+	Color           string // validated #rrggbb
+	Step            string
+	MaskedTaxID     string
+	Business        bool
+	Permissions     []permView
+	Scenarios       []ScenarioRow
+}
+
+// errorView is the view model of the bank error pages.
+type errorView struct {
+	Title, Message, BackURL string
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+
+// brandColor returns the institution's colour from the fixture table.
+func brandColor(code string) string {
+	if f, ok := instByCode[code]; ok && hexColor.MatchString(f.color) {
+		return f.color
+	}
+	return "#1F3B73"
+}
+
+func maskTaxID(n string) string {
+	switch len(n) {
+	case 11:
+		return "***." + n[3:6] + "." + n[6:9] + "-**"
+	case 14:
+		return n[0:2] + "." + n[2:5] + ".***/****-" + n[12:14]
+	}
+	return "***"
+}
+
+func (s *Sandbox) bankViewLocked(c *consent) bankView {
+	name := c.institutionCode
+	if inst, ok := InstitutionByCode(c.institutionCode); ok {
+		name = inst.Name
+	}
+	taxID := c.personalTaxID
+	if c.businessTaxID != "" {
+		taxID = c.businessTaxID
+	}
+	v := bankView{
+		InstitutionName: name,
+		InstitutionCode: c.institutionCode,
+		LogoURL:         "/logos/" + url.PathEscape(c.institutionCode) + ".svg",
+		Color:           brandColor(c.institutionCode),
+		Step:            c.step,
+		MaskedTaxID:     maskTaxID(taxID),
+		Business:        c.businessTaxID != "",
+		Scenarios:       Scenarios(),
+	}
+	for _, p := range c.permsApply {
+		label := permissionLabels[p]
+		if label == "" {
+			label = p
+		}
+		v.Permissions = append(v.Permissions, permView{Code: p, Label: label})
+	}
+	return v
+}
+
+// render writes a templ component with security headers and status.
+func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		http.Error(w, "Erro interno", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	// No form-action: the LGPD form's response redirects to the partner's
+	// origin, which Chromium checks against form-action.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Sandbox) bankError(w http.ResponseWriter, r *http.Request, status int, v errorView) {
+	render(w, r, status, bankErrorPage(v))
+}
+
+var (
+	errBadLink = errorView{Title: "Link inválido",
+		Message: "Este link de autorização não existe. Volte ao site de origem e comece novamente."}
+	errUsedLink = errorView{Title: "Link já utilizado",
+		Message: "Este link de autorização só pode ser aberto uma vez. Volte ao site de origem e comece novamente."}
+	errExpiredLink = errorView{Title: "Link expirado",
+		Message: "Este link de autorização expirou (ele vale por poucos segundos). O consentimento foi recusado; volte ao site de origem e tente novamente."}
+	errStep = errorView{Title: "Etapa inválida",
+		Message: "Esta etapa já foi concluída, expirou ou foi aberta em outro navegador. Volte ao site de origem e comece novamente."}
+)
+
+// returnURLLocked builds the redirect back to the partner (§7): link_id,
+// consent_id, external_info (URL-encoded JSON of the link's externalInfo),
+// external_track_id, plus error and error_description on failure. Query
+// parameters already on redirectURL are kept. Caller holds s.mu.
+func (s *Sandbox) returnURLLocked(c *consent, errCode, errDesc string) string {
+	u, err := url.Parse(c.redirectURL)
+	if err != nil { // validated at creation; defensive only
+		return c.redirectURL
+	}
+	ext := map[string]any{}
+	if l := s.links[c.linkID]; l != nil && l.externalInfo != nil {
+		ext = l.externalInfo
+	}
+	extJSON, _ := json.Marshal(ext)
+	q := u.Query()
+	q.Set("link_id", c.linkID)
+	q.Set("consent_id", c.id)
+	q.Set("external_info", string(extJSON))
+	q.Set("external_track_id", c.trackID)
+	if errCode != "" {
+		q.Set("error", errCode)
+		q.Set("error_description", errDesc)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// newStepLocked issues the next step ticket for stage. Caller holds s.mu.
+func (s *Sandbox) newStepLocked(c *consent, stage string) {
+	if c.step != "" {
+		delete(s.steps, c.step)
+	}
+	c.step = randomHex(16)
+	c.stage = stage
+	s.steps[c.step] = c.id
+}
+
+// handleBankOpen: GET /bank/authorize?t=... — the consentRedirectURL.
+func (s *Sandbox) handleBankOpen(w http.ResponseWriter, r *http.Request) {
+	t := r.URL.Query().Get("t")
+	now := s.now()
+	s.mu.Lock()
+	tk := s.tickets[t]
+	if tk == nil || t == "" {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusNotFound, errBadLink)
+		return
+	}
+	c := s.consents[tk.consentID]
+	if tk.used {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusGone, errUsedLink)
+		return
+	}
+	tk.used = true
+	if !now.Before(tk.issued.Add(s.o.RedirectTTL)) {
+		ev := errExpiredLink
+		if c.status == statusStarted {
+			s.setStatusLocked(c, statusRejected)
+		}
+		ev.BackURL = s.returnURLLocked(c, "access_denied", "consent redirect URL expired")
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusGone, ev)
+		return
+	}
+	if c.status != statusStarted {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusConflict, errStep)
+		return
+	}
+	s.setStatusLocked(c, statusAwaitingAuthorisation)
+	c.browser = randomHex(16)
+	s.newStepLocked(c, stageLogin)
+	v := s.bankViewLocked(c)
+	browser := c.browser
+	s.mu.Unlock()
+
+	http.SetCookie(w, &http.Cookie{Name: bankCookie, Value: browser, Path: "/bank", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	render(w, r, http.StatusOK, bankLoginPage(v))
+}
+
+// takeStepLocked validates and consumes the posted step ticket for stage.
+// It returns nil when the request may not proceed. Caller holds s.mu.
+func (s *Sandbox) takeStepLocked(r *http.Request, stage string) *consent {
+	step := r.PostForm.Get("step")
+	if step == "" {
+		return nil
+	}
+	c := s.consents[s.steps[step]]
+	if c == nil || c.step != step || c.stage != stage || terminal(c.status) {
+		return nil
+	}
+	ck, err := r.Cookie(bankCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.browser)) != 1 {
+		return nil
+	}
+	if !s.now().Before(c.activity.Add(s.o.IdleTimeout)) {
+		s.setStatusLocked(c, statusExpired)
+		return nil
+	}
+	delete(s.steps, step)
+	c.step = ""
+	c.activity = s.now()
+	return c
+}
+
+func parseBankForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	return r.ParseForm() == nil
+}
+
+// handleBankLogin: POST /bank/login → permissions page.
+func (s *Sandbox) handleBankLogin(w http.ResponseWriter, r *http.Request) {
+	if !parseBankForm(w, r) {
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	s.mu.Lock()
+	c := s.takeStepLocked(r, stageLogin)
+	if c == nil {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	s.newStepLocked(c, stageAuthorise)
+	v := s.bankViewLocked(c)
+	s.mu.Unlock()
+	render(w, r, http.StatusOK, bankPermissionsPage(v))
+}
+
+// handleBankAuthorise: POST /bank/authorise with action=authorise|deny.
+func (s *Sandbox) handleBankAuthorise(w http.ResponseWriter, r *http.Request) {
+	if !parseBankForm(w, r) {
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	s.mu.Lock()
+	c := s.takeStepLocked(r, stageAuthorise)
+	if c == nil {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	var back string
+	switch {
+	case r.PostForm.Get("action") != "authorise" || c.scen == scenarioDeny:
+		s.setStatusLocked(c, statusRejected)
+		back = s.returnURLLocked(c, "access_denied", "O usuário recusou o compartilhamento na instituição")
+	case c.scen == scenarioBankError:
+		s.setStatusLocked(c, statusError)
+		back = s.returnURLLocked(c, "server_error", "A instituição não conseguiu processar a autorização")
+	default:
+		s.setStatusLocked(c, statusAwaitingLGPD)
+		s.newStepLocked(c, stageLGPD)
+		v := s.bankViewLocked(c)
+		s.mu.Unlock()
+		render(w, r, http.StatusOK, lgpdPage(v))
+		return
+	}
+	s.mu.Unlock()
+	http.Redirect(w, r, back, http.StatusFound)
+}
+
+// handleBankLGPD: POST /bank/lgpd with action=accept|decline.
+func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
+	if !parseBankForm(w, r) {
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	s.mu.Lock()
+	c := s.takeStepLocked(r, stageLGPD)
+	if c == nil {
+		s.mu.Unlock()
+		s.bankError(w, r, http.StatusBadRequest, errStep)
+		return
+	}
+	if r.PostForm.Get("action") != "accept" {
+		s.setStatusLocked(c, statusRejected)
+		back := s.returnURLLocked(c, "access_denied", "O usuário não aceitou o termo de compartilhamento (LGPD)")
+		s.mu.Unlock()
+		http.Redirect(w, r, back, http.StatusFound)
+		return
+	}
+	if c.scen == scenarioLGPDNever {
+		// The scenario simulates a user who leaves without accepting: the
+		// consent stays AWAITING_LGPD_AUTHORISATION until the idle timeout.
+		c.stage = stageDone
+		c.activity = c.updatedAt // acceptance is not activity
+		v := errorView{Title: "Termo não aceito (simulação)",
+			Message: "Neste cenário de teste o termo LGPD nunca é aceito: o consentimento continua aguardando e expira após o tempo de inatividade.",
+			BackURL: s.returnURLLocked(c, "", "")}
+		s.mu.Unlock()
+		render(w, r, http.StatusOK, lgpdAbandonedPage(v))
+		return
+	}
+	c.permsGranted = append([]string{}, c.permsApply...)
+	d := s.setStatusLocked(c, statusAuthorised)
+	if s.o.AutoReports {
+		kind := personType
+		taxID := c.personalTaxID
+		if c.businessTaxID != "" {
+			kind, taxID = businessType, c.businessTaxID
+		}
+		s.startReportsLocked(s.jobForLocked([]*consent{c}, taxID, autoProducts[kind]))
+	}
+	back := s.returnURLLocked(c, "", "")
+	scen := c.scen
+	s.mu.Unlock()
+	if scen == scenarioWebhookFirst && d != nil {
+		// The scenario: the consent webhook is delivered (and acknowledged,
+		// or abandoned after retries) before the browser goes back.
+		select {
+		case <-d.done:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	http.Redirect(w, r, back, http.StatusFound)
+}
+
+// handleLogo: GET /logos/{code}.svg.
+func (s *Sandbox) handleLogo(w http.ResponseWriter, r *http.Request) {
+	code, ok := strings.CutSuffix(chi.URLParam(r, "file"), ".svg")
+	svg, found := LogoSVG(code)
+	if !ok || !found {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, _ = w.Write(svg)
+}
+
+// handleIndex: GET / — what this server is, plus the scenario table.
+func (s *Sandbox) handleIndex(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, indexPage(Scenarios(), Institutions(s.o.PublicURL)))
+}
+
+// handleWhiteLabel: GET /whitelabel — linkURL target. The hosted WhiteLabel
+// flow is not simulated (API Only mode only).
+func (s *Sandbox) handleWhiteLabel(w http.ResponseWriter, r *http.Request) {
+	s.bankError(w, r, http.StatusNotImplemented, errorView{Title: "WhiteLabel não simulado",
+		Message: "Este sandbox simula apenas a integração API Only (consentRedirectURL)."})
+}

@@ -1,0 +1,251 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Webhook headers (§9.2).
+const (
+	signatureHeader = "X-Klavi-Signature"
+	timestampHeader = "X-Klavi-Timestamp"
+)
+
+// eventWire is the API event envelope (§9.4). Deliveries carry a JSON array
+// holding exactly one of these.
+type eventWire struct {
+	PartnerAppID string         `json:"partnerAppId"`
+	EventID      string         `json:"eventId"`
+	EventType    string         `json:"eventType"`
+	EventName    string         `json:"eventName"`
+	EventTime    string         `json:"eventTime"`
+	Payload      any            `json:"payload"`
+	ExternalInfo map[string]any `json:"externalInfo"`
+}
+
+// linkEventPayload is the payload of link_created (§9.6).
+type linkEventPayload struct {
+	PersonalTaxID string `json:"personalTaxId"`
+	BusinessTaxID string `json:"businessTaxId"`
+	LinkID        string `json:"linkId"`
+}
+
+// consentEventPayload is the payload of every consent_* event (§9.6).
+type consentEventPayload struct {
+	PersonalTaxID string           `json:"personalTaxId"`
+	BusinessTaxID string           `json:"businessTaxId"`
+	LinkID        string           `json:"linkId"`
+	Consents      eventConsentWire `json:"consents"`
+}
+
+// eventConsentWire is the `consents` object (singular, not an array) of a
+// consent event payload.
+type eventConsentWire struct {
+	ConsentID       string `json:"consentId"`
+	ExternalTrackID string `json:"externalTrackId"`
+	InstitutionCode string `json:"institutionCode"`
+}
+
+// productEventPayload is the payload of the product_* events (§9.6, [I]).
+type productEventPayload struct {
+	RequestID       string   `json:"requestId"`
+	TaxID           string   `json:"taxId"`
+	LinkID          string   `json:"linkId"`
+	ConsentIDs      []string `json:"consentIds"`
+	ProductName     string   `json:"productName,omitempty"`
+	Products        []string `json:"products,omitempty"`
+	ProductReportID string   `json:"productReportId,omitempty"`
+	Code            int      `json:"code"`
+	Message         string   `json:"message"`
+}
+
+// delivery is one webhook POST with its retries.
+type delivery struct {
+	url         string
+	body        []byte
+	badFirstSig bool          // scenario: the first attempt carries a wrong signature
+	done        chan struct{} // closed once delivered, abandoned or cancelled
+}
+
+// outbox keeps one FIFO queue per key (a link id) so deliveries about the
+// same link, hence the same consent, go out strictly in order; different
+// keys are delivered concurrently.
+type outbox struct {
+	mu     sync.Mutex
+	queues map[string][]*delivery // present key = a drain goroutine is running
+	closed bool
+}
+
+// goTracked runs f in a goroutine counted by the WaitGroup unless the
+// sandbox is closed; it reports whether f was started.
+func (s *Sandbox) goTracked(f func()) bool {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.closed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// enqueue appends deliveries to key's queue, starting its drain goroutine
+// when idle. Safe to call with s.mu held (the outbox never takes s.mu).
+func (s *Sandbox) enqueue(key string, ds ...*delivery) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.closed {
+		for _, d := range ds {
+			close(d.done)
+		}
+		return
+	}
+	q, running := s.out.queues[key]
+	s.out.queues[key] = append(q, ds...)
+	if !running {
+		s.wg.Add(1)
+		go s.drain(key)
+	}
+}
+
+func (s *Sandbox) drain(key string) {
+	defer s.wg.Done()
+	for {
+		s.out.mu.Lock()
+		q := s.out.queues[key]
+		if len(q) == 0 {
+			delete(s.out.queues, key)
+			s.out.mu.Unlock()
+			return
+		}
+		d := q[0]
+		s.out.queues[key] = q[1:]
+		s.out.mu.Unlock()
+		s.deliver(d)
+		close(d.done)
+	}
+}
+
+// sign returns the lowercase hex HMAC-SHA256 of body keyed with secret (§9.2).
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// deliver POSTs d like Klavi: any 2xx is success; non-2xx or a network
+// error is retried up to maxRetries times after RetryBase, 2·RetryBase, ...
+// Each attempt has its own 10 s timeout. Close cancels waiting and sending.
+func (s *Sandbox) deliver(d *delivery) {
+	if d.url == "" {
+		return
+	}
+	for attempt := 0; attempt <= maxRetries; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(s.o.RetryBase << (attempt - 1))
+			select {
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if s.attempt(d, attempt) {
+			return
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+	}
+	s.log.Warn("sandbox webhook abandoned", "attempts", maxRetries+1)
+}
+
+func (s *Sandbox) attempt(d *delivery, n int) bool {
+	ctx, cancel := context.WithTimeout(s.ctx, attemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
+	if err != nil {
+		return false
+	}
+	sig := sign(s.o.SecretKey, d.body)
+	if d.badFirstSig && n == 0 {
+		sig = sign("not-the-secret:"+s.o.SecretKey, d.body)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "klavi-sandbox/1")
+	req.Header.Set(signatureHeader, sig)
+	req.Header.Set(timestampHeader, strconv.FormatInt(s.now().Unix(), 10))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
+
+// partnerAppID is a stable 8-digit id derived from the access key, like the
+// numeric partnerAppId in Klavi's examples.
+func (s *Sandbox) partnerAppID() string {
+	sum := sha256.Sum256([]byte("partner:" + s.o.AccessKey))
+	n := uint64(0)
+	for _, b := range sum[:8] {
+		n = n<<8 | uint64(b)
+	}
+	return strconv.FormatUint(10000000+n%90000000, 10)
+}
+
+// emit builds one event envelope and queues it for EventsURL under key.
+// consentEvent marks consent_* events, which the "no consent webhook"
+// scenario drops and the "bad signature" scenario signs wrongly at first.
+// The duplicate scenario queues the same bytes twice. It returns the last
+// queued delivery, or nil. Safe with or without s.mu held; callers that
+// need ordering against other events of the key hold it.
+func (s *Sandbox) emit(key string, sc scenario, consentEvent bool, name string, payload any, ext map[string]any) *delivery {
+	if consentEvent && sc == scenarioNoConsentWebhook {
+		return nil
+	}
+	now := s.now()
+	if ext == nil {
+		ext = map[string]any{}
+	}
+	ev := eventWire{
+		PartnerAppID: s.partnerAppID(),
+		EventID:      strconv.FormatInt(now.UnixMilli(), 10) + "-" + randomHex(12),
+		EventType:    "api",
+		EventName:    name,
+		EventTime:    now.Format(isoMillis),
+		Payload:      payload,
+		ExternalInfo: ext,
+	}
+	body, err := json.Marshal([]eventWire{ev})
+	if err != nil {
+		s.log.Error("sandbox event encode failed", "event", name)
+		return nil
+	}
+	return s.queueBody(key, s.o.EventsURL, body, sc, consentEvent && sc == scenarioBadSignature)
+}
+
+// queueBody queues body for url (twice for the duplicate scenario).
+func (s *Sandbox) queueBody(key, url string, body []byte, sc scenario, badFirstSig bool) *delivery {
+	d := &delivery{url: url, body: body, badFirstSig: badFirstSig, done: make(chan struct{})}
+	if sc == scenarioDuplicate {
+		d2 := &delivery{url: url, body: body, done: make(chan struct{})}
+		s.enqueue(key, d, d2)
+		return d2
+	}
+	s.enqueue(key, d)
+	return d
+}
