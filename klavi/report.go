@@ -1,0 +1,312 @@
+package klavi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// Report is a product report webhook body (klavi-api.md §10.2): the common envelope plus the typed product
+// bodies this package knows. CheckingAccounts is filled for pf_/pj_checking_account and the categorized
+// checking variants, SavingsAccounts for *_savings_account, CreditCards for *_credit_card and the categorized
+// credit card variants. Other products (loans, investments, ...) only have Raw. Code is the report status
+// (200 OK, 204 partial, ...); a non-200 report is still a delivered report. ExternalInfo and Raw are raw JSON.
+type Report struct {
+	Code                                                             int
+	Message, RequestID, ProductName, ProductVersion, ProductReportID string
+	ProductReportTime, EnquiryCpf, EnquiryCnpj                       string
+	Links                                                            []ReportLink
+	ExternalInfo                                                     json.RawMessage
+	CheckingAccounts, SavingsAccounts                                []Account
+	CreditCards                                                      []CreditCard
+	Raw                                                              json.RawMessage
+}
+
+// ReportLink is one element of a report's `links`.
+type ReportLink struct {
+	LinkID          string          `json:"linkId"`
+	InstitutionCode string          `json:"institutionCode"`
+	Consents        []ReportConsent `json:"consents"`
+}
+
+// ReportConsent is one consent in a report link; Permissions is keyed by group, e.g. "REGISTRATION_ALL".
+type ReportConsent struct {
+	ConsentID   string                `json:"consentId"`
+	Permissions map[string]Permission `json:"permissions"`
+}
+
+// Permission is one permission group's state in a report.
+type Permission struct {
+	PermissionsGranted bool     `json:"permissionsGranted"`
+	AccountIDs         []string `json:"accountIds"`
+}
+
+// Money is {"amount": "1000.0400", "currency": "BRL"}.
+type Money struct {
+	Amount   Amount `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Account is one element of checkingAccounts or savingsAccounts (§10.3).
+type Account struct {
+	BrandName          string        `json:"brandName"`
+	BacenName          string        `json:"bacenName"`
+	CompeCode          string        `json:"compeCode"`
+	CompanyCnpj        string        `json:"companyCnpj"`
+	BranchCode         string        `json:"branchCode"`
+	Number             string        `json:"number"`
+	CheckDigit         string        `json:"checkDigit"`
+	Subtype            string        `json:"subtype"`
+	CivilName          string        `json:"civilName"`
+	Balances           Balances      `json:"balances"`
+	TransactionDetails []Transaction `json:"transactionDetails"`
+}
+
+// Balances of an account.
+type Balances struct {
+	AvailableAmount             Money `json:"availableAmount"`
+	BlockedAmount               Money `json:"blockedAmount"`
+	AutomaticallyInvestedAmount Money `json:"automaticallyInvestedAmount"`
+}
+
+// Transaction is one account transaction. TransactionAmount is always positive; the sign comes from
+// CreditDebitType (CREDITO / DEBITO). Category, Subcategory, ThirdCategory and SettlementType are only set
+// by the categorized variants.
+type Transaction struct {
+	TransactionDate                string `json:"transactionDate"`
+	TransactionDateTime            string `json:"transactionDateTime"`
+	TransactionID                  string `json:"transactionId"`
+	CompletedAuthorisedPaymentType string `json:"completedAuthorisedPaymentType"`
+	CreditDebitType                string `json:"creditDebitType"`
+	TransactionName                string `json:"transactionName"`
+	Type                           string `json:"type"`
+	PartieCnpjCpf                  string `json:"partieCnpjCpf"`
+	PartiePersonType               string `json:"partiePersonType"`
+	PartieCompeCode                string `json:"partieCompeCode"`
+	PartieBranchCode               string `json:"partieBranchCode"`
+	PartieNumber                   string `json:"partieNumber"`
+	PartieCheckDigit               string `json:"partieCheckDigit"`
+	TransactionAmount              Money  `json:"transactionAmount"`
+	PostTransactionBalance         Amount `json:"postTransactionBalance"`
+	Category                       string `json:"category"`
+	Subcategory                    string `json:"subcategory"`
+	ThirdCategory                  string `json:"thirdCategory"`
+	SettlementType                 string `json:"settlementType"`
+}
+
+// CreditCard is one element of creditCards (§10.4). Limit is decoded from "limit" (pf_credit_card) or
+// "limits" (categorized variant); when either is an array, its first element is used. IsActive is only sent by
+// the categorized variant (nil when absent).
+type CreditCard struct {
+	BrandName         string          `json:"brandName"`
+	BacenName         string          `json:"bacenName"`
+	CompanyCnpj       string          `json:"companyCnpj"`
+	CivilName         string          `json:"civilName"`
+	Name              string          `json:"name"`
+	ProductType       string          `json:"productType"`
+	CreditCardNetwork string          `json:"creditCardNetwork"`
+	IsActive          *bool           `json:"isActive,omitempty"`
+	PaymentMethods    []PaymentMethod `json:"paymentMethods"`
+	Limit             *CardLimit      `json:"limit,omitempty"`
+	OpenStatement     *Statement      `json:"openStatement,omitempty"`
+	ClosedStatements  []Statement     `json:"closedStatements"`
+}
+
+// PaymentMethod identifies one card of the account.
+type PaymentMethod struct {
+	IdentificationNumber string `json:"identificationNumber"`
+	IsMultipleCreditCard bool   `json:"isMultipleCreditCard"`
+}
+
+// CardLimit is a card's limit.
+type CardLimit struct {
+	IsLimitFlexible bool  `json:"isLimitFlexible"`
+	LimitAmount     Money `json:"limitAmount"`
+	UsedAmount      Money `json:"usedAmount"`
+	AvailableAmount Money `json:"availableAmount"`
+}
+
+// Statement is an open or closed bill. BillMinimumAmount is nil when absent.
+type Statement struct {
+	BillMonth          string            `json:"billMonth"`
+	BillingDate        string            `json:"billingDate"`
+	DueDate            string            `json:"dueDate"`
+	BillTotalAmount    Money             `json:"billTotalAmount"`
+	BillMinimumAmount  *Money            `json:"billMinimumAmount,omitempty"`
+	TransactionDetails []CardTransaction `json:"transactionDetails"`
+}
+
+// CardTransaction is one credit card transaction. PayeeMCC and ChargeNumber are numbers on the wire (numeric
+// strings are accepted too). Category, Subcategory, ThirdCategory and Brand come from the categorized variant.
+type CardTransaction struct {
+	TransactionDate      string `json:"transactionDate"`
+	TransactionDateTime  string `json:"transactionDateTime"`
+	TransactionName      string `json:"transactionName"`
+	IdentificationNumber string `json:"identificationNumber"`
+	TransactionID        string `json:"transactionId"`
+	TransactionType      string `json:"transactionType"`
+	BillPostDate         string `json:"billPostDate"`
+	CreditDebitType      string `json:"creditDebitType"`
+	FeeType              string `json:"feeType"`
+	OtherCreditsType     string `json:"otherCreditsType"`
+	PaymentType          string `json:"paymentType"`
+	ChargeIdentificator  string `json:"chargeIdentificator"`
+	BrazilianAmount      Money  `json:"brazilianAmount"`
+	PayeeMCC             int    `json:"payeeMCC"`
+	ChargeNumber         int    `json:"chargeNumber"`
+	Category             string `json:"category"`
+	Subcategory          string `json:"subcategory"`
+	ThirdCategory        string `json:"thirdCategory"`
+	Brand                string `json:"brand"`
+}
+
+// UnmarshalJSON accepts "limit" or "limits", each an object or an array of objects.
+func (c *CreditCard) UnmarshalJSON(b []byte) error {
+	type plain CreditCard
+	var w struct {
+		plain
+		Limit  json.RawMessage `json:"limit"`
+		Limits json.RawMessage `json:"limits"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*c = CreditCard(w.plain)
+	c.Limit = nil
+	for _, raw := range []json.RawMessage{w.Limit, w.Limits} {
+		raw = nonNull(bytes.TrimSpace(raw))
+		if raw == nil {
+			continue
+		}
+		if raw[0] == '[' {
+			var list []CardLimit
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return err
+			}
+			if len(list) > 0 {
+				c.Limit = &list[0]
+			}
+		} else {
+			var l CardLimit
+			if err := json.Unmarshal(raw, &l); err != nil {
+				return err
+			}
+			c.Limit = &l
+		}
+		if c.Limit != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// UnmarshalJSON accepts payeeMCC and chargeNumber as numbers or numeric strings.
+func (t *CardTransaction) UnmarshalJSON(b []byte) error {
+	type plain CardTransaction
+	var w struct {
+		plain
+		PayeeMCC     flexInt `json:"payeeMCC"`
+		ChargeNumber flexInt `json:"chargeNumber"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*t = CardTransaction(w.plain)
+	t.PayeeMCC = int(w.PayeeMCC)
+	t.ChargeNumber = int(w.ChargeNumber)
+	return nil
+}
+
+type reportWire struct {
+	Code              flexInt         `json:"code"`
+	Message           string          `json:"message"`
+	RequestID         flexString      `json:"requestId"`
+	ProductName       string          `json:"productName"`
+	ProductVersion    string          `json:"productVersion"`
+	ProductReportID   flexString      `json:"productReportId"`
+	ProductReportTime string          `json:"productReportTime"`
+	EnquiryCpf        string          `json:"enquiryCpf"`
+	EnquiryCnpj       string          `json:"enquiryCnpj"`
+	Links             []ReportLink    `json:"links"`
+	ExternalInfo      json.RawMessage `json:"externalInfo"`
+	CheckingAccounts  []Account       `json:"checkingAccounts"`
+	SavingsAccounts   []Account       `json:"savingsAccounts"`
+	CreditCards       []CreditCard    `json:"creditCards"`
+}
+
+// legacyKeys mark Klavi's pre-Open-Finance report format (§13), at the top level or inside `data`.
+var legacyKeys = []string{"msg", "report_type", "enquiry_cpf", "report_time"}
+
+// ParseReport parses a report webhook body. The body must be a JSON object with a productReportId (the
+// storage key); a body in the legacy format (msg / report_type / enquiry_cpf, §13) returns ErrLegacyReport;
+// other failures wrap ErrMalformedWebhook. Raw is a copy of the body. Error texts never quote the body.
+func ParseReport(body []byte) (*Report, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, malformed("report is not a JSON object")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &top); err != nil {
+		return nil, malformed(jsonErrKind(err))
+	}
+	if isLegacy(top) {
+		return nil, ErrLegacyReport
+	}
+	var w reportWire
+	if err := json.Unmarshal(trimmed, &w); err != nil {
+		return nil, malformed(jsonErrKind(err))
+	}
+	if w.ProductReportID == "" {
+		return nil, malformed("missing productReportId")
+	}
+	return &Report{
+		Code: int(w.Code), Message: w.Message, RequestID: string(w.RequestID), ProductName: w.ProductName,
+		ProductVersion: w.ProductVersion, ProductReportID: string(w.ProductReportID),
+		ProductReportTime: w.ProductReportTime, EnquiryCpf: w.EnquiryCpf, EnquiryCnpj: w.EnquiryCnpj,
+		Links: w.Links, ExternalInfo: nonNull(w.ExternalInfo), CheckingAccounts: w.CheckingAccounts,
+		SavingsAccounts: w.SavingsAccounts, CreditCards: w.CreditCards,
+		Raw: append(json.RawMessage(nil), body...),
+	}, nil
+}
+
+func isLegacy(top map[string]json.RawMessage) bool {
+	if hasAny(top) {
+		return true
+	}
+	if data, ok := top["data"]; ok && isObject(data) {
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(data, &inner) == nil && hasAny(inner) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAny(m map[string]json.RawMessage) bool {
+	for _, k := range legacyKeys {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Signed returns the transaction amount in units (1/10000) with the sign taken from CreditDebitType:
+// DEBITO is negative, anything else positive.
+func (t Transaction) Signed() (int64, error) {
+	u, err := t.TransactionAmount.Amount.Units()
+	if err != nil {
+		return 0, fmt.Errorf("klavi: transaction amount: %w", err)
+	}
+	if u < 0 {
+		if u == math.MinInt64 {
+			return 0, fmt.Errorf("klavi: transaction amount out of range")
+		}
+		u = -u
+	}
+	if t.CreditDebitType == "DEBITO" {
+		u = -u
+	}
+	return u, nil
+}

@@ -1,0 +1,371 @@
+package klavi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSignMatchesTheGitHubKnownAnswerVector(t *testing.T) {
+	got := Sign("It's a Secret to Everybody", []byte("Hello, World!"))
+	if want := "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestVerifySignature(t *testing.T) {
+	body := golden(t, "event_consent_authorised.json")
+	good := Sign(testSecretKey, body)
+
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	compact, _ := json.Marshal(v)
+	var indented bytes.Buffer
+	_ = json.Indent(&indented, compact, "", "  ")
+	flipped := append([]byte(nil), body...)
+	flipped[10] ^= 1
+
+	cases := []struct {
+		name   string
+		secret string
+		body   []byte
+		sig    string
+		want   bool
+	}{
+		{"the correct signature over the raw bytes passes", testSecretKey, body, good, true},
+		{"upper-case hex passes", testSecretKey, body, strings.ToUpper(good), true},
+		{"the same JSON re-serialised compactly fails", testSecretKey, compact, good, false},
+		{"the same JSON re-serialised with indentation fails", testSecretKey, indented.Bytes(), good, false},
+		{"a body with one flipped bit fails", testSecretKey, flipped, good, false},
+		{"a body with a trailing newline fails", testSecretKey, append(append([]byte(nil), body...), '\n'), good, false},
+		{"a missing signature fails", testSecretKey, body, "", false},
+		{"a non-hex signature fails", testSecretKey, body, strings.Repeat("zz", 32), false},
+		{"an odd-length signature fails", testSecretKey, body, good[:63], false},
+		{"a 31-byte signature fails", testSecretKey, body, good[:62], false},
+		{"a 33-byte signature fails", testSecretKey, body, good + "00", false},
+		{"a signature with a prefix fails", testSecretKey, body, "sha256=" + good, false},
+		{"a signature made with another secret fails", testSecretKey, body, Sign("other-secret", body), false},
+		{"an empty secret never verifies", "", body, Sign("", body), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := VerifySignature(tc.secret, tc.body, tc.sig); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseEventsReadsTheGoldenArrayExamples(t *testing.T) {
+	t.Run("link_created", func(t *testing.T) {
+		events, err := ParseEvents(golden(t, "event_link_created.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 {
+			t.Fatalf("got %d events, want 1", len(events))
+		}
+		e := events[0]
+		if e.PartnerAppID != "12345678" || e.EventID != "1495468585434-0e73d1719173766fe4dfe1a8" || e.EventType != "api" ||
+			e.EventName != EventLinkCreated || e.EventTime != "2022-06-25T20:08:17.848Z" {
+			t.Errorf("got envelope %+v, want the golden values", e)
+		}
+		p, err := e.ConsentPayload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (ConsentEventPayload{PersonalTaxID: "25872252137", LinkID: "ed812-81fcec-7ec55-7aa7d29-2a3188b75"}); p != want {
+			t.Errorf("got payload %+v, want %+v", p, want)
+		}
+		if !json.Valid(e.ExternalInfo) || !strings.Contains(string(e.ExternalInfo), "yourTraceId-1") {
+			t.Errorf("got externalInfo %s, want the golden object", e.ExternalInfo)
+		}
+	})
+	t.Run("consent_authorised", func(t *testing.T) {
+		events, err := ParseEvents(golden(t, "event_consent_authorised.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := events[0]
+		st, ok := e.EventName.ConsentStatus()
+		if !ok || st != StatusAuthorised {
+			t.Errorf("got status %q %v, want AUTHORISED true", st, ok)
+		}
+		p, err := e.ConsentPayload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ConsentEventPayload{PersonalTaxID: "25872252137", LinkID: "ed812-81fcec-7ec55-7aa7d29-2a3188b75",
+			Consents: EventConsent{ConsentID: "at932-61fc6c-0ec02-9fa7d29-2b3188b78", ExternalTrackID: "…", InstitutionCode: "…"}}
+		if p != want {
+			t.Errorf("got payload %+v, want %+v", p, want)
+		}
+	})
+}
+
+func TestParseEventsAcceptsASingleObjectWithEventIDSpelledUpperCase(t *testing.T) {
+	body := golden(t, "event_single.json")
+	events, err := ParseEvents(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].EventID != "1495468585999-0e73d1719173766fe4dfe1a9" || events[0].EventName != EventConsentRevoked {
+		t.Fatalf("got %+v, want one consent_revoked event", events)
+	}
+	if !bytes.Equal(events[0].Raw, bytes.TrimSpace(body)) {
+		t.Errorf("got Raw %s, want the whole object", events[0].Raw)
+	}
+	p, err := events[0].ConsentPayload()
+	if err != nil || p.Consents.ConsentID != "at932-61fc6c-0ec02-9fa7d29-2b3188b78" || p.Consents.InstitutionCode != "001" {
+		t.Errorf("got %+v, %v, want the consent", p, err)
+	}
+}
+
+func TestParseEventsKeepsEachElementsRawJSON(t *testing.T) {
+	body := []byte(`[{"eventId":"a","eventName":"consent_authorised","payload":{"consents":[{"consentId":"c1"}]}},
+	 {"eventId":"b","eventName":"product_generated_failed","payload":{"requestId":"r","taxId":"1","linkId":"l","consentIds":["c1"],"productName":"pf_credit_card","code":"5001","message":"failed"}},
+	 {"eventId":"c","eventName":"something_new"}]`)
+	events, err := ParseEvents(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 {
+		t.Fatalf("got %d events, want 3", len(events))
+	}
+	for i, id := range []string{"a", "b", "c"} {
+		var w struct {
+			EventID string `json:"eventId"`
+		}
+		if err := json.Unmarshal(events[i].Raw, &w); err != nil || w.EventID != id || events[i].EventID != id {
+			t.Errorf("event %d: got Raw %s, want the element with eventId %q", i, events[i].Raw, id)
+		}
+	}
+	if p, err := events[0].ConsentPayload(); err != nil || p.Consents.ConsentID != "c1" {
+		t.Errorf("got %+v %v, want consents given as an array to yield its first element", p, err)
+	}
+	pp, err := events[1].ProductPayload()
+	want := ProductEventPayload{RequestID: "r", TaxID: "1", LinkID: "l", ConsentIDs: []string{"c1"},
+		ProductName: "pf_credit_card", Code: 5001, Message: "failed"}
+	if err != nil || !reflect.DeepEqual(pp, want) {
+		t.Errorf("got %+v %v, want %+v", pp, err, want)
+	}
+	if events[2].EventName.Known() {
+		t.Errorf("got Known() true for %q, want false (stored and ignored)", events[2].EventName)
+	}
+	if _, err := events[2].ConsentPayload(); !errors.Is(err, ErrMalformedWebhook) {
+		t.Errorf("got %v for a missing payload, want ErrMalformedWebhook", err)
+	}
+}
+
+func TestParseEventsRejectsBodiesItCannotKey(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"an empty body", ``},
+		{"whitespace", "  \n"},
+		{"an empty array", `[]`},
+		{"a string", `"x"`},
+		{"a number", `42`},
+		{"truncated JSON", `[{"eventId":"a"`},
+		{"an array of non-objects", `[1,2]`},
+		{"an element without eventId", `[{"eventName":"link_created"}]`},
+		{"an element with an empty eventId", `[{"eventId":""}]`},
+		{"an eventId with a space", `[{"eventId":"a b"}]`},
+		{"an eventId longer than 128", `[{"eventId":"` + strings.Repeat("a", 129) + `"}]`},
+		{"an eventId that is an object", `[{"eventId":{}}]`},
+		{"a second element without id", `[{"eventId":"a"},{"eventName":"x"}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ParseEvents([]byte(tc.body)); !errors.Is(err, ErrMalformedWebhook) {
+				t.Errorf("got %v, want ErrMalformedWebhook", err)
+			}
+		})
+	}
+}
+
+func TestParseEventsAcceptsANumericEventID(t *testing.T) {
+	events, err := ParseEvents([]byte(`{"eventId":1495468585434,"partnerAppId":12345678}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events[0].EventID != "1495468585434" || events[0].PartnerAppID != "12345678" {
+		t.Errorf("got %+v, want the numbers' literal text", events[0])
+	}
+}
+
+func TestParseReportReadsAPersonalCheckingAccountReport(t *testing.T) {
+	body := golden(t, "report_pf_checking_account.json")
+	r, err := ParseReport(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 200 || r.Message != "OK" || r.RequestID != "xxxsssaa" || r.ProductName != "pf_checking_account" ||
+		r.ProductVersion != "V1" || r.ProductReportID != "3f1c8a52-7d4e-4b8f-9a61-0c2d5e6f7a81" ||
+		r.ProductReportTime != "2019-12-23T06:10:43" || r.EnquiryCpf != "76109277673" {
+		t.Errorf("got envelope %+v, want the golden values", r)
+	}
+	if !bytes.Equal(r.Raw, body) {
+		t.Errorf("got Raw of %d bytes, want the body's %d", len(r.Raw), len(body))
+	}
+	wantLinks := []ReportLink{{LinkID: "4437b139-8a16-11ee-b636-487b6bad036a", InstitutionCode: "001",
+		Consents: []ReportConsent{{ConsentID: "ac246093-353b-4310-bd9c-c6ce0b278de8", Permissions: map[string]Permission{
+			"REGISTRATION_ALL": {PermissionsGranted: true, AccountIDs: []string{"123456"}},
+			"ACCOUNTS_ALL":     {PermissionsGranted: true, AccountIDs: []string{"123456"}},
+		}}}}}
+	if !reflect.DeepEqual(r.Links, wantLinks) {
+		t.Errorf("got links %+v, want %+v", r.Links, wantLinks)
+	}
+	if len(r.CheckingAccounts) != 1 || len(r.SavingsAccounts) != 0 || len(r.CreditCards) != 0 {
+		t.Fatalf("got %d/%d/%d checking/savings/cards, want 1/0/0", len(r.CheckingAccounts), len(r.SavingsAccounts), len(r.CreditCards))
+	}
+	a := r.CheckingAccounts[0]
+	if a.CompeCode != "001" || a.Number != "94088392" || a.CheckDigit != "4" || a.Subtype != "INDIVIDUAL" ||
+		a.CivilName != "Mike" || a.BranchCode != "6272" || a.CompanyCnpj != "21128159000166" {
+		t.Errorf("got account %+v, want the golden values", a)
+	}
+	if want := (Money{Amount: "1000.0400", Currency: "BRL"}); a.Balances.AvailableAmount != want {
+		t.Errorf("got available %+v, want %+v", a.Balances.AvailableAmount, want)
+	}
+	if u, err := a.Balances.AvailableAmount.Amount.Units(); err != nil || u != 10000400 {
+		t.Errorf("got %d %v, want 10000400", u, err)
+	}
+	tx := a.TransactionDetails[0]
+	want := Transaction{TransactionDate: "2021-01-07", TransactionDateTime: "2016-01-29T12:29:03.374Z",
+		TransactionID: "TXpRMU9UQTROMWhZV2xSU1FUazJSMDl", CompletedAuthorisedPaymentType: "TRANSACAO_EFETIVADA",
+		CreditDebitType: "DEBITO", TransactionAmount: Money{"1000.0400", "BRL"},
+		TransactionName: "TRANSFCWAMGQGWKDSOAJHNRHBOMRYEYWTWY", Type: "PIX", PartieCnpjCpf: "43908445778",
+		PartiePersonType: "PESSOA_NATURAL", PartieCompeCode: "001", PartieBranchCode: "6272",
+		PartieNumber: "67890854360", PartieCheckDigit: "4"}
+	if tx != want {
+		t.Errorf("got transaction %+v, want %+v", tx, want)
+	}
+	if s, err := tx.Signed(); err != nil || s != -10000400 {
+		t.Errorf("got signed %d %v, want -10000400 (DEBITO)", s, err)
+	}
+}
+
+func TestParseReportReadsAPersonalCreditCardReport(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pf_credit_card.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.CreditCards) != 1 {
+		t.Fatalf("got %d cards, want 1", len(r.CreditCards))
+	}
+	c := r.CreditCards[0]
+	if c.Name != "Cartão Universitário" || c.CreditCardNetwork != "VISA" || c.ProductType != "OUTROS" || c.IsActive != nil {
+		t.Errorf("got card %+v, want the golden values and no isActive", c)
+	}
+	if want := []PaymentMethod{{IdentificationNumber: "4453", IsMultipleCreditCard: true}}; !reflect.DeepEqual(c.PaymentMethods, want) {
+		t.Errorf("got payment methods %+v, want %+v", c.PaymentMethods, want)
+	}
+	m := Money{"1000.0400", "BRL"}
+	if want := (CardLimit{IsLimitFlexible: true, LimitAmount: m, UsedAmount: m, AvailableAmount: m}); c.Limit == nil || *c.Limit != want {
+		t.Errorf("got limit %+v, want %+v", c.Limit, want)
+	}
+	if c.OpenStatement == nil || c.OpenStatement.BillMonth != "2021-05" || c.OpenStatement.BillMinimumAmount != nil {
+		t.Fatalf("got open statement %+v, want 2021-05 without minimum", c.OpenStatement)
+	}
+	wantTx := CardTransaction{TransactionDate: "2021-05-01", TransactionDateTime: "2016-01-29T12:29:03.374Z",
+		TransactionName: "PGTO", IdentificationNumber: "4453", TransactionID: "TXpRMU9UQTROMWhZV2xSU1FUazJSMDl",
+		TransactionType: "CASHBACK", BillPostDate: "2021-05-01", CreditDebitType: "DEBITO", FeeType: "ANUIDADE",
+		PaymentType: "A_VISTA", ChargeIdentificator: "12", BrazilianAmount: m, PayeeMCC: 5137, ChargeNumber: 12}
+	if got := c.OpenStatement.TransactionDetails[0]; got != wantTx {
+		t.Errorf("got card transaction %+v, want %+v", got, wantTx)
+	}
+	if len(c.ClosedStatements) != 1 || c.ClosedStatements[0].BillMinimumAmount == nil ||
+		*c.ClosedStatements[0].BillMinimumAmount != m || c.ClosedStatements[0].DueDate != "2021-04-21" {
+		t.Errorf("got closed statements %+v, want one with a minimum", c.ClosedStatements)
+	}
+	if r.EnquiryCpf != "cly0AXWVPlVJMk-3P1qFQ5i3UgY-" {
+		t.Errorf("got enquiryCpf %q, want the encoded value as is", r.EnquiryCpf)
+	}
+}
+
+func TestParseReportReadsTheCategorizedCardVariantWithLimits(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pf_categorized_creditcard_l3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.CreditCards[0]
+	if c.IsActive == nil || !*c.IsActive {
+		t.Errorf("got isActive %v, want true", c.IsActive)
+	}
+	if c.Limit == nil || c.Limit.UsedAmount.Amount != "1250.5000" || c.Limit.IsLimitFlexible {
+		t.Errorf("got limit %+v, want the \"limits\" object", c.Limit)
+	}
+	tx := c.OpenStatement.TransactionDetails[0]
+	if tx.PayeeMCC != 4899 || tx.Category != "Lazer" || tx.Subcategory != "Streaming" || tx.ThirdCategory != "Vídeo" || tx.Brand != "Netflix" {
+		t.Errorf("got %+v, want payeeMCC from a string and the categories", tx)
+	}
+}
+
+func TestParseReportReadsABusinessReportWithAPartialCode(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pj_checking_account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 204 || r.EnquiryCnpj != "11222333000181" || r.ProductName != "pj_checking_account" {
+		t.Errorf("got %+v, want code 204 with enquiryCnpj", r)
+	}
+	a := r.CheckingAccounts[0]
+	if u, err := a.Balances.AvailableAmount.Amount.Units(); err != nil || u != -125000 {
+		t.Errorf("got %d %v, want -125000", u, err)
+	}
+	tx := a.TransactionDetails[0]
+	if tx.PostTransactionBalance != "100.00" {
+		t.Errorf("got postTransactionBalance %q, want 100.00", tx.PostTransactionBalance)
+	}
+	if s, err := tx.Signed(); err != nil || s != 2500000 {
+		t.Errorf("got %d %v, want +2500000 (CREDITO)", s, err)
+	}
+}
+
+func TestParseReportAcceptsSavingsAccountsAndLimitsAsAnArray(t *testing.T) {
+	body := []byte(`{"code":200,"productName":"pf_savings_account","productReportId":"p1","savingsAccounts":[{"number":"1","balances":{"availableAmount":{"amount":12.5,"currency":"BRL"}}}],
+	"creditCards":[{"name":"x","limits":[{"isLimitFlexible":true,"limitAmount":{"amount":"1.0000","currency":"BRL"}}]}]}`)
+	r, err := ParseReport(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SavingsAccounts) != 1 || r.SavingsAccounts[0].Balances.AvailableAmount.Amount != "12.5" {
+		t.Errorf("got %+v, want one savings account with the number's literal text", r.SavingsAccounts)
+	}
+	if r.CreditCards[0].Limit == nil || r.CreditCards[0].Limit.LimitAmount.Amount != "1.0000" {
+		t.Errorf("got %+v, want the first element of limits", r.CreditCards[0].Limit)
+	}
+}
+
+func TestParseReportRejectsTheLegacyFormat(t *testing.T) {
+	for _, body := range []string{
+		string(golden(t, "report_legacy.json")),
+		`{"msg":"ok"}`,
+		`{"report_type":"income","productReportId":"x"}`,
+		`{"code":200,"data":{"enquiry_cpf":"1"}}`,
+	} {
+		if _, err := ParseReport([]byte(body)); !errors.Is(err, ErrLegacyReport) {
+			t.Errorf("ParseReport(%s): got %v, want ErrLegacyReport", body, err)
+		}
+	}
+}
+
+func TestParseReportRejectsMalformedBodies(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"an empty body", ``},
+		{"an array", `[{"productReportId":"x"}]`},
+		{"truncated JSON", `{"productReportId":"x"`},
+		{"no productReportId", `{"code":200,"productName":"pf_checking_account"}`},
+		{"an account list that is an object", `{"productReportId":"x","checkingAccounts":{}}`},
+		{"an amount that is an object", `{"productReportId":"x","checkingAccounts":[{"balances":{"availableAmount":{"amount":{}}}}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseReport([]byte(tc.body))
+			if !errors.Is(err, ErrMalformedWebhook) {
+				t.Errorf("got %v, want ErrMalformedWebhook", err)
+			}
+		})
+	}
+}
