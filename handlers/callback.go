@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
+)
+
+// Caps for the unauthenticated values on the callback URL (reliability.md §2).
+const (
+	maxIDLen        = 64
+	maxErrorLen     = 256
+	maxErrorDescLen = 1024
+)
+
+// validID reports whether s is a plausible Klavi/our id: 1–64 characters of [A-Za-z0-9_-].
+func validID(s string) bool {
+	if s == "" || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanText strips control characters and invalid UTF-8 and cuts s to max bytes (on a rune boundary).
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+// handleCallback answers GET /callback, where Klavi sends the browser after the bank and the LGPD page. The
+// query string is unauthenticated: it is checked against the session (external_track_id is our state,
+// compared in constant time as SHA-256 hashes), then the outcome is confirmed with GET /consents/{id}.
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	consentID, linkID, track := q.Get("consent_id"), q.Get("link_id"), q.Get("external_track_id")
+	errCode := cleanText(q.Get("error"), maxErrorLen)
+	errDesc := cleanText(q.Get("error_description"), maxErrorDescLen)
+	if !validID(consentID) || !validID(track) || (linkID != "" && !validID(linkID)) {
+		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r))
+		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
+		return nil
+	}
+	if errCode != "" && !validErrorCode(errCode) {
+		errCode = "other"
+	}
+	sid := sessionFrom(r.Context()).ID()
+	if sid == "" {
+		// The user finished in another browser or the bank's app: reveal nothing and change nothing; the
+		// webhook and the reconciler complete the consent.
+		s.page(w, r, http.StatusOK, "title.callback", 3, "", views.CallbackNeutralPage())
+		return nil
+	}
+	c, ok, err := s.matchCallback(r.Context(), sid, consentID, linkID, track)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r))
+		s.page(w, r, http.StatusForbidden, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
+		return nil
+	}
+	first, err := s.st.MarkCallback(r.Context(), c.ID, errCode, errDesc)
+	if err != nil {
+		return err
+	}
+	if first {
+		title, detail := "callback: back from the bank (success)", ""
+		if errCode != "" {
+			title = "callback: back from the bank with error=" + errCode
+			detail = errDesc
+		}
+		s.timeline(r.Context(), c.ID, "callback", title, detail, errCode == "")
+		s.confirmConsent(r.Context(), c)
+	}
+	http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// validErrorCode accepts OAuth-style error values ([a-z0-9_.-]); anything else becomes "other".
+func validErrorCode(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// matchCallback finds the session's consent whose track id hash equals sha256(track) (constant time over
+// every consent of the session) and checks that consent_id and link_id belong to it.
+func (s *Server) matchCallback(ctx context.Context, sid, consentID, linkID, track string) (store.Consent, bool, error) {
+	list, err := s.st.ConsentsForSession(ctx, sid)
+	if err != nil {
+		return store.Consent{}, false, err
+	}
+	want := []byte(sha256Hex(track))
+	var found store.Consent
+	ok := false
+	for _, c := range list {
+		if subtle.ConstantTimeCompare([]byte(c.TrackIDHash), want) == 1 {
+			found, ok = c, true
+		}
+	}
+	if !ok || found.ID != consentID || (linkID != "" && found.LinkID != linkID) {
+		return store.Consent{}, false, nil
+	}
+	return found, true, nil
+}
+
+// confirmConsent asks Klavi for the consent's real status (never trusting the query string alone) and
+// applies it. A failure is left to the reconciler.
+func (s *Server) confirmConsent(ctx context.Context, c store.Consent) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.klaviTimeout)
+	defer cancel()
+	kc, err := s.kc.Consent(cctx, c.ID)
+	if err != nil {
+		s.timeline(ctx, c.ID, "api", "api: GET /consents/{id} failed; will check again", klaviErrText(err), false)
+		return
+	}
+	s.timeline(ctx, c.ID, "api", "api: GET /consents/{id} → "+string(kc.Status), "", true)
+	if !kc.Status.Known() {
+		return
+	}
+	if _, err := s.applyStatus(cctx, c, string(kc.Status), kc.PermissionsGranted, kc.ExpireAt, "callback"); err != nil {
+		s.log.WarnContext(ctx, "apply status failed", "err", safeErr(err))
+	}
+}

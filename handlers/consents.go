@@ -1,0 +1,474 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
+)
+
+// Products requested at user level (CONTRACT.md "Products the portal requests").
+var (
+	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
+	businessProducts = []string{"pj_checking_account", "pj_credit_card"}
+)
+
+// newTrackID returns a fresh 128-bit externalTrackId (our OAuth-style state), base64url without padding.
+func newTrackID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handleConsentCreate answers POST /consents: creates the consent at Klavi with a fresh externalTrackId bound
+// to this session and answers 303 straight to consentRedirectURL (single use, 60 s: never shown as a link,
+// never logged). If Klavi fails, the confirmation page comes back with a message and nothing is stored.
+func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	ss := sessionFrom(r.Context())
+	sid := ss.ID()
+	l, err := s.linkForSession(r.Context(), sid)
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	code := r.PostForm.Get("institution_code")
+	if !validID(code) {
+		return statusError(http.StatusBadRequest)
+	}
+	validity := 12
+	if r.PostForm.Get("validity_period") == "0" {
+		validity = 0
+	}
+	in, ok, err := s.findInstitution(r.Context(), l, code)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return statusError(http.StatusNotFound)
+	}
+	vm := s.consentNewVM(l, in, validity)
+	if !vm.Institution.Choosable() {
+		vm.FormError = "err.institution"
+		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
+		return nil
+	}
+	redirect, _, err := s.startConsent(r.Context(), sid, l, in.InstitutionCode, in.Name, validity)
+	if err != nil {
+		s.logKlaviErr(r, "create consent failed", err)
+		vm.FormError = klaviErrKey(err)
+		if errors.Is(err, errBadRedirect) {
+			vm.FormError = "err.redirect"
+		}
+		s.page(w, r, http.StatusBadGateway, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
+		return nil
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirect, http.StatusSeeOther)
+	return nil
+}
+
+var errBadRedirect = errors.New("handlers: consentRedirectURL is not an absolute http(s) URL")
+
+// startConsent creates a consent at Klavi for link l and stores it bound to session sid. If the link token
+// was refused (expired), a new link is created transparently and the call retried once with a new track id.
+// Returns the consentRedirectURL, which the caller sends as a 303 and nowhere else.
+func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, code, name string, validity int) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
+	defer cancel()
+	track := newTrackID()
+	req := klavi.ConsentRequest{
+		ExternalTrackID: track,
+		PersonalTaxID:   l.PersonalTaxID,
+		BusinessTaxID:   l.BusinessTaxID,
+		InstitutionCode: code,
+		RedirectURL:     s.callbackURL(),
+		Phone:           l.Phone,
+		Email:           l.Email,
+		ValidityPeriod:  validity,
+	}
+	cc, err := s.kc.CreateConsent(ctx, l.LinkToken, req)
+	if errors.Is(err, klavi.ErrUnauthorized) {
+		nl, lerr := s.renewLink(ctx, l)
+		if lerr != nil {
+			return "", "", lerr
+		}
+		l = nl
+		track = newTrackID()
+		req.ExternalTrackID = track
+		cc, err = s.kc.CreateConsent(ctx, l.LinkToken, req)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if !validID(cc.ConsentID) {
+		return "", "", fmt.Errorf("handlers: create consent: %w: bad consent id", klavi.ErrBadResponse)
+	}
+	if u, perr := url.Parse(cc.ConsentRedirectURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", "", errBadRedirect
+	}
+	c := store.Consent{
+		ID:              cc.ConsentID,
+		LinkID:          l.ID,
+		SessionID:       sid,
+		TrackIDHash:     sha256Hex(track),
+		PersonType:      l.PersonType,
+		PersonalTaxID:   l.PersonalTaxID,
+		BusinessTaxID:   l.BusinessTaxID,
+		InstitutionCode: code,
+		InstitutionName: name,
+		ValidityPeriod:  validity,
+		Status:          string(klavi.StatusStarted),
+		ExpireAt:        cc.ExpireAt,
+	}
+	if err := s.st.CreateConsent(ctx, c); err != nil {
+		return "", "", err
+	}
+	s.timeline(ctx, c.ID, "api", "api: POST /consents", fmt.Sprintf("consent created at %s (%s), validity %s", name, code, validityText(validity)), true)
+	s.timeline(ctx, c.ID, "redirect", "redirect: browser sent to the institution (303)", "", true)
+	return cc.ConsentRedirectURL, c.ID, nil
+}
+
+func validityText(v int) string {
+	if v == 0 {
+		return "indefinite"
+	}
+	return fmt.Sprintf("%d months", v)
+}
+
+// timeline adds an entry and only logs a failure: the timeline is an explanation, never the source of truth.
+func (s *Server) timeline(ctx context.Context, consentID, kind, title, detail string, ok bool) {
+	err := s.st.AddTimeline(context.WithoutCancel(ctx), store.TimelineEntry{
+		ConsentID: consentID, Kind: kind, Title: title, Detail: maskText(detail), OK: ok, At: s.now(),
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "timeline write failed", "kind", kind, "err", safeErr(err))
+	}
+}
+
+// handleConsentRetry answers POST /consents/{id}/retry: a new consent (new track id) for the same
+// institution and validity, then 303 to the bank. Only the browser that started the consent may retry it.
+func (s *Server) handleConsentRetry(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	c, err := s.consentParam(r)
+	if err != nil {
+		return err
+	}
+	sid := sessionFrom(r.Context()).ID()
+	if sid == "" || sid != c.SessionID {
+		return statusError(http.StatusForbidden)
+	}
+	l, err := s.st.Link(r.Context(), c.LinkID)
+	if err != nil {
+		return err
+	}
+	if l, err = s.freshLink(r.Context(), l); err != nil {
+		return err
+	}
+	redirect, _, err := s.startConsent(r.Context(), sid, l, c.InstitutionCode, c.InstitutionName, c.ValidityPeriod)
+	if err != nil {
+		if errors.Is(err, errBadRedirect) {
+			return &httpError{status: http.StatusBadGateway, cause: err}
+		}
+		return err
+	}
+	s.timeline(r.Context(), c.ID, "api", "retry: a new consent was created for the same institution", "", true)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirect, http.StatusSeeOther)
+	return nil
+}
+
+// consentParam loads the consent named by {id}; a malformed id is a 404.
+func (s *Server) consentParam(r *http.Request) (store.Consent, error) {
+	id := chi.URLParam(r, "id")
+	if !validID(id) {
+		return store.Consent{}, statusError(http.StatusNotFound)
+	}
+	return s.st.Consent(r.Context(), id)
+}
+
+// handleConsentPage answers GET /consents/{id}.
+func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.consentParam(r)
+	if err != nil {
+		return err
+	}
+	vm, err := s.consentVM(r, c)
+	if err != nil {
+		return err
+	}
+	m := s.meta(w, r, "title.consent", 3, "consents")
+	if vm.Status == string(klavi.StatusAuthorised) || len(vm.Reports) > 0 {
+		m.Step = 4
+	}
+	m.Refresh = vm.Live
+	s.pageMeta(w, r, http.StatusOK, m, views.ConsentPage(vm))
+	return nil
+}
+
+// handleConsentLive answers GET /consents/{id}/live: the live fragment of the consent page (no layout).
+func (s *Server) handleConsentLive(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.consentParam(r)
+	if err != nil {
+		return err
+	}
+	vm, err := s.consentVM(r, c)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Live", map[bool]string{true: "on", false: "off"}[vm.Live])
+	s.render(w, r, http.StatusOK, views.ConsentLive(vm))
+	return nil
+}
+
+func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, error) {
+	ctx := r.Context()
+	tl, err := s.st.Timeline(ctx, c.ID)
+	if err != nil {
+		return views.ConsentVM{}, err
+	}
+	reps, err := s.st.ReportsForConsent(ctx, c.ID)
+	if err != nil {
+		return views.ConsentVM{}, err
+	}
+	status := klavi.ConsentStatus(c.Status)
+	vm := views.ConsentVM{
+		ID:               c.ID,
+		Status:           c.Status,
+		InstitutionCode:  c.InstitutionCode,
+		InstitutionName:  c.InstitutionName,
+		TaxIDMasked:      taxid.Mask(consentTaxID(c)),
+		PersonType:       c.PersonType,
+		ValidityPeriod:   c.ValidityPeriod,
+		ExpireAt:         c.ExpireAt,
+		CreatedAt:        c.CreatedAt,
+		Requested:        c.PermissionsApply,
+		Granted:          c.PermissionsGranted,
+		ErrorCode:        c.ErrorCode,
+		ErrorKey:         consentErrorKey(c),
+		ReportsRequested: c.ReportsRequestedAt != nil,
+		ReportRequestID:  c.ReportRequestID,
+		CanRevoke:        !status.Terminal(),
+	}
+	if vm.InstitutionName == "" {
+		vm.InstitutionName = c.InstitutionCode
+	}
+	sid := sessionFrom(ctx).ID()
+	vm.CanRetry = vm.ErrorKey != "" && sid != "" && sid == c.SessionID &&
+		status != klavi.StatusAuthorised && status != klavi.StatusRevoked && status != klavi.StatusDeletedByUser
+	for _, e := range tl {
+		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At})
+	}
+	for _, rp := range reps {
+		vm.Reports = append(vm.Reports, reportItem(rp))
+	}
+	vm.Live = s.isLive(c, len(reps))
+	return vm, nil
+}
+
+func reportItem(rp store.Report) views.ReportItem {
+	return views.ReportItem{ID: rp.ID, Product: rp.ProductName, Code: rp.Code, Message: rp.Message,
+		ReceivedAt: rp.ReceivedAt, Size: rp.Size}
+}
+
+// isLive says whether the consent page should keep refreshing: while the consent is still moving, and after
+// AUTHORISED while reports are expected (bounded, because a failed product never arrives).
+func (s *Server) isLive(c store.Consent, reports int) bool {
+	now := s.now()
+	if now.Sub(c.CreatedAt) > 2*time.Hour {
+		return false
+	}
+	status := klavi.ConsentStatus(c.Status)
+	switch {
+	case status == klavi.StatusAuthorised:
+		if c.ReportsRequestedAt == nil {
+			return true
+		}
+		want := len(personalProducts)
+		if c.PersonType == "business" {
+			want = len(businessProducts)
+		}
+		return reports < want && now.Sub(*c.ReportsRequestedAt) < 3*time.Minute
+	case status.Terminal():
+		return false
+	default:
+		return true
+	}
+}
+
+// consentTaxID is the tax id a consent is about (CNPJ for businesses).
+func consentTaxID(c store.Consent) string {
+	if c.PersonType == "business" && c.BusinessTaxID != "" {
+		return c.BusinessTaxID
+	}
+	return c.PersonalTaxID
+}
+
+// consentErrorKey picks the message for a consent that did not (yet) succeed. Klavi's status wins over the
+// callback's error value: a consent Klavi reports AUTHORISED shows no error.
+func consentErrorKey(c store.Consent) string {
+	st := klavi.ConsentStatus(c.Status)
+	if st == klavi.StatusAuthorised || st == klavi.StatusRevoked || st == klavi.StatusDeletedByUser {
+		return ""
+	}
+	switch c.ErrorCode {
+	case "":
+	case "access_denied":
+		// The description is untrusted, but it only picks between two of our own messages: a bank link
+		// opened after its 60 s is reported as access_denied too, and "you declined" would be wrong.
+		if strings.Contains(strings.ToLower(c.ErrorDescription), "expire") {
+			return "cerr.link_expired"
+		}
+		return "cerr.access_denied"
+	case "server_error", "temporarily_unavailable":
+		return "cerr.server_error"
+	case "consent_expired":
+		return "cerr.consent_expired"
+	default:
+		return "cerr.other"
+	}
+	switch st {
+	case klavi.StatusRejected:
+		return "cerr.rejected"
+	case klavi.StatusError:
+		return "cerr.error"
+	case klavi.StatusExpired:
+		return "cerr.expired"
+	}
+	return ""
+}
+
+// handleConsentList answers GET /consents: every consent, filtered by status and tax id (any format).
+func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	vm := views.ConsentsVM{Statuses: views.Statuses, TaxID: strings.TrimSpace(q.Get("tax_id"))}
+	f := store.ConsentFilter{Limit: 200}
+	for _, st := range views.Statuses {
+		if q.Get("status") == st {
+			vm.Status, f.Status = st, st
+		}
+	}
+	if vm.TaxID != "" {
+		n, err := taxid.Normalize(vm.TaxID)
+		if err != nil || (len(n) != 11 && len(n) != 14) {
+			vm.TaxIDError = "err.taxid_filter"
+		} else {
+			f.TaxID = n
+		}
+	}
+	var list []store.Consent
+	if vm.TaxIDError == "" {
+		var err error
+		if list, err = s.st.ListConsents(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	for _, c := range list {
+		reps, err := s.st.ReportsForConsent(r.Context(), c.ID)
+		if err != nil {
+			return err
+		}
+		vm.Rows = append(vm.Rows, views.ConsentRow{
+			ID: c.ID, Status: c.Status, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(consentTaxID(c)),
+			PersonType: c.PersonType, CreatedAt: c.CreatedAt, Reports: len(reps),
+		})
+	}
+	status := http.StatusOK
+	if vm.TaxIDError != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	s.page(w, r, status, "title.consents", 0, "consents", views.ConsentsPage(vm))
+	return nil
+}
+
+// handleConsentRevoke answers POST /consents/{id}/revoke: without confirm=1 it shows the confirmation page;
+// with it, revokes at Klavi (DELETE .../revoke), records REVOKED and goes back to the consent page.
+func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	c, err := s.consentParam(r)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("confirm") != "1" && r.PostForm.Get("confirm") != "1" {
+		vm := views.RevokeVM{ID: c.ID, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(consentTaxID(c)), Status: c.Status}
+		s.page(w, r, http.StatusOK, "title.revoke", 0, "consents", views.RevokeConfirmPage(vm))
+		return nil
+	}
+	if klavi.ConsentStatus(c.Status).Terminal() {
+		http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.klaviTimeout)
+	defer cancel()
+	if err := s.kc.RevokeConsent(ctx, c.ID); err != nil {
+		s.logKlaviErr(r, "revoke failed", err)
+		s.timeline(ctx, c.ID, "revoke", "api: DELETE /consents/{id}/revoke failed", klaviErrText(err), false)
+		return err
+	}
+	s.timeline(ctx, c.ID, "revoke", "api: DELETE /consents/{id}/revoke", "revoked by the user in the portal", true)
+	if _, err := s.applyStatus(ctx, c, string(klavi.StatusRevoked), nil, "", "revoke"); err != nil {
+		return err
+	}
+	ss := sessionFrom(r.Context())
+	ss.setFlash("flash.revoked")
+	_ = s.saveSession(w, r, ss)
+	http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
+	return nil
+}
+
+// handleConsentReports answers GET /consents/{id}/reports.
+func (s *Server) handleConsentReports(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.consentParam(r)
+	if err != nil {
+		return err
+	}
+	reps, err := s.st.ReportsForConsent(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	vm := views.ReportsListVM{ConsentID: c.ID, InstitutionName: c.InstitutionName, Status: c.Status}
+	for _, rp := range reps {
+		vm.Reports = append(vm.Reports, reportItem(rp))
+	}
+	s.page(w, r, http.StatusOK, "title.reports", 4, "consents", views.ReportsListPage(vm))
+	return nil
+}
+
+// klaviErrText is a short, PII-free description of a failed Klavi call for the timeline.
+func klaviErrText(err error) string {
+	var ae *klavi.APIError
+	switch {
+	case errors.As(err, &ae):
+		if ae.Code != 0 && ae.Code != ae.HTTPStatus {
+			return fmt.Sprintf("Klavi answered HTTP %d (code %d)", ae.HTTPStatus, ae.Code)
+		}
+		return fmt.Sprintf("Klavi answered HTTP %d", ae.HTTPStatus)
+	case errors.Is(err, klavi.ErrUnavailable):
+		return "Klavi unavailable (timeout or connection error)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "call interrupted"
+	default:
+		return "unexpected error"
+	}
+}

@@ -1,0 +1,337 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/store"
+)
+
+const testSecret = "demo-secret-key"
+
+// fakeKlavi is an in-memory stand-in for *klavi.Client with switchable failures.
+type fakeKlavi struct {
+	mu            sync.Mutex
+	links         int
+	consentReqs   []klavi.ConsentRequest
+	linkReqs      []klavi.LinkRequest
+	tokensUsed    []string
+	consents      map[string]*klavi.Consent
+	institutions  []klavi.Institution
+	reportReqs    []klavi.ReportRequest
+	reportCalls   atomic.Int32
+	linkErr       error
+	consentErr    error // CreateConsent
+	consentErrN   int   // fail only the first N CreateConsent calls (0 = always while consentErr set)
+	getErr        error // Consent
+	reportErr     error
+	revokeErr     error
+	reportDelay   time.Duration
+	institutionsN atomic.Int32
+}
+
+func newFakeKlavi() *fakeKlavi {
+	return &fakeKlavi{
+		consents: map[string]*klavi.Consent{},
+		institutions: []klavi.Institution{
+			{InstitutionCode: "341", Name: "Itaú", Avatar: "http://localhost:1/logos/341.svg", InstitutionType: 1, BusinessType: "BOTH", AvailableResources: []string{"ACCOUNTS", "CREDIT_CARDS"}},
+			{InstitutionCode: "999", Name: "Banco São Paulo", InstitutionType: 1, BusinessType: "NATURAL", AvailableResources: []string{"ACCOUNTS"}},
+			{InstitutionCode: "777", Name: "Banco Fora do Ar", InstitutionType: 1, BusinessType: "BOTH", IsOutage: true},
+			{InstitutionCode: "od1", Name: "Dados Abertos", InstitutionType: 2, IsBeta: true},
+		},
+	}
+}
+
+func (f *fakeKlavi) CreateLink(_ context.Context, req klavi.LinkRequest) (*klavi.Link, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.linkErr != nil {
+		return nil, f.linkErr
+	}
+	f.links++
+	f.linkReqs = append(f.linkReqs, req)
+	return &klavi.Link{LinkID: fmt.Sprintf("link-%d", f.links), LinkToken: fmt.Sprintf("token-%d", f.links),
+		ExpireIn: 1800, ExpiresAt: time.Now().Add(30 * time.Minute)}, nil
+}
+
+func (f *fakeKlavi) Institutions(context.Context, string) ([]klavi.Institution, error) {
+	f.institutionsN.Add(1)
+	return f.institutions, nil
+}
+
+func (f *fakeKlavi) CreateConsent(_ context.Context, token string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokensUsed = append(f.tokensUsed, token)
+	if f.consentErr != nil {
+		if f.consentErrN == 0 {
+			return nil, f.consentErr
+		}
+		f.consentErrN--
+		if f.consentErrN == 0 {
+			defer func() { f.consentErr = nil }()
+		}
+		return nil, f.consentErr
+	}
+	f.consentReqs = append(f.consentReqs, req)
+	id := fmt.Sprintf("consent-%d", len(f.consentReqs))
+	f.consents[id] = &klavi.Consent{ConsentID: id, ExternalTrackID: req.ExternalTrackID, Status: klavi.StatusAwaitingAuthorisation,
+		InstitutionCode: req.InstitutionCode}
+	return &klavi.CreatedConsent{ConsentID: id, ConsentRedirectURL: "http://localhost:1/bank/" + id + "?one-time=secret", ExpireAt: "2030-01-01T00:00:00Z"}, nil
+}
+
+func (f *fakeKlavi) Consent(_ context.Context, id string) (*klavi.Consent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
+	c, ok := f.consents[id]
+	if !ok {
+		return nil, &klavi.APIError{HTTPStatus: 404}
+	}
+	cp := *c
+	return &cp, nil
+}
+
+func (f *fakeKlavi) setStatus(id string, st klavi.ConsentStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.consents[id].Status = st
+	if st == klavi.StatusAuthorised {
+		f.consents[id].PermissionsGranted = []string{"ACCOUNTS_ALL", "CREDIT_CARDS_ALL"}
+	}
+}
+
+func (f *fakeKlavi) RevokeConsent(_ context.Context, id string) error {
+	if f.revokeErr != nil {
+		return f.revokeErr
+	}
+	f.setStatus(id, klavi.StatusRevoked)
+	return nil
+}
+
+func (f *fakeKlavi) RequestReports(_ context.Context, req klavi.ReportRequest) (*klavi.ReportRequestResult, error) {
+	f.reportCalls.Add(1)
+	if f.reportDelay > 0 {
+		time.Sleep(f.reportDelay)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reportErr != nil {
+		return nil, f.reportErr
+	}
+	f.reportReqs = append(f.reportReqs, req)
+	return &klavi.ReportRequestResult{RequestID: "req-1", Message: "ok"}, nil
+}
+
+func (f *fakeKlavi) lastTrack() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.consentReqs[len(f.consentReqs)-1].ExternalTrackID
+}
+
+// env is one portal under test with its store, fake Klavi, log buffer and HTTP server.
+type env struct {
+	t    *testing.T
+	s    *Server
+	st   *store.Store
+	kc   *fakeKlavi
+	srv  *httptest.Server
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newEnv(t *testing.T, mods ...func(*Options)) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"), time.Now)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	logs := &syncBuffer{}
+	o := Options{
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store:         st,
+		WebhookSecret: testSecret,
+		PublicURL:     "http://127.0.0.1:8080",
+		SessionKey:    bytes.Repeat([]byte("k"), 64),
+		PollInterval:  20 * time.Millisecond,
+	}
+	for _, m := range mods {
+		m(&o)
+	}
+	kc := newFakeKlavi()
+	s, err := newServer(o, kc)
+	if err != nil {
+		t.Fatalf("newServer: %v", err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &env{t: t, s: s, st: st, kc: kc, srv: srv, logs: logs}
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout: 20 * time.Second}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r resp) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("parse html: %v", err)
+	}
+	return d
+}
+
+func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[string]string) resp {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	if method == http.MethodPost && hdr["Content-Type"] == "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func (e *env) get(c *http.Client, path string) resp { return e.do(c, http.MethodGet, path, nil, nil) }
+
+func (e *env) post(c *http.Client, path string, form url.Values) resp {
+	return e.do(c, http.MethodPost, path, strings.NewReader(form.Encode()), nil)
+}
+
+func wantStatus(t *testing.T, r resp, want int) {
+	t.Helper()
+	if r.status != want {
+		body := r.body
+		if len(body) > 600 {
+			body = body[:600]
+		}
+		t.Fatalf("status = %d, want %d; body: %s", r.status, want, body)
+	}
+}
+
+// startFlow walks start → picker → POST /consents and returns the consent id and the track id.
+func (e *env) startFlow(c *http.Client, cpf string) (consentID, track string) {
+	e.t.Helper()
+	r := e.post(c, "/start", url.Values{"person_type": {"personal"}, "tax_id": {cpf}})
+	wantStatus(e.t, r, http.StatusSeeOther)
+	r = e.post(c, "/consents", url.Values{"institution_code": {"341"}, "validity_period": {"12"}})
+	wantStatus(e.t, r, http.StatusSeeOther)
+	loc := r.header.Get("Location")
+	if !strings.HasPrefix(loc, "http://localhost:1/bank/") {
+		e.t.Fatalf("Location = %q, want the bank", loc)
+	}
+	id := strings.TrimPrefix(strings.SplitN(loc, "?", 2)[0], "http://localhost:1/bank/")
+	return id, e.kc.lastTrack()
+}
+
+func (e *env) linkOf(consentID string) string {
+	c, err := e.st.Consent(context.Background(), consentID)
+	if err != nil {
+		e.t.Fatalf("consent: %v", err)
+	}
+	return c.LinkID
+}
+
+func callbackQuery(consentID, linkID, track string, extra ...string) string {
+	v := url.Values{"consent_id": {consentID}, "link_id": {linkID}, "external_track_id": {track}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		v.Set(extra[i], extra[i+1])
+	}
+	return "/callback?" + v.Encode()
+}
+
+// postWebhook sends a signed (or not) webhook body.
+func (e *env) postWebhook(path string, body []byte, sig string) resp {
+	e.t.Helper()
+	return e.do(http.DefaultClient, http.MethodPost, path, bytes.NewReader(body),
+		map[string]string{"Content-Type": "application/json", klavi.SignatureHeader: sig})
+}
+
+func consentEvent(eventID, name, consentID, linkID string) []byte {
+	return []byte(fmt.Sprintf(`[{"partnerAppId":"1","eventId":%q,"eventType":"api","eventName":%q,"eventTime":"2026-01-01T00:00:00.000Z",`+
+		`"payload":{"personalTaxId":"52998224725","businessTaxId":"","linkId":%q,"consents":{"consentId":%q,"externalTrackId":"x","institutionCode":"341"}}}]`,
+		eventID, name, linkID, consentID))
+}
+
+// eventually polls cond until it is true or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// runBackground starts Run until the test ends.
+func (e *env) runBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.s.Run(ctx); close(done) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+}
+
+type goqSel = goquery.Selection
+
+func storeFilterAll() store.ConsentFilter { return store.ConsentFilter{Limit: 100} }
+
+// wrapUnauthorized returns an error that errors.Is(klavi.ErrUnauthorized).
+func wrapUnauthorized() error { return &klavi.APIError{HTTPStatus: 401} }

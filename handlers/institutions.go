@@ -1,0 +1,244 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
+)
+
+// institutionCache keeps Klavi's participant list in memory: it is the same for everyone, so one fetch with
+// any valid linkToken serves every user for ttl. A failed refresh keeps serving the stale list.
+type institutionCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	now     func() time.Time
+	list    []klavi.Institution
+	fetched time.Time
+}
+
+func (c *institutionCache) get(ctx context.Context, fetch func(context.Context) ([]klavi.Institution, error)) ([]klavi.Institution, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && c.now().Sub(c.fetched) < c.ttl {
+		return c.list, nil
+	}
+	list, err := fetch(ctx)
+	if err != nil {
+		if c.list != nil {
+			return c.list, nil
+		}
+		return nil, err
+	}
+	c.list, c.fetched = list, c.now()
+	return list, nil
+}
+
+// institutions returns the cached list, fetching it with the session's link token when needed. A 401 on
+// the token (expired link) renews the link once.
+func (s *Server) institutions(ctx context.Context, l store.Link) ([]klavi.Institution, error) {
+	return s.insts.get(ctx, func(ctx context.Context) ([]klavi.Institution, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
+		defer cancel()
+		list, err := s.kc.Institutions(ctx, l.LinkToken)
+		if errors.Is(err, klavi.ErrUnauthorized) {
+			nl, lerr := s.renewLink(ctx, l)
+			if lerr != nil {
+				return nil, lerr
+			}
+			list, err = s.kc.Institutions(ctx, nl.LinkToken)
+		}
+		return list, err
+	})
+}
+
+// findInstitution looks code up in the cached list.
+func (s *Server) findInstitution(ctx context.Context, l store.Link, code string) (klavi.Institution, bool, error) {
+	list, err := s.institutions(ctx, l)
+	if err != nil {
+		return klavi.Institution{}, false, err
+	}
+	for _, in := range list {
+		if in.InstitutionCode == code {
+			return in, true, nil
+		}
+	}
+	return klavi.Institution{}, false, nil
+}
+
+func institutionItem(in klavi.Institution) views.InstitutionItem {
+	return views.InstitutionItem{
+		Code:         in.InstitutionCode,
+		Name:         in.Name,
+		Avatar:       safeImageURL(in.Avatar),
+		Initials:     views.Initials(in.Name),
+		OrgName:      in.OrganizationName,
+		BusinessType: in.BusinessType,
+		Resources:    in.AvailableResources,
+		Beta:         in.IsBeta,
+		Outage:       in.IsOutage,
+		OpenData:     in.InstitutionType == 2,
+		Search:       views.Fold(in.Name + " " + in.InstitutionCode + " " + in.OrganizationName),
+	}
+}
+
+// safeImageURL keeps only http(s) logo URLs (a javascript: or data: URL from upstream is dropped and the
+// initials fallback shows instead).
+func safeImageURL(u string) string {
+	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") {
+		return u
+	}
+	return ""
+}
+
+// instFilter is the picker's query.
+type instFilter struct{ Q, Person, Resource, Kind string }
+
+func readInstFilter(r *http.Request) instFilter {
+	q := r.URL.Query()
+	f := instFilter{Q: strings.TrimSpace(q.Get("q")), Person: q.Get("person"), Resource: q.Get("resource"), Kind: q.Get("kind")}
+	if len(f.Q) > 100 {
+		f.Q = f.Q[:100]
+	}
+	switch f.Person {
+	case "NATURAL", "LEGAL":
+	default:
+		f.Person = "all"
+	}
+	switch f.Kind {
+	case "opendata", "all":
+	default:
+		f.Kind = "openfinance"
+	}
+	if len(f.Resource) > 64 {
+		f.Resource = ""
+	}
+	return f
+}
+
+// match mirrors the live filter in app.js: same folding, same rules.
+func (f instFilter) match(it views.InstitutionItem) bool {
+	if f.Q != "" {
+		for _, word := range strings.Fields(views.Fold(f.Q)) {
+			if !strings.Contains(it.Search, word) {
+				return false
+			}
+		}
+	}
+	switch f.Kind {
+	case "openfinance":
+		if it.OpenData {
+			return false
+		}
+	case "opendata":
+		if !it.OpenData {
+			return false
+		}
+	}
+	if f.Person != "all" && !it.OpenData && it.BusinessType != "BOTH" && it.BusinessType != f.Person {
+		return false
+	}
+	if f.Resource != "" && !slices.Contains(it.Resources, f.Resource) {
+		return false
+	}
+	return true
+}
+
+// handleInstitutions answers GET /institutions: the picker (needs a link in the session, else 303 /).
+func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) error {
+	ss := sessionFrom(r.Context())
+	l, err := s.linkForSession(r.Context(), ss.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f := readInstFilter(r)
+	vm := views.InstitutionsVM{Q: f.Q, Person: f.Person, Resource: f.Resource, Kind: f.Kind}
+	list, err := s.institutions(r.Context(), l)
+	if err != nil {
+		s.logKlaviErr(r, "institutions failed", err)
+		vm.ErrorKey = "err.institutions_load"
+		s.page(w, r, http.StatusBadGateway, "title.institutions", 2, "start", views.InstitutionsPage(vm))
+		return nil
+	}
+	resources := map[string]bool{}
+	for _, in := range list {
+		it := institutionItem(in)
+		for _, res := range it.Resources {
+			resources[res] = true
+		}
+		it.Hidden = !f.match(it)
+		if !it.Hidden {
+			vm.Visible++
+		}
+		vm.Items = append(vm.Items, it)
+	}
+	sort.SliceStable(vm.Items, func(i, j int) bool {
+		return views.Fold(vm.Items[i].Name) < views.Fold(vm.Items[j].Name)
+	})
+	for res := range resources {
+		vm.ResourceOptions = append(vm.ResourceOptions, res)
+	}
+	sort.Strings(vm.ResourceOptions)
+	s.page(w, r, http.StatusOK, "title.institutions", 2, "start", views.InstitutionsPage(vm))
+	return nil
+}
+
+// handleConsentNew answers GET /consents/new?institution=CODE: the confirmation page.
+func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error {
+	ss := sessionFrom(r.Context())
+	l, err := s.linkForSession(r.Context(), ss.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	code := r.URL.Query().Get("institution")
+	if !validID(code) {
+		return statusError(http.StatusNotFound)
+	}
+	in, ok, err := s.findInstitution(r.Context(), l, code)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return statusError(http.StatusNotFound)
+	}
+	vm := s.consentNewVM(l, in, 12)
+	if !vm.Institution.Choosable() {
+		vm.FormError = "err.institution"
+	}
+	s.page(w, r, http.StatusOK, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
+	return nil
+}
+
+func (s *Server) consentNewVM(l store.Link, in klavi.Institution, validity int) views.ConsentNewVM {
+	return views.ConsentNewVM{
+		Institution:    institutionItem(in),
+		ValidityPeriod: validity,
+		PersonType:     l.PersonType,
+		TaxIDMasked:    taxid.Mask(linkTaxID(l)),
+	}
+}
+
+// linkTaxID is the tax id the flow is about: the CNPJ for businesses, else the CPF.
+func linkTaxID(l store.Link) string {
+	if l.PersonType == "business" && l.BusinessTaxID != "" {
+		return l.BusinessTaxID
+	}
+	return l.PersonalTaxID
+}

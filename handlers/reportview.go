@@ -1,0 +1,591 @@
+package handlers
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"math"
+	"math/big"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
+)
+
+// This file turns a stored report into what people read (views.ReportVM) and into a CSV of its transactions.
+// Both are pure: the HTTP handlers load the report, parse it with klavi.ParseReport and call these.
+
+const (
+	reportPerPageDefault = 50
+	reportPerPageMin     = 10
+	reportPerPageMax     = 200
+	// reportMaxPage bounds ?page= so that offsets stay far from overflow; bigger values show the last page anyway.
+	reportMaxPage = 1_000_000
+	// rawDisplayMax caps the pretty-printed JSON embedded in the page: a 10,000-transaction report is several MB
+	// once indented, too much for a <pre>. The download carries everything.
+	rawDisplayMax = 256 << 10
+)
+
+// reportJSONURL and reportCSVURL are the download routes linked from the report page.
+func reportJSONURL(id string) string { return "/reports/" + url.PathEscape(id) + "/report.json" }
+func reportCSVURL(id string) string  { return "/reports/" + url.PathEscape(id) + "/transactions.csv" }
+
+// reportQuery is the report page's query string: which account's statement is paginated (1-based position in the
+// page's account list, checking accounts first; 0 = none) and which page of it (1-based) is shown.
+type reportQuery struct {
+	Account int
+	Page    int
+	PerPage int
+}
+
+// parseReportQuery reads ?account=K&page=N&per_page=P. It never fails: missing, malformed, negative or absurd
+// values fall back to account 0 (none), page 1 and 50 per page; per_page is clamped to [10, 200] and page to
+// 1,000,000 (buildReportVM clamps it again to the account's last page).
+func parseReportQuery(v url.Values) reportQuery {
+	q := reportQuery{Account: 0, Page: 1, PerPage: reportPerPageDefault}
+	if n, err := strconv.Atoi(strings.TrimSpace(v.Get("account"))); err == nil && n > 0 && n <= math.MaxInt32 {
+		q.Account = n
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v.Get("page"))); err == nil && n > 0 {
+		q.Page = min(n, reportMaxPage)
+	}
+	if s := strings.TrimSpace(v.Get("per_page")); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			q.PerPage = min(max(n, reportPerPageMin), reportPerPageMax)
+		}
+	}
+	return q
+}
+
+// reportKnownProducts are the products whose body the page summarises (klavi-api.md §10.1). Anything else
+// shows the envelope and the raw JSON only.
+var reportKnownProducts = map[string]bool{
+	"pf_checking_account": true, "pf_savings_account": true, "pf_credit_card": true,
+	"pf_categorized_checking_l3": true, "pf_categorized_creditcard_l3": true,
+	"pj_checking_account": true, "pj_savings_account": true, "pj_credit_card": true,
+	"pj_categorized_checking_l3": true, "pj_categorized_creditcard_l3": true,
+}
+
+// buildReportVM builds the report page model. r is the stored row (envelope and raw body); rep is the parsed body,
+// nil when it could not be parsed (the page then shows the envelope and the raw body). q selects the statement page
+// of one account; other accounts show their first page.
+func buildReportVM(r store.Report, rep *klavi.Report, q reportQuery) views.ReportVM {
+	if q.PerPage <= 0 {
+		q.PerPage = reportPerPageDefault
+	}
+	vm := views.ReportVM{
+		ID:             r.ID,
+		ProductName:    r.ProductName,
+		ProductVersion: r.ProductVersion,
+		Code:           r.Code,
+		Message:        r.Message,
+		RequestID:      r.RequestID,
+		ReceivedAt:     r.ReceivedAt,
+		Unreadable:     rep == nil,
+	}
+	if rep != nil {
+		vm.ID = cmp.Or(vm.ID, rep.ProductReportID)
+		vm.ProductName = cmp.Or(vm.ProductName, rep.ProductName)
+		vm.ProductVersion = cmp.Or(vm.ProductVersion, rep.ProductVersion)
+		vm.RequestID = cmp.Or(vm.RequestID, rep.RequestID)
+		vm.Message = cmp.Or(vm.Message, rep.Message)
+		if vm.Code == 0 {
+			vm.Code = rep.Code
+		}
+		vm.ReportTime = rep.ProductReportTime
+	}
+	switch vm.Code {
+	case 200:
+		vm.Status = views.ReportOK
+	case 204:
+		vm.Status = views.ReportPartial
+	default:
+		vm.Status = views.ReportFailed
+	}
+	vm.Known = reportKnownProducts[vm.ProductName]
+	vm.RawJSON, vm.RawTruncated = rawForDisplay(r.Raw)
+	if vm.ID != "" {
+		vm.JSONURL = reportJSONURL(vm.ID)
+		vm.CSVURL = reportCSVURL(vm.ID)
+	}
+	if rep == nil || !vm.Known {
+		return vm
+	}
+
+	k := 0
+	addAccounts := func(list []klavi.Account, savings bool) {
+		for i := range list {
+			k++
+			vm.Accounts = append(vm.Accounts, buildAccountVM(vm.ID, k, &list[i], savings, q))
+		}
+	}
+	addAccounts(rep.CheckingAccounts, false)
+	addAccounts(rep.SavingsAccounts, true)
+	for i := range rep.CreditCards {
+		vm.Cards = append(vm.Cards, buildCardVM(i+1, &rep.CreditCards[i]))
+	}
+	return vm
+}
+
+// rawForDisplay pretty-prints the stored body and masks every CPF/CNPJ in it. The indented text is cut at a line
+// break before masking: a tax id never spans lines, so no id is cut in half and left partly visible. A body that
+// is not valid JSON is masked whole and then cut.
+func rawForDisplay(raw []byte) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		s := taxid.MaskText(strings.ToValidUTF8(string(raw), "\uFFFD"))
+		if len(s) <= rawDisplayMax {
+			return s, false
+		}
+		cut := rawDisplayMax
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut], true
+	}
+	s, truncated := cutAtLine(buf.String())
+	// Masks are longer than the ids they replace, so cut again after masking (at a line break: never inside a mask).
+	s = taxid.MaskText(s)
+	if len(s) > rawDisplayMax {
+		s, _ = cutAtLine(s)
+		truncated = true
+	}
+	return s, truncated
+}
+
+// cutAtLine shortens s to at most rawDisplayMax bytes, ending at a line break.
+func cutAtLine(s string) (string, bool) {
+	if len(s) <= rawDisplayMax {
+		return s, false
+	}
+	return s[:max(strings.LastIndexByte(s[:rawDisplayMax], '\n'), 0)], true
+}
+
+// reportMoney formats a Money as BRL, or "—" when the amount is missing or malformed.
+func reportMoney(m klavi.Money) (string, int64, bool) {
+	u, err := m.Amount.Units()
+	if err != nil {
+		return "—", 0, false
+	}
+	return views.BRL(u), u, true
+}
+
+// ledgerEntry is an account transaction with its signed amount and the balance after it.
+type ledgerEntry struct {
+	tx        *klavi.Transaction
+	signed    int64
+	amountOK  bool
+	balance   int64
+	balanceOK bool
+	future    bool
+}
+
+// accountLedger returns the account's transactions newest first, each with its signed amount (DEBITO negative)
+// and the running balance after it: postTransactionBalance when the bank sent it, otherwise computed backwards from
+// the available balance (the balance after the newest transaction), re-anchoring on every postTransactionBalance
+// seen. Scheduled entries (LANCAMENTO_FUTURO) are not in the balance yet: they get no running balance and do not
+// move it. All arithmetic is on int64 units; a malformed amount or an overflow stops the computation for older
+// rows instead of showing a wrong number.
+func accountLedger(a *klavi.Account) []ledgerEntry {
+	txs := a.TransactionDetails
+	idx := make([]int, len(txs))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Oldest first by booking date then timestamp, keeping the report's order for ties; reversed below.
+	sort.SliceStable(idx, func(i, j int) bool {
+		ti, tj := &txs[idx[i]], &txs[idx[j]]
+		di, dj := txDate(ti), txDate(tj)
+		if di != dj {
+			return di < dj
+		}
+		return ti.TransactionDateTime < tj.TransactionDateTime
+	})
+	out := make([]ledgerEntry, len(txs))
+	for n, i := range idx {
+		tx := &txs[i]
+		e := ledgerEntry{tx: tx, future: tx.CompletedAuthorisedPaymentType == "LANCAMENTO_FUTURO"}
+		if s, err := tx.Signed(); err == nil {
+			e.signed, e.amountOK = s, true
+		}
+		out[len(txs)-1-n] = e
+	}
+
+	cur, err := a.Balances.AvailableAmount.Amount.Units()
+	known := err == nil
+	for i := range out {
+		e := &out[i]
+		if e.future {
+			continue
+		}
+		if e.tx.PostTransactionBalance != "" {
+			if p, err := e.tx.PostTransactionBalance.Units(); err == nil {
+				cur, known = p, true
+			}
+		}
+		e.balance, e.balanceOK = cur, known
+		if !known {
+			continue
+		}
+		if !e.amountOK {
+			known = false
+			continue
+		}
+		// The balance before this transaction is the balance after the previous (older) one.
+		next := cur - e.signed
+		if (e.signed > 0 && next > cur) || (e.signed < 0 && next < cur) {
+			known = false
+			continue
+		}
+		cur = next
+	}
+	return out
+}
+
+func txDate(t *klavi.Transaction) string {
+	if t.TransactionDate != "" {
+		return t.TransactionDate
+	}
+	if len(t.TransactionDateTime) >= 10 {
+		return t.TransactionDateTime[:10]
+	}
+	return t.TransactionDateTime
+}
+
+func txDirection(creditDebit string) views.Direction {
+	switch creditDebit {
+	case "CREDITO":
+		return views.Credit
+	case "DEBITO":
+		return views.Debit
+	default:
+		return views.Neutral
+	}
+}
+
+func accountNumber(a *klavi.Account) string {
+	if a.CheckDigit == "" {
+		return a.Number
+	}
+	return a.Number + "-" + a.CheckDigit
+}
+
+func categoryPath(parts ...string) string {
+	var nonEmpty []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			nonEmpty = append(nonEmpty, p)
+		}
+	}
+	return strings.Join(nonEmpty, " › ")
+}
+
+func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q reportQuery) views.AccountVM {
+	anchor := "account-" + strconv.Itoa(k)
+	vm := views.AccountVM{
+		Anchor:  anchor,
+		Savings: savings,
+		Bank:    cmp.Or(a.BrandName, a.BacenName),
+		Branch:  a.BranchCode,
+		Number:  accountNumber(a),
+		Subtype: a.Subtype,
+		Holder:  a.CivilName,
+	}
+	vm.Available, _, _ = reportMoney(a.Balances.AvailableAmount)
+	vm.Blocked, _, _ = reportMoney(a.Balances.BlockedAmount)
+	if a.Balances.AutomaticallyInvestedAmount.Amount != "" {
+		vm.Invested, _, _ = reportMoney(a.Balances.AutomaticallyInvestedAmount)
+	}
+	for i := range a.TransactionDetails {
+		t := &a.TransactionDetails[i]
+		if t.Category != "" || t.Subcategory != "" || t.ThirdCategory != "" {
+			vm.Categorized = true
+			break
+		}
+	}
+
+	ledger := accountLedger(a)
+	total := len(ledger)
+	pages := max(1, (total+q.PerPage-1)/q.PerPage)
+	page := 1
+	if q.Account == k {
+		page = min(max(q.Page, 1), pages)
+	}
+	from := (page - 1) * q.PerPage
+	to := min(from+q.PerPage, total)
+	vm.Page = views.PageVM{Page: page, Pages: pages, Total: total}
+	if total > 0 {
+		vm.Page.From, vm.Page.To = from+1, to
+	}
+	if page > 1 {
+		vm.Page.PrevURL = reportPageURL(reportID, k, page-1, q.PerPage, anchor)
+	}
+	if page < pages {
+		vm.Page.NextURL = reportPageURL(reportID, k, page+1, q.PerPage, anchor)
+	}
+	vm.Rows = make([]views.TransactionRowVM, 0, to-from)
+	for _, e := range ledger[from:to] {
+		row := views.TransactionRowVM{
+			Date:        txDate(e.tx),
+			Description: taxid.MaskText(e.tx.TransactionName),
+			Type:        cmp.Or(e.tx.Type, e.tx.SettlementType),
+			Direction:   txDirection(e.tx.CreditDebitType),
+			Category:    categoryPath(e.tx.Category, e.tx.Subcategory, e.tx.ThirdCategory),
+			Future:      e.future,
+			Amount:      "—",
+		}
+		if e.amountOK {
+			row.Amount = views.BRLSigned(e.signed)
+		}
+		if e.balanceOK {
+			row.Balance = views.BRL(e.balance)
+		}
+		vm.Rows = append(vm.Rows, row)
+	}
+	return vm
+}
+
+func reportPageURL(reportID string, account, page, perPage int, anchor string) string {
+	v := url.Values{}
+	v.Set("account", strconv.Itoa(account))
+	v.Set("page", strconv.Itoa(page))
+	if perPage != reportPerPageDefault {
+		v.Set("per_page", strconv.Itoa(perPage))
+	}
+	return "/reports/" + url.PathEscape(reportID) + "?" + v.Encode() + "#" + anchor
+}
+
+func cardLastDigits(c *klavi.CreditCard) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, pm := range c.PaymentMethods {
+		if n := strings.TrimSpace(pm.IdentificationNumber); n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// usagePercent is used*100/limit rounded down and clamped to [0, 100], computed exactly on big integers (units
+// can be large enough for used*100 to overflow int64).
+func usagePercent(used, limit int64) int {
+	if limit <= 0 {
+		if used > 0 {
+			return 100
+		}
+		return 0
+	}
+	if used <= 0 {
+		return 0
+	}
+	p := new(big.Int).Mul(big.NewInt(used), big.NewInt(100))
+	p.Quo(p, big.NewInt(limit))
+	if !p.IsInt64() || p.Int64() > 100 {
+		return 100
+	}
+	return int(p.Int64())
+}
+
+func buildCardVM(k int, c *klavi.CreditCard) views.CardVM {
+	vm := views.CardVM{
+		Anchor:      "card-" + strconv.Itoa(k),
+		Name:        cmp.Or(c.Name, c.ProductType),
+		Network:     c.CreditCardNetwork,
+		Bank:        cmp.Or(c.BrandName, c.BacenName),
+		Holder:      c.CivilName,
+		ProductType: c.ProductType,
+		LastDigits:  strings.Join(cardLastDigits(c), ", "),
+	}
+	if c.Limit != nil {
+		var lim, used int64
+		var okL, okU bool
+		vm.HasLimit = true
+		vm.Flexible = c.Limit.IsLimitFlexible
+		vm.Limit, lim, okL = reportMoney(c.Limit.LimitAmount)
+		vm.Used, used, okU = reportMoney(c.Limit.UsedAmount)
+		vm.Available, _, _ = reportMoney(c.Limit.AvailableAmount)
+		if okL && okU {
+			vm.UsagePct = usagePercent(used, lim)
+		}
+		vm.UsageClass = views.UsageClass(vm.UsagePct)
+	}
+	if c.OpenStatement != nil {
+		b := buildBillVM(c.OpenStatement)
+		vm.Open = &b
+	}
+	for i := range c.ClosedStatements {
+		vm.Closed = append(vm.Closed, buildBillVM(&c.ClosedStatements[i]))
+	}
+	return vm
+}
+
+// cardSigned is a card transaction's amount with the same sign rule as accounts: DEBITO negative, anything else
+// positive.
+func cardSigned(t *klavi.CardTransaction) (int64, bool) {
+	u, err := t.BrazilianAmount.Amount.Units()
+	if err != nil {
+		return 0, false
+	}
+	if u < 0 {
+		if u == math.MinInt64 {
+			return 0, false
+		}
+		u = -u
+	}
+	if t.CreditDebitType == "DEBITO" {
+		u = -u
+	}
+	return u, true
+}
+
+func buildBillVM(s *klavi.Statement) views.BillVM {
+	b := views.BillVM{Month: s.BillMonth, BillingDate: s.BillingDate, DueDate: s.DueDate}
+	b.Total, _, _ = reportMoney(s.BillTotalAmount)
+	if s.BillMinimumAmount != nil {
+		b.Minimum, _, _ = reportMoney(*s.BillMinimumAmount)
+	}
+	for i := range s.TransactionDetails {
+		t := &s.TransactionDetails[i]
+		row := views.CardTransactionRowVM{
+			Date:        cmp.Or(t.TransactionDate, t.BillPostDate),
+			Description: taxid.MaskText(t.TransactionName),
+			Type:        t.TransactionType,
+			PaymentType: t.PaymentType,
+			Brand:       t.Brand,
+			Category:    categoryPath(t.Category, t.Subcategory, t.ThirdCategory),
+			Direction:   txDirection(t.CreditDebitType),
+			Amount:      "—",
+		}
+		if row.Date == "" && len(t.TransactionDateTime) >= 10 {
+			row.Date = t.TransactionDateTime[:10]
+		}
+		if t.PayeeMCC > 0 {
+			row.MCC = strconv.Itoa(t.PayeeMCC)
+		}
+		if t.PaymentType == "A_PRAZO" && t.ChargeNumber > 0 && t.ChargeIdentificator != "" {
+			row.Installment = t.ChargeIdentificator + "/" + strconv.Itoa(t.ChargeNumber)
+		}
+		if u, ok := cardSigned(t); ok {
+			row.Amount = views.BRLSigned(u)
+		}
+		b.Rows = append(b.Rows, row)
+	}
+	return b
+}
+
+// csvHeader is the first line of the transactions CSV.
+var csvHeader = []string{"product", "account", "date", "description", "type", "credit_debit", "amount", "running_balance"}
+
+// writeTransactionsCSV writes every account transaction (checking then savings, newest first, with the running
+// balance of the page) and every credit card transaction (open bill, then closed bills) of rep as RFC 4180 CSV.
+// Amounts are signed decimals with '.' (DEBITO negative), at least 2 decimals and up to Klavi's 4, so nothing is
+// rounded away. Text cells are protected against spreadsheet formula injection; amounts are not (they are numbers
+// and must stay numbers). Descriptions have CPF/CNPJ masked, like the page. A nil rep gives the header only.
+func writeTransactionsCSV(w io.Writer, rep *klavi.Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	if rep == nil {
+		cw.Flush()
+		return cw.Error()
+	}
+	product := csvText(rep.ProductName)
+	accounts := func(list []klavi.Account) error {
+		for i := range list {
+			a := &list[i]
+			name := csvText(strings.TrimSpace(cmp.Or(a.BrandName, a.BacenName) + " " + accountRef(a)))
+			for _, e := range accountLedger(a) {
+				rec := []string{product, name, csvText(txDate(e.tx)), csvText(taxid.MaskText(e.tx.TransactionName)),
+					csvText(cmp.Or(e.tx.Type, e.tx.SettlementType)), csvText(e.tx.CreditDebitType), "", ""}
+				if e.amountOK {
+					rec[6] = csvDecimal(e.signed)
+				}
+				if e.balanceOK {
+					rec[7] = csvDecimal(e.balance)
+				}
+				if err := cw.Write(rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := accounts(rep.CheckingAccounts); err != nil {
+		return err
+	}
+	if err := accounts(rep.SavingsAccounts); err != nil {
+		return err
+	}
+	for i := range rep.CreditCards {
+		c := &rep.CreditCards[i]
+		name := cmp.Or(c.Name, c.ProductType)
+		if d := cardLastDigits(c); len(d) > 0 {
+			name += " ****" + d[0]
+		}
+		name = csvText(name)
+		var stmts []*klavi.Statement
+		if c.OpenStatement != nil {
+			stmts = append(stmts, c.OpenStatement)
+		}
+		for j := range c.ClosedStatements {
+			stmts = append(stmts, &c.ClosedStatements[j])
+		}
+		for _, s := range stmts {
+			for j := range s.TransactionDetails {
+				t := &s.TransactionDetails[j]
+				date := cmp.Or(t.TransactionDate, t.BillPostDate)
+				rec := []string{product, name, csvText(date), csvText(taxid.MaskText(t.TransactionName)),
+					csvText(t.TransactionType), csvText(t.CreditDebitType), "", ""}
+				if u, ok := cardSigned(t); ok {
+					rec[6] = csvDecimal(u)
+				}
+				if err := cw.Write(rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// accountRef is "0001/12345-6" (branch/number-digit).
+func accountRef(a *klavi.Account) string {
+	n := accountNumber(a)
+	if a.BranchCode == "" {
+		return n
+	}
+	return a.BranchCode + "/" + n
+}
+
+// csvText neutralises a text cell that a spreadsheet would read as a formula (OWASP "CSV injection"): a leading
+// = + - @ (or tab / carriage return, which some spreadsheets skip before one) gets a ' in front.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// csvDecimal formats units (1/10000) as a plain signed decimal with '.', keeping 2 to 4 decimals: 10000400 →
+// "1000.04", -5 → "-0.0005", 0 → "0.00".
+func csvDecimal(u int64) string {
+	s := string(klavi.FormatUnits(u))
+	for strings.HasSuffix(s, "0") && len(s)-strings.IndexByte(s, '.') > 3 {
+		s = s[:len(s)-1]
+	}
+	return s
+}

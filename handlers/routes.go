@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/klavi-demo/portal/static"
+)
+
+// routes maps the whole HTTP surface.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	// Headers first so that every response (404, 413, the panic page) carries them.
+	r.Use(s.securityHeaders)
+	r.Use(middleware.RequestID)
+	r.Use(s.requestLogger)
+	r.Use(s.recoverer)
+
+	r.NotFound(s.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound)
+	})).ServeHTTP)
+	r.MethodNotAllowed(s.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusMethodNotAllowed)
+	})).ServeHTTP)
+
+	// Machine endpoints: no session, no CSRF check (Klavi's server-to-server POSTs carry no Origin and are
+	// authenticated by their HMAC signature instead).
+	r.Get("/healthz", s.handleHealth)
+	r.Handle("/static/*", http.StripPrefix("/static/", static.Handler()))
+	r.With(limitBody(eventLimit)).Post("/webhooks/klavi/events", s.handleEventWebhook)
+	r.With(limitBody(reportLimit)).Post("/webhooks/klavi/reports", s.handleReportWebhook)
+
+	// Pages: session + language, and cross-origin protection on every state-changing form.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusForbidden)
+	}))
+	r.Group(func(r chi.Router) {
+		r.Use(s.withSession)
+		r.Use(cop.Handler)
+		r.Use(limitBody(formLimit))
+
+		// Flow.
+		r.Get("/", s.h(s.handleStartPage))
+		r.Post("/start", s.h(s.handleStart))
+		r.Get("/start", redirectTo("/")) // a reload or language switch after a failed POST /start
+		r.Get("/institutions", s.h(s.handleInstitutions))
+		r.Get("/consents/new", s.h(s.handleConsentNew))
+		r.Post("/consents", s.h(s.handleConsentCreate))
+		r.Get("/callback", s.h(s.handleCallback))
+
+		// Consents.
+		r.Get("/consents", s.h(s.handleConsentList))
+		r.Get("/consents/{id}", s.h(s.handleConsentPage))
+		r.Get("/consents/{id}/live", s.h(s.handleConsentLive))
+		r.Post("/consents/{id}/retry", s.h(s.handleConsentRetry))
+		r.Post("/consents/{id}/revoke", s.h(s.handleConsentRevoke))
+		r.Get("/consents/{id}/reports", s.h(s.handleConsentReports))
+
+		// Reports.
+		r.Get("/reports/{id}", s.h(s.handleReport))
+		r.Get("/reports/{id}/report.json", s.h(s.handleReportJSON))
+		r.Get("/reports/{id}/transactions.csv", s.h(s.handleReportCSV))
+
+		// Webhook inbox.
+		r.Get("/webhooks", s.h(s.handleWebhookList))
+		r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
+
+		// Language switch.
+		r.Get("/lang/{code}", s.handleLang)
+	})
+	return r
+}
+
+// handleHealth answers GET /healthz: 200 when the database answers, 503 otherwise.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.st.Ping(r.Context()); err != nil {
+		s.log.ErrorContext(r.Context(), "health check failed", "request_id", middleware.GetReqID(r.Context()),
+			"err", safeErr(err))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleLang answers GET /lang/{code}?next=/path: remembers the language and goes back to a local path.
+func (s *Server) handleLang(w http.ResponseWriter, r *http.Request) {
+	ss := sessionFrom(r.Context())
+	ss.setLang(langCode(chi.URLParam(r, "code")))
+	if err := s.saveSession(w, r, ss); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+}
+
+// redirectTo answers 303 to a fixed local path.
+func redirectTo(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, path, http.StatusSeeOther) }
+}

@@ -1,0 +1,137 @@
+// Package handlers is the portal's HTTP surface: the API-Only consent flow pages, the Klavi webhook
+// receivers, and the background inbox worker and reconciler that finish what the webhooks and the browser
+// start. It talks to Klavi only through klavi/ and keeps every byte in store/.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/store"
+)
+
+// Options are the server's dependencies. Logger, Store, Klavi, PublicURL and SessionKey are required.
+type Options struct {
+	Logger        *slog.Logger
+	Store         *store.Store
+	Klavi         *klavi.Client
+	WebhookSecret string // KLAVI_SECRET_KEY: verifies X-Klavi-Signature
+	PublicURL     string // e.g. "http://127.0.0.1:8080": callback = PublicURL+"/callback"
+	SessionKey    []byte // 64 bytes: [:32] hash key, [32:] block key for gorilla/sessions
+	Now           func() time.Time
+	PollInterval  time.Duration // reconciler base period (default 2s); backoff per consent up to 1 min
+	SandboxHints  bool          // show the test CPF table on the start page
+}
+
+// klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
+// so tests can drive error paths with a small fake; production passes *klavi.Client.
+type klaviAPI interface {
+	CreateLink(ctx context.Context, req klavi.LinkRequest) (*klavi.Link, error)
+	Institutions(ctx context.Context, linkToken string) ([]klavi.Institution, error)
+	CreateConsent(ctx context.Context, linkToken string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error)
+	Consent(ctx context.Context, consentID string) (*klavi.Consent, error)
+	RevokeConsent(ctx context.Context, consentID string) error
+	RequestReports(ctx context.Context, req klavi.ReportRequest) (*klavi.ReportRequestResult, error)
+}
+
+// Server is the portal: an http.Handler plus the background work started by Run.
+type Server struct {
+	log          *slog.Logger
+	st           *store.Store
+	kc           klaviAPI
+	secret       string
+	publicURL    string
+	secure       bool
+	cookieName   string
+	sessions     *sessions.CookieStore
+	now          func() time.Time
+	pollInterval time.Duration
+	sandboxHints bool
+	router       http.Handler
+
+	wake  chan struct{} // nudges the inbox worker right after a webhook was stored
+	insts institutionCache
+	// klaviTimeout bounds Klavi calls made on behalf of a page (reliability.md §4: ≤ 15 s).
+	klaviTimeout time.Duration
+	// statusLocks serialise status changes per consent (striped by id hash) so each transition is logged once.
+	statusLocks [64]sync.Mutex
+}
+
+// NewServer validates the options and builds the router. The returned *Server serves HTTP at once; call Run
+// in a goroutine for the webhook worker and the reconciler.
+func NewServer(o Options) (*Server, error) {
+	if o.Klavi == nil {
+		return nil, errors.New("handlers: Options.Klavi is required")
+	}
+	return newServer(o, o.Klavi)
+}
+
+// newServer is NewServer with the Klavi client behind an interface (tests pass fakes).
+func newServer(o Options, kc klaviAPI) (*Server, error) {
+	if o.Store == nil {
+		return nil, errors.New("handlers: Options.Store is required")
+	}
+	if kc == nil {
+		return nil, errors.New("handlers: a Klavi client is required")
+	}
+	if len(o.SessionKey) != 64 {
+		return nil, errors.New("handlers: Options.SessionKey must be 64 bytes")
+	}
+	pu, err := url.Parse(o.PublicURL)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return nil, errors.New("handlers: Options.PublicURL must be an absolute http(s) URL")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	s := &Server{
+		log:          o.Logger,
+		st:           o.Store,
+		kc:           kc,
+		secret:       o.WebhookSecret,
+		publicURL:    strings.TrimRight(o.PublicURL, "/"),
+		secure:       pu.Scheme == "https",
+		now:          o.Now,
+		pollInterval: o.PollInterval,
+		sandboxHints: o.SandboxHints,
+		wake:         make(chan struct{}, 1),
+		klaviTimeout: 15 * time.Second,
+	}
+	s.insts.ttl = 5 * time.Minute
+	s.insts.now = o.Now
+	s.initSessions(o.SessionKey)
+	s.router = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// callbackURL is where Klavi sends the browser back after the bank and the LGPD page.
+func (s *Server) callbackURL() string { return s.publicURL + "/callback" }
+
+// reportsWebhookURL is the per-link and per-request productsCallbackURL ("all" products).
+func (s *Server) reportsWebhookURL() string { return s.publicURL + "/webhooks/klavi/reports" }
+
+// nudge wakes the inbox worker without blocking.
+func (s *Server) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}

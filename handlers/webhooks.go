@@ -1,0 +1,319 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
+)
+
+// readWebhookBody reads the whole (already size-limited) body; an oversized body answers 413.
+func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "body too large"})
+		} else {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unreadable body"})
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func bodyHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// reject records a refused delivery (audit only, no body kept) and answers status.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, body []byte, sigValid bool, status int, result string) {
+	d := store.Delivery{Kind: kind, ReceivedAt: s.now(), SignatureValid: sigValid, BodySHA256: bodyHash(body),
+		Size: len(body), Result: result}
+	if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
+		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "request_id", reqID(r), "err", safeErr(err))
+	}
+	s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", result, "request_id", reqID(r))
+	writeJSON(w, status, map[string]any{"error": result})
+}
+
+// handleEventWebhook answers POST /webhooks/klavi/events: verify the HMAC over the raw bytes, store the
+// delivery and one inbox row per event in ONE transaction, then 200 (duplicates too). Processing happens
+// afterwards in the worker, so Klavi's 10 s timeout never depends on our own outbound calls.
+func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readWebhookBody(w, r)
+	if !ok {
+		return
+	}
+	if !klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader)) {
+		s.reject(w, r, "event", body, false, http.StatusUnauthorized, "rejected: invalid signature")
+		return
+	}
+	events, err := klavi.ParseEvents(body)
+	if err != nil || len(events) == 0 {
+		s.reject(w, r, "event", body, true, http.StatusBadRequest, "rejected: malformed body")
+		return
+	}
+	d := store.Delivery{Kind: "event", ReceivedAt: s.now(), SignatureValid: true, BodySHA256: bodyHash(body),
+		Body: body, Size: len(body), Result: "accepted"}
+	items := make([]store.InboxItem, 0, len(events))
+	for _, ev := range events {
+		key := ev.EventID
+		if !validKey(key) {
+			// No usable eventId: dedupe on the element's bytes instead.
+			key = "sha256:" + bodyHash(ev.Raw)
+		}
+		d.Keys = append(d.Keys, key)
+		d.EventNames = append(d.EventNames, string(ev.EventName))
+		items = append(items, store.InboxItem{Kind: "event", Key: key, EventName: string(ev.EventName),
+			Body: ev.Raw, ReceivedAt: d.ReceivedAt})
+	}
+	n, err := s.st.RecordEventDelivery(r.Context(), d, items)
+	if err != nil {
+		// Not durable: let Klavi retry.
+		s.log.ErrorContext(r.Context(), "store event delivery failed", "request_id", reqID(r), "err", safeErr(err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
+		return
+	}
+	if n > 0 {
+		s.nudge()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"received": true})
+}
+
+// validKey accepts event ids up to 128 characters of visible ASCII.
+func validKey(k string) bool {
+	if k == "" || len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// handleReportWebhook answers POST /webhooks/klavi/reports: verify, parse, store delivery + report in ONE
+// transaction keyed by productReportId, then 200 (duplicates too). A report for a consent we know gets a
+// timeline entry; unknown ones are kept and shown in the inbox.
+func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readWebhookBody(w, r)
+	if !ok {
+		return
+	}
+	if !klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader)) {
+		s.reject(w, r, "report", body, false, http.StatusUnauthorized, "rejected: invalid signature")
+		return
+	}
+	rep, err := klavi.ParseReport(body)
+	if err != nil {
+		result := "rejected: malformed report"
+		if errors.Is(err, klavi.ErrLegacyReport) {
+			result = "rejected: legacy report format"
+		}
+		s.reject(w, r, "report", body, true, http.StatusBadRequest, result)
+		return
+	}
+	sum := bodyHash(body)
+	key := rep.ProductReportID
+	if !validKey(key) {
+		key = "sha256:" + sum
+	}
+	sr := store.Report{ID: key, RequestID: rep.RequestID, ProductName: rep.ProductName,
+		ProductVersion: rep.ProductVersion, Code: rep.Code, Message: rep.Message, ReceivedAt: s.now(),
+		Raw: body, BodySHA256: sum, Size: len(body)}
+	if len(rep.Links) > 0 {
+		sr.LinkID = rep.Links[0].LinkID
+		if len(rep.Links[0].Consents) > 0 {
+			sr.ConsentID = rep.Links[0].Consents[0].ConsentID
+		}
+	}
+	result := "stored"
+	var known store.Consent
+	matched := false
+	if sr.ConsentID != "" {
+		if c, err := s.st.Consent(r.Context(), sr.ConsentID); err == nil {
+			known, matched = c, true
+		}
+	}
+	if !matched {
+		result = "unmatched"
+	}
+	d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
+		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result}
+	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "store report delivery failed", "request_id", reqID(r), "err", safeErr(err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
+		return
+	}
+	if inserted && matched {
+		detail := fmt.Sprintf("productReportId %s, %s", key, humanSize(len(body)))
+		if rep.Code != 0 && rep.Code != 200 {
+			detail += fmt.Sprintf(", code %d", rep.Code)
+		}
+		s.timeline(r.Context(), known.ID, "reports", "report "+rep.ProductName+" received", detail, true)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"received": true})
+}
+
+func humanSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return strconv.Itoa(n) + " bytes"
+	}
+}
+
+// processInboxItem applies one stored event. It returns the result shown in the inbox; an error means
+// "try again later" (the item stays pending).
+func (s *Server) processInboxItem(ctx context.Context, it store.InboxItem) (string, error) {
+	events, err := klavi.ParseEvents(it.Body)
+	if err != nil || len(events) == 0 {
+		return "ignored: unreadable", nil
+	}
+	ev := events[0]
+	if status, ok := ev.EventName.ConsentStatus(); ok {
+		p, err := ev.ConsentPayload()
+		if err != nil || !validID(p.Consents.ConsentID) {
+			return "ignored: no consent id", nil
+		}
+		c, err := s.st.Consent(ctx, p.Consents.ConsentID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "unmatched", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var granted []string
+		expire := ""
+		if status == klavi.StatusAuthorised {
+			// The event carries no permissions: ask Klavi (best effort; the reconciler fills gaps).
+			cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
+			if kc, err := s.kc.Consent(cctx, c.ID); err == nil && kc.Status == klavi.StatusAuthorised {
+				granted, expire = kc.PermissionsGranted, kc.ExpireAt
+			}
+			cancel()
+		}
+		// Written after the only call that may fail or panic, so a retried item does not log twice.
+		s.timeline(ctx, c.ID, "webhook", "webhook "+string(ev.EventName)+", signature ok", "eventId "+it.Key, true)
+		if _, err := s.applyStatus(ctx, c, string(status), granted, expire, "webhook"); err != nil {
+			return "", err
+		}
+		return "processed", nil
+	}
+	switch ev.EventName {
+	case klavi.EventProductRequestReceived, klavi.EventProductGeneratedSuccess, klavi.EventProductGeneratedFailed:
+		p, err := ev.ProductPayload()
+		if err != nil {
+			return "ignored: unreadable payload", nil
+		}
+		matched := false
+		for _, id := range p.ConsentIDs {
+			if !validID(id) {
+				continue
+			}
+			if _, err := s.st.Consent(ctx, id); err != nil {
+				continue
+			}
+			matched = true
+			title := "webhook " + string(ev.EventName) + ", signature ok"
+			detail := p.ProductName
+			if ev.EventName == klavi.EventProductGeneratedFailed && p.Message != "" {
+				detail += ": " + cleanText(p.Message, 200)
+			}
+			s.timeline(ctx, id, "webhook", title, detail, ev.EventName != klavi.EventProductGeneratedFailed)
+		}
+		if !matched {
+			return "unmatched", nil
+		}
+		return "processed", nil
+	case klavi.EventLinkCreated:
+		return "ignored: link_created", nil
+	default:
+		return "ignored: " + cleanText(string(ev.EventName), 64), nil
+	}
+}
+
+// handleWebhookList answers GET /webhooks: every delivery, newest first.
+func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.st.Deliveries(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	var vm views.WebhooksVM
+	for _, d := range list {
+		vm.Rows = append(vm.Rows, webhookRow(d))
+	}
+	s.page(w, r, http.StatusOK, "title.webhooks", 0, "webhooks", views.WebhooksPage(vm))
+	return nil
+}
+
+func webhookRow(d store.Delivery) views.WebhookRow {
+	if d.Duplicate && d.SignatureValid {
+		d.Result = "duplicate"
+	}
+	return views.WebhookRow{ID: d.ID, Kind: d.Kind, ReceivedAt: d.ReceivedAt, SignatureValid: d.SignatureValid,
+		Duplicate: d.Duplicate, Keys: d.Keys, EventNames: d.EventNames, Result: d.Result, Size: d.Size}
+}
+
+// maxShownBody bounds the body shown on the detail page.
+const maxShownBody = 256 << 10
+
+// handleWebhookDetail answers GET /webhooks/{id}: one delivery with its body, every CPF/CNPJ masked.
+func (s *Server) handleWebhookDetail(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return statusError(http.StatusNotFound)
+	}
+	d, err := s.st.Delivery(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	vm := views.WebhookDetailVM{Row: webhookRow(d)}
+	if d.Kind == "report" && d.SignatureValid && len(d.Keys) > 0 {
+		vm.ReportID = d.Keys[0]
+	}
+	if len(d.Body) > 0 {
+		b := d.Body
+		if len(b) > maxShownBody {
+			b = b[:maxShownBody]
+		}
+		vm.Body = maskText(prettyJSON(b))
+	}
+	s.page(w, r, http.StatusOK, "title.webhook", 0, "webhooks", views.WebhookDetailPage(vm))
+	return nil
+}
+
+// prettyJSON indents b when it is valid JSON, else returns it as text.
+func prettyJSON(b []byte) string {
+	if json.Valid(b) {
+		if buf, err := json.MarshalIndent(json.RawMessage(b), "", "  "); err == nil {
+			return string(buf)
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,163 @@
+// Klavi Link demo portal: progressive enhancement only. Every page works without this file.
+(function () {
+  "use strict";
+
+  // ---- Tax id masks (the server validates; this only formats while typing) ----
+  function maskCPF(v) {
+    var d = v.replace(/\D/g, "").slice(0, 11);
+    var out = d.slice(0, 3);
+    if (d.length > 3) out += "." + d.slice(3, 6);
+    if (d.length > 6) out += "." + d.slice(6, 9);
+    if (d.length > 9) out += "-" + d.slice(9, 11);
+    return out;
+  }
+  function maskCNPJ(v) {
+    // Alphanumeric CNPJ: 12 chars [0-9A-Z] + 2 digits.
+    var c = v.toUpperCase().replace(/[^0-9A-Z]/g, "").slice(0, 14);
+    var out = c.slice(0, 2);
+    if (c.length > 2) out += "." + c.slice(2, 5);
+    if (c.length > 5) out += "." + c.slice(5, 8);
+    if (c.length > 8) out += "/" + c.slice(8, 12);
+    if (c.length > 12) out += "-" + c.slice(12, 14);
+    return out;
+  }
+  function personType(form) {
+    var r = form && form.querySelector('input[name="person_type"]:checked');
+    return r ? r.value : "personal";
+  }
+  function applyMask(input) {
+    var form = input.form;
+    var kind = input.getAttribute("data-mask");
+    if (kind === "taxid") kind = personType(form) === "business" ? "cnpj" : "cpf";
+    var before = input.value;
+    var after = kind === "cnpj" ? maskCNPJ(before) : maskCPF(before);
+    if (after !== before) {
+      var atEnd = input.selectionStart === before.length;
+      input.value = after;
+      if (atEnd) input.setSelectionRange(after.length, after.length);
+    }
+  }
+  function syncPersonType(form) {
+    if (!form) return;
+    var business = personType(form) === "business";
+    form.classList.add("js");
+    form.classList.toggle("is-business", business);
+    form.classList.toggle("is-personal", !business);
+    var tax = form.querySelector('[data-mask="taxid"]');
+    if (tax) {
+      tax.setAttribute("inputmode", business ? "text" : "numeric");
+      tax.setAttribute("maxlength", business ? "18" : "14");
+      if (tax.value) applyMask(tax);
+    }
+  }
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (t && t.hasAttribute && t.hasAttribute("data-mask")) applyMask(t);
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.name === "person_type") syncPersonType(t.form);
+  });
+
+  // Sandbox table: click a tax id to fill the form.
+  document.addEventListener("click", function (e) {
+    var t = e.target && e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!t) return;
+    var form = document.querySelector('[data-testid="start-form"]');
+    if (!form) return;
+    var radio = form.querySelector('input[name="person_type"][value="' + t.getAttribute("data-person") + '"]');
+    if (radio) { radio.checked = true; syncPersonType(form); }
+    var tax = form.querySelector('[name="tax_id"]');
+    if (tax) { tax.value = t.getAttribute("data-copy"); applyMask(tax); tax.focus(); }
+  });
+
+  // ---- Logos: fall back to initials when the image fails (no inline onerror: CSP) ----
+  function logoFallback(img) {
+    img.hidden = true;
+    var sib = img.nextElementSibling;
+    if (sib && sib.classList.contains("initials")) sib.hidden = false;
+  }
+  function wireLogos(root) {
+    root.querySelectorAll("img[data-logo]").forEach(function (img) {
+      if (img.complete && img.naturalWidth === 0) logoFallback(img);
+      img.addEventListener("error", function () { logoFallback(img); });
+    });
+  }
+
+  // ---- Institution picker: live filtering, same rules as the server ----
+  var folds = { "á": "a", "à": "a", "â": "a", "ã": "a", "ä": "a", "é": "e", "è": "e", "ê": "e", "ë": "e",
+    "í": "i", "ì": "i", "î": "i", "ï": "i", "ó": "o", "ò": "o", "ô": "o", "õ": "o", "ö": "o",
+    "ú": "u", "ù": "u", "û": "u", "ü": "u", "ç": "c", "ñ": "n" };
+  function fold(s) {
+    return s.toLowerCase().replace(/[áàâãäéèêëíìîïóòôõöúùûüçñ]/g, function (c) { return folds[c] || c; });
+  }
+  function wirePicker() {
+    var form = document.querySelector("[data-live-filter]");
+    var list = document.querySelector('[data-testid="institution-list"]');
+    if (!form || !list) return;
+    var empty = document.querySelector('[data-testid="institutions-empty"]');
+    var count = document.querySelector("[data-count]");
+    function run() {
+      var words = fold(form.q.value).split(/\s+/).filter(Boolean);
+      var person = form.person.value, resource = form.resource.value, kind = form.kind.value;
+      var visible = 0;
+      list.querySelectorAll("li[data-search]").forEach(function (li) {
+        var ok = words.every(function (w) { return li.dataset.search.indexOf(w) >= 0; });
+        var od = li.dataset.kind === "opendata";
+        if (kind === "openfinance" && od) ok = false;
+        if (kind === "opendata" && !od) ok = false;
+        var bt = li.dataset.person;
+        if (person !== "all" && !od && bt !== "BOTH" && bt !== person) ok = false;
+        if (resource && (" " + li.dataset.resources + " ").indexOf(" " + resource + " ") < 0) ok = false;
+        li.hidden = !ok;
+        if (ok) visible++;
+      });
+      if (empty) empty.hidden = visible > 0;
+      if (count) count.textContent = String(visible);
+      if (window.history && history.replaceState) {
+        var p = new URLSearchParams(new FormData(form));
+        history.replaceState(null, "", form.getAttribute("action") + "?" + p.toString());
+      }
+    }
+    form.addEventListener("input", run);
+    form.addEventListener("change", run);
+    form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
+  }
+
+  // ---- Consent page: poll the live fragment while the consent is moving ----
+  function wireLive() {
+    var box = document.getElementById("live");
+    if (!box || box.dataset.live !== "on") return;
+    var url = box.dataset.liveUrl;
+    var timer = null;
+    var last = null;
+    function tick() {
+      fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (res) {
+          if (!res.ok) throw new Error("status " + res.status);
+          var live = res.headers.get("X-Live");
+          return res.text().then(function (html) { return { html: html, live: live }; });
+        })
+        .then(function (r) {
+          // Swap only when something changed: keeps focus and avoids moving targets under the pointer.
+          if (r.html !== last) {
+            last = r.html;
+            box.innerHTML = r.html;
+            wireLogos(box);
+          }
+          box.dataset.live = r.live === "on" ? "on" : "off";
+          if (r.live === "on") timer = setTimeout(tick, 1500);
+        })
+        .catch(function () { timer = setTimeout(tick, 3000); });
+    }
+    timer = setTimeout(tick, 1500);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    syncPersonType(document.querySelector('[data-testid="start-form"]'));
+    wireLogos(document);
+    wirePicker();
+    wireLive();
+  });
+})();

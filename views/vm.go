@@ -1,0 +1,206 @@
+package views
+
+import (
+	"strings"
+	"time"
+)
+
+// Meta is what the layout needs from every page: title, the current path (for the language switch), the flow
+// step (0 when the page is not part of the flow), asset URLs and whether a no-JS refresh is wanted.
+type Meta struct {
+	Title     string // already translated
+	Path      string // validated current path, used as ?next= on the language links
+	Step      int    // 1 Identificação … 4 Dados; 0 hides the step indicator
+	Nav       string // "start", "consents", "webhooks": highlights the current menu item
+	Refresh   bool   // adds <noscript><meta http-equiv="refresh" content="3"></noscript>
+	CSS, JS   string // cache-busted asset URLs
+	ReportCSS string // report page styles (static/css/report.css), scoped under .report
+	Flash     string // message key shown once at the top of the page
+}
+
+// StartVM feeds the start form. Errors and FormError hold message keys (translated in the view).
+type StartVM struct {
+	PersonType        string // "personal" | "business"
+	TaxID             string // exactly what the user typed (shown back unmasked: it is their own input)
+	RepresentativeCPF string
+	Email, Phone      string
+	Errors            map[string]string // field name → message key
+	FormError         string            // message key
+	SandboxHints      bool
+}
+
+// Scenario is one row of the sandbox test table on the start page.
+type Scenario struct {
+	TaxID, PersonType, Key string
+}
+
+// InstitutionItem is one institution in the picker.
+type InstitutionItem struct {
+	Code, Name, Avatar, Initials, OrgName string
+	BusinessType                          string   // NATURAL, LEGAL, BOTH or ""
+	Resources                             []string // availableResources
+	Beta, Outage, OpenData                bool
+	Search                                string // accent- and case-folded name + code, for live filtering
+	Hidden                                bool   // filtered out (kept in the page so JS can show it again)
+}
+
+// Choosable reports whether the user may start a consent with this institution.
+func (i InstitutionItem) Choosable() bool { return !i.Outage && !i.OpenData }
+
+// InstitutionsVM feeds the picker. Items is the whole list; Hidden marks the filtered-out ones.
+type InstitutionsVM struct {
+	Q, Person, Resource, Kind string
+	Items                     []InstitutionItem
+	Visible                   int
+	ResourceOptions           []string
+	ErrorKey                  string
+}
+
+// ConsentNewVM feeds the confirmation page before the consent is created.
+type ConsentNewVM struct {
+	Institution    InstitutionItem
+	ValidityPeriod int
+	PersonType     string
+	TaxIDMasked    string
+	FormError      string // message key
+}
+
+// TimelineItem is one line of a consent's timeline.
+type TimelineItem struct {
+	Kind, Title, Detail string
+	OK                  bool
+	At                  time.Time
+}
+
+// ReportItem is one report in a list.
+type ReportItem struct {
+	ID, Product string
+	Code        int
+	Message     string
+	ReceivedAt  time.Time
+	Size        int
+}
+
+// ConsentVM feeds the consent page and its live fragment.
+type ConsentVM struct {
+	ID, Status, InstitutionCode, InstitutionName string
+	TaxIDMasked, PersonType                      string
+	ValidityPeriod                               int
+	ExpireAt                                     string
+	CreatedAt                                    time.Time
+	Requested, Granted                           []string
+	ErrorKey                                     string // message key for consent-error, "" when none
+	ErrorCode                                    string // sanitised error value from the bank return
+	CanRetry, CanRevoke, Live                    bool
+	ReportsRequested                             bool
+	ReportRequestID                              string
+	Timeline                                     []TimelineItem
+	Reports                                      []ReportItem
+}
+
+// ConsentRow is one line of the consents list.
+type ConsentRow struct {
+	ID, Status, InstitutionName, TaxIDMasked, PersonType string
+	CreatedAt                                            time.Time
+	Reports                                              int
+}
+
+// ConsentsVM feeds the consents list.
+type ConsentsVM struct {
+	Status, TaxID string
+	TaxIDError    string // message key
+	Rows          []ConsentRow
+	Statuses      []string
+}
+
+// ReportsListVM feeds /consents/{id}/reports.
+type ReportsListVM struct {
+	ConsentID, InstitutionName, Status string
+	Reports                            []ReportItem
+}
+
+// WebhookRow is one delivery in the inbox page.
+type WebhookRow struct {
+	ID               int64
+	Kind             string
+	ReceivedAt       time.Time
+	SignatureValid   bool
+	Duplicate        bool
+	Keys, EventNames []string
+	Result           string
+	Size             int
+}
+
+// WebhooksVM feeds /webhooks.
+type WebhooksVM struct {
+	Rows []WebhookRow
+}
+
+// WebhookDetailVM feeds /webhooks/{id}; Body is already masked (taxid.MaskText).
+type WebhookDetailVM struct {
+	Row      WebhookRow
+	Body     string
+	ReportID string // for report deliveries: link to the rendered report instead of the body
+}
+
+// ErrorVM feeds the error pages. Keys are message keys.
+type ErrorVM struct {
+	Status            int
+	TitleKey, MsgKey  string
+	NextHref, NextKey string
+}
+
+// CallbackVM feeds the neutral and rejected callback pages.
+type CallbackVM struct {
+	Status int
+}
+
+// RevokeVM feeds the revoke confirmation page.
+type RevokeVM struct {
+	ID, InstitutionName, TaxIDMasked, Status string
+}
+
+// formatTime renders t in Brasília time (UTC−3, no DST since 2019), the time zone of every Open Finance user.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(brt).Format("02/01/2006 15:04:05")
+}
+
+var brt = time.FixedZone("BRT", -3*3600)
+
+// formatISO renders an ISO-8601 timestamp from Klavi as a date, or returns it unchanged when it doesn't parse.
+func formatISO(s string) string {
+	if s == "" {
+		return "—"
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.In(brt).Format("02/01/2006")
+		}
+	}
+	return s
+}
+
+func join(ss []string) string { return strings.Join(ss, ", ") }
+
+// Fold lower-cases s and removes Portuguese diacritics so that "São" matches "sao". It is shared with the
+// handlers' search so server and browser filter the same way.
+func Fold(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if f, ok := folds[r]; ok {
+			b.WriteRune(f)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var folds = map[rune]rune{
+	'á': 'a', 'à': 'a', 'â': 'a', 'ã': 'a', 'ä': 'a', 'é': 'e', 'è': 'e', 'ê': 'e', 'ë': 'e',
+	'í': 'i', 'ì': 'i', 'î': 'i', 'ï': 'i', 'ó': 'o', 'ò': 'o', 'ô': 'o', 'õ': 'o', 'ö': 'o',
+	'ú': 'u', 'ù': 'u', 'û': 'u', 'ü': 'u', 'ç': 'c', 'ñ': 'n',
+}
