@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playwright-community/playwright-go"
 )
@@ -271,22 +272,27 @@ func TestHappyPathWithJavaScriptDisabled(t *testing.T) {
 }
 
 func TestForgedCallbackFromAnotherSessionIsRefused(t *testing.T) {
-	// The attacker completes a consent at the bank but stops before its browser returns: the callback URL, with
-	// the attacker's external_track_id, is captured instead of followed.
+	// The attacker completes a consent; the callback URL its browser was sent to, with the attacker's
+	// external_track_id, consent_id and link_id, is recorded.
 	attacker := desktop(t)
-	start(t, attacker, shared, "personal", cpfApprove)
-	chooseInstitution(t, attacker, "341")
 	captured := make(chan string, 1)
-	must(t, attacker.Route("**/callback?**", func(r playwright.Route) {
-		captured <- r.Request().URL()
-		r.Abort()
-	}), "intercept the callback")
-	must(t, attacker.GetByTestId("bank-login").Click(), "log in")
-	must(t, attacker.GetByTestId("bank-authorise").Click(), "authorise")
-	must(t, attacker.GetByTestId("lgpd-accept").Click(), "accept LGPD")
-	callbackURL := <-captured
+	attacker.OnRequest(func(r playwright.Request) {
+		if strings.Contains(r.URL(), "/callback?") {
+			select {
+			case captured <- r.URL():
+			default:
+			}
+		}
+	})
+	authorise(t, attacker, shared, "personal", cpfApprove, "341")
+	var callbackURL string
+	select {
+	case callbackURL = <-captured:
+	default:
+		t.Fatal("the attacker's browser never requested /callback")
+	}
 
-	// The victim has a session of their own with a pending consent.
+	// The victim has a session of their own with a pending consent, and is lured to the attacker's URL.
 	victim := desktop(t)
 	start(t, victim, shared, "personal", cpfApprove2)
 	chooseInstitution(t, victim, "260")
@@ -296,6 +302,8 @@ func TestForgedCallbackFromAnotherSessionIsRefused(t *testing.T) {
 		t.Fatalf("forged callback status = %d, want 403 or 400", resp.Status())
 	}
 	visible(t, victim.GetByTestId("callback-rejected"), "refusal page")
+	must(t, expect.Locator(victim.Locator("body")).Not().ToContainText("982.247"), "no personal data")
+	shot(t, victim, "callback-rejected-desktop")
 
 	// A browser with no session at all sees a neutral page that reveals nothing.
 	stranger := desktop(t)
@@ -307,10 +315,9 @@ func TestForgedCallbackFromAnotherSessionIsRefused(t *testing.T) {
 	visible(t, stranger.GetByTestId("callback-neutral"), "neutral page")
 	must(t, expect.Locator(stranger.Locator("body")).Not().ToContainText("982.247"), "no personal data")
 
-	// The attacker's own browser still completes its consent with the same URL.
-	must(t, attacker.Unroute("**/callback?**"), "stop intercepting")
+	// The attacker replaying its own callback is harmless: same consent, same status.
 	_, err = attacker.Goto(callbackURL)
-	must(t, err, "attacker returns")
+	must(t, err, "attacker replays its callback")
 	expectStatus(t, attacker, "AUTHORISED")
 }
 
@@ -324,18 +331,27 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	})
 	page := desktop(t)
 	start(t, page, p, "personal", cpfApprove)
-	// Hold the navigation to the bank for longer than the link lives.
-	must(t, page.Route(p.SandboxURL+"/bank/**", func(r playwright.Route) {
-		page.WaitForTimeout(1600)
-		r.Continue()
-	}, 1), "delay the bank")
-	must(t, page.GetByTestId("choose-341").Click(), "choose Itaú")
-	must(t, page.GetByTestId("consent-submit").Click(), "create the consent")
+	// Submit the consent form from this browser's own cookie jar without following the 303, wait longer than
+	// the bank link lives, then open it: the user who comes back to the tab too late.
+	resp, err := page.Request().Post(p.URL+"/consents", playwright.APIRequestContextPostOptions{
+		Form:         map[string]interface{}{"institution_code": "341", "validity_period": "12"},
+		MaxRedirects: playwright.Int(0),
+	})
+	must(t, err, "create the consent")
+	if resp.Status() != 303 {
+		t.Fatalf("POST /consents = %d, want 303", resp.Status())
+	}
+	bankURL := resp.Headers()["location"]
+	if !strings.HasPrefix(bankURL, p.SandboxURL+"/bank/") {
+		t.Fatalf("303 to %q, want the sandbox bank", bankURL)
+	}
+	time.Sleep(1600 * time.Millisecond)
+	_, err = page.Goto(bankURL)
+	must(t, err, "open the bank link late")
 	visible(t, page.GetByTestId("bank-error"), "the bank refuses the expired link")
 	shot(t, page, "bank-expired-desktop")
 
 	// Single use: opening the same link again is refused too.
-	bankURL := page.URL()
 	_, err = page.Goto(bankURL)
 	must(t, err, "reopen the link")
 	visible(t, page.GetByTestId("bank-error"), "the bank refuses a reused link")
@@ -358,4 +374,17 @@ func TestPhoneScreens(t *testing.T) {
 		"open the checking account report")
 	visible(t, page.GetByTestId("transactions-table"), "transactions on a phone")
 	shot(t, page, "report-phone")
+}
+
+func TestBankLinkIsSingleUse(t *testing.T) {
+	page := desktop(t)
+	start(t, page, shared, "personal", cpfApprove3)
+	chooseInstitution(t, page, "104")
+	bankURL := page.URL()
+	again, err := page.Context().NewPage()
+	must(t, err, "second tab")
+	_, err = again.Goto(bankURL)
+	must(t, err, "reopen the bank link")
+	visible(t, again.GetByTestId("bank-error"), "a reused link is refused")
+	shot(t, again, "bank-reused-desktop")
 }
