@@ -135,7 +135,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))
 	}
-	return c, errors.Join(errs...)
+	if len(errs) == 0 {
+		return c, nil
+	}
+	// One line, so a bad start prints exactly one clear line.
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return c, errors.New(strings.Join(msgs, "; "))
 }
 
 func validAddr(name, v string) error {
