@@ -5,12 +5,17 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
+
+// defaultConsentMaxAge is how long after creating a consent we still accept its first callback: Klavi rejects
+// consents after 60 minutes, so an older first return is stale or replayed (reliability.md §2 test 2).
+const defaultConsentMaxAge = 60 * time.Minute
 
 // Caps for the unauthenticated values on the callback URL (reliability.md §2).
 const (
@@ -83,6 +88,14 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r))
 		s.page(w, r, http.StatusForbidden, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
+		return nil
+	}
+	if c.CallbackAt == nil && s.now().Sub(c.CreatedAt) > s.consentMaxAge {
+		// The track id was never used and the consent is older than Klavi lets it live: refuse and change
+		// nothing (a replay of an already seen callback stays idempotent below).
+		s.log.WarnContext(r.Context(), "callback refused: consent too old", "request_id", reqID(r),
+			"consent_age_min", int(s.now().Sub(c.CreatedAt)/time.Minute))
+		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
 	}
 	first, err := s.st.MarkCallback(r.Context(), c.ID, errCode, errDesc)

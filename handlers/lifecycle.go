@@ -24,7 +24,36 @@ func (s *Server) applyStatus(ctx context.Context, c store.Consent, status string
 		// A failure is recorded on the timeline and retried by the reconciler; it is not the caller's error.
 		_ = s.requestReports(ctx, after, source)
 	}
+	if after.Status == string(klavi.StatusDeletedByUser) && status == string(klavi.StatusDeletedByUser) {
+		// The holder deleted the consent (LGPD art. 18): erase what we keep about the link. Every observation
+		// purges again (idempotent, nothing left the second time), so a purge that failed is redone by the next
+		// delivery of the event; on the webhook path the error keeps the inbox item pending for a retry.
+		if err := s.purgeLink(ctx, after, source); err != nil {
+			return after, err
+		}
+		if fresh, err := s.st.Consent(ctx, after.ID); err == nil {
+			after = fresh
+		}
+	}
 	return after, nil
+}
+
+// purgeLink erases the personal data of the consent's link (store.PurgeLink writes the PII-free audit entry).
+func (s *Server) purgeLink(ctx context.Context, c store.Consent, source string) error {
+	if c.LinkID == "" {
+		s.log.WarnContext(ctx, "purge skipped: consent without link", "source", source)
+		return nil
+	}
+	p, err := s.st.PurgeLink(context.WithoutCancel(ctx), c.LinkID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "purge after consent_deleted_by_user failed", "source", source, "err", safeErr(err))
+		return err
+	}
+	if !p.Empty() {
+		s.log.InfoContext(ctx, "personal data purged after consent_deleted_by_user", "source", source,
+			"reports", p.Reports, "consents", p.Consents, "links", p.Links, "bodies", p.Deliveries)
+	}
+	return nil
 }
 
 // setStatusLogged applies the status and writes one timeline entry per real change. The read-modify-read is

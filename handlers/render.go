@@ -155,6 +155,8 @@ func (s *Server) errorComponent(r *http.Request, status int) templ.Component {
 		vm.TitleKey, vm.MsgKey = "error.405.title", "error.405.msg"
 	case http.StatusRequestEntityTooLarge:
 		vm.TitleKey, vm.MsgKey = "error.413.title", "error.413.msg"
+	case http.StatusTooManyRequests:
+		vm.TitleKey, vm.MsgKey = "error.429.title", "error.429.msg"
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		vm.TitleKey, vm.MsgKey = "error.502.title", "error.502.msg"
 		if r.Method == http.MethodGet {

@@ -29,8 +29,9 @@ func (s *Server) routes() http.Handler {
 	// authenticated by their HMAC signature instead).
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/static/*", http.StripPrefix("/static/", static.Handler()))
-	r.With(limitBody(eventLimit)).Post("/webhooks/klavi/events", s.handleEventWebhook)
-	r.With(limitBody(reportLimit)).Post("/webhooks/klavi/reports", s.handleReportWebhook)
+	// Every method reaches the receivers so that webhookGuard answers 405 in JSON rather than with an HTML page.
+	r.With(s.webhookGuard("event"), limitBody(eventLimit)).HandleFunc("/webhooks/klavi/events", s.handleEventWebhook)
+	r.With(s.webhookGuard("report"), limitBody(reportLimit)).HandleFunc("/webhooks/klavi/reports", s.handleReportWebhook)
 
 	// Pages: session + language, and cross-origin protection on every state-changing form.
 	cop := http.NewCrossOriginProtection()
@@ -42,20 +43,20 @@ func (s *Server) routes() http.Handler {
 		r.Use(cop.Handler)
 		r.Use(limitBody(formLimit))
 
-		// Flow.
+		// Flow. The posts that call Klavi for the user are rate limited per client (reliability.md §4).
 		r.Get("/", s.h(s.handleStartPage))
-		r.Post("/start", s.h(s.handleStart))
+		r.With(s.rateLimit).Post("/start", s.h(s.handleStart))
 		r.Get("/start", redirectTo("/")) // a reload or language switch after a failed POST /start
 		r.Get("/institutions", s.h(s.handleInstitutions))
 		r.Get("/consents/new", s.h(s.handleConsentNew))
-		r.Post("/consents", s.h(s.handleConsentCreate))
+		r.With(s.rateLimit).Post("/consents", s.h(s.handleConsentCreate))
 		r.Get("/callback", s.h(s.handleCallback))
 
 		// Consents.
 		r.Get("/consents", s.h(s.handleConsentList))
 		r.Get("/consents/{id}", s.h(s.handleConsentPage))
 		r.Get("/consents/{id}/live", s.h(s.handleConsentLive))
-		r.Post("/consents/{id}/retry", s.h(s.handleConsentRetry))
+		r.With(s.rateLimit).Post("/consents/{id}/retry", s.h(s.handleConsentRetry))
 		r.Post("/consents/{id}/revoke", s.h(s.handleConsentRevoke))
 		r.Get("/consents/{id}/reports", s.h(s.handleConsentReports))
 

@@ -30,6 +30,15 @@ type Options struct {
 	Now           func() time.Time
 	PollInterval  time.Duration // reconciler base period (default 2s); backoff per consent up to 1 min
 	SandboxHints  bool          // show the test CPF table on the start page
+	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (r.RemoteAddr;
+	// proxy headers are not trusted) to this many requests per RateWindow. 0 means the default, 60; a negative
+	// value disables the limit. Over the limit: 429 with Retry-After.
+	RateLimit int
+	// RateWindow is the sliding window of RateLimit (default one minute).
+	RateWindow time.Duration
+	// ConsentMaxAge is how long after its creation a consent's callback is still accepted (default 60 minutes,
+	// as Klavi rejects consents after 60 minutes); a later first callback is refused with 400.
+	ConsentMaxAge time.Duration
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -62,6 +71,10 @@ type Server struct {
 	insts institutionCache
 	// klaviTimeout bounds Klavi calls made on behalf of a page (reliability.md §4: ≤ 15 s).
 	klaviTimeout time.Duration
+	// limiter caps the Klavi-calling form posts per client (nil when disabled).
+	limiter *rateLimiter
+	// consentMaxAge bounds the age of a consent whose first callback we still accept.
+	consentMaxAge time.Duration
 	// statusLocks serialise status changes per consent (striped by id hash) so each transition is logged once.
 	statusLocks [64]sync.Mutex
 }
@@ -111,6 +124,22 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		sandboxHints: o.SandboxHints,
 		wake:         make(chan struct{}, 1),
 		klaviTimeout: 15 * time.Second,
+	}
+	switch {
+	case o.RateLimit == 0:
+		o.RateLimit = defaultRateLimit
+	case o.RateLimit < 0:
+		o.RateLimit = 0
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = defaultRateWindow
+	}
+	if o.RateLimit > 0 {
+		s.limiter = newRateLimiter(o.RateLimit, o.RateWindow, o.Now)
+	}
+	s.consentMaxAge = o.ConsentMaxAge
+	if s.consentMaxAge <= 0 {
+		s.consentMaxAge = defaultConsentMaxAge
 	}
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now

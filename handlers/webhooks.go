@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 
@@ -31,6 +32,42 @@ func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte
 		return nil, false
 	}
 	return body, true
+}
+
+// webhookGuard answers what is not a JSON POST before a receiver reads anything: another method → 405 with
+// Allow: POST (not recorded: browsers and scanners are not deliveries); a Content-Type that is present and is
+// not application/json (parameters such as charset ignored) → 415, recorded as a rejected delivery. A missing
+// Content-Type is let through: the signature and the JSON parser decide.
+func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost {
+				w.Header().Set("Allow", http.MethodPost)
+				writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "method not allowed"})
+				return
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "" {
+				mt, _, err := mime.ParseMediaType(ct)
+				if err != nil || mt != "application/json" {
+					s.rejectMediaType(w, r, kind)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// rejectMediaType records a delivery refused for its Content-Type and answers 415. The body is read (within
+// the receiver's size limit) only for the audit row's hash, size and signature result; it is never stored.
+func (s *Server) rejectMediaType(w http.ResponseWriter, r *http.Request, kind string) {
+	limit := int64(eventLimit)
+	if kind == "report" {
+		limit = reportLimit
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, limit))
+	sigValid := klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader))
+	s.reject(w, r, kind, body, sigValid, http.StatusUnsupportedMediaType, "rejected: unsupported content type")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -158,6 +195,19 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if !matched {
 		result = "unmatched"
+	}
+	if matched && known.Status == string(klavi.StatusDeletedByUser) {
+		// The holder deleted this consent and its data was purged: acknowledge (a 4xx would only make Klavi
+		// retry) but keep nothing of the report.
+		d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
+			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: "discarded: data deleted by the holder"}
+		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
+			s.log.ErrorContext(r.Context(), "record discarded report failed", "request_id", reqID(r), "err", safeErr(err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"received": true})
+		return
 	}
 	d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
 		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result}

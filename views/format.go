@@ -146,22 +146,56 @@ func DateTimeFor(ctx context.Context, t time.Time) string {
 	return t.Format("02/01/2006 15:04:05 MST")
 }
 
-// LocalDateTimeFor formats a date-time string sent by Klavi without a zone (productReportTime,
-// "2019-12-23T06:10:43") as it was sent, in the UI's date style; a value with a zone or fractional seconds is
-// accepted too, and anything unparseable is returned unchanged.
-func LocalDateTimeFor(ctx context.Context, s string) string {
-	var t time.Time
-	var err error
-	for _, layout := range []string{"2006-01-02T15:04:05", time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05"} {
-		if t, err = time.Parse(layout, s); err == nil {
-			break
+// parseKlaviTime parses a date-time sent by Klavi. productReportTime has no zone in Klavi's examples
+// ("2019-12-23T06:10:43"); a value with a zone (RFC 3339) or fractional seconds is accepted too. zoned reports
+// whether the value carried its own offset.
+func parseKlaviTime(s string) (t time.Time, zoned, ok bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, false, true
 		}
 	}
-	if err != nil {
+	return time.Time{}, false, false
+}
+
+// LocalDateTimeFor formats a date-time string sent by Klavi in the UI's date style (dd/mm/yyyy hh:mm:ss in
+// Portuguese, yyyy-mm-dd hh:mm:ss in English). A zone-less value (productReportTime) is shown exactly as sent,
+// with no zone: we do not know Klavi's and must not invent one. A value with its own offset is converted to
+// Brasília time like every other time on the page (DateTimeFor). Anything unparseable is returned unchanged.
+func LocalDateTimeFor(ctx context.Context, s string) string {
+	t, zoned, ok := parseKlaviTime(s)
+	if !ok {
 		return s
+	}
+	if zoned {
+		return DateTimeFor(ctx, t)
 	}
 	if LangFrom(ctx) == EN {
 		return t.Format("2006-01-02 15:04:05")
 	}
 	return t.Format("02/01/2006 15:04:05")
+}
+
+// LocalDateTimeAttr is the <time datetime> value for a Klavi date-time: a valid HTML "local date and time"
+// (no zone) for a zone-less value, RFC 3339 in UTC for a zoned one, "" when s cannot be parsed.
+func LocalDateTimeAttr(s string) string {
+	t, zoned, ok := parseKlaviTime(s)
+	switch {
+	case !ok:
+		return ""
+	case zoned:
+		return t.UTC().Format("2006-01-02T15:04:05Z")
+	default:
+		return t.Format("2006-01-02T15:04:05")
+	}
+}
+
+// LocalDateTimeZoneless reports whether s is a valid date-time without a zone, i.e. one shown as sent (the
+// page says so next to it).
+func LocalDateTimeZoneless(s string) bool {
+	_, zoned, ok := parseKlaviTime(s)
+	return ok && !zoned
 }

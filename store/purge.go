@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// PurgeAuditTitle is the timeline title PurgeLink writes on each consent of a purged link. Like every timeline
+// entry it carries no personal data.
+const PurgeAuditTitle = "dados apagados a pedido do titular"
+
+// Purged counts what PurgeLink erased.
+type Purged struct {
+	Reports    int // report rows deleted
+	Consents   int // consents whose tax ids were blanked
+	Links      int // link rows whose tax ids, email, phone and token were blanked (0 or 1)
+	Deliveries int // webhook delivery and inbox bodies dropped because they mentioned the link or its consents
+}
+
+// Empty reports whether nothing was left to erase (the link was already purged or is unknown).
+func (p Purged) Empty() bool { return p == Purged{} }
+
+// PurgeLink erases the personal data kept for one Klavi link, in ONE transaction, when its holder deleted the
+// consent (consent_deleted_by_user, LGPD art. 18): it deletes the reports of the link (by link id or by one of
+// its consents), blanks the tax ids, email, phone and link token on the link and the tax ids on its consents,
+// and drops the raw bodies of webhook deliveries and inbox items that mention the link or one of its consents
+// (event payloads carry personalTaxId/businessTaxId). Consents keep their status, ids and timeline, and each gets
+// one PII-free audit entry (PurgeAuditTitle) when something was erased. It is idempotent: a second call erases
+// nothing and writes no new entry. The link row itself need not exist.
+func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
+	if linkID == "" {
+		return Purged{}, errors.New("store: purge link: empty link id")
+	}
+	var p Purged
+	at := ms(s.now())
+	err := s.tx(ctx, "purge link", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM consents WHERE link_id = ? ORDER BY created_at, id`, linkID)
+		if err != nil {
+			return err
+		}
+		var consentIDs []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			consentIDs = append(consentIDs, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		n, err := execCount(ctx, tx, `DELETE FROM reports WHERE link_id = ?
+			OR (consent_id <> '' AND consent_id IN (SELECT id FROM consents WHERE link_id = ?))`, linkID, linkID)
+		if err != nil {
+			return err
+		}
+		p.Reports = n
+		if p.Consents, err = execCount(ctx, tx, `UPDATE consents SET personal_tax_id = '', business_tax_id = ''
+			WHERE link_id = ? AND (personal_tax_id <> '' OR business_tax_id <> '')`, linkID); err != nil {
+			return err
+		}
+		if p.Links, err = execCount(ctx, tx, `UPDATE links SET personal_tax_id = '', business_tax_id = '',
+			email = '', phone = '', link_token = '' WHERE id = ? AND (personal_tax_id <> '' OR
+			business_tax_id <> '' OR email <> '' OR phone <> '' OR link_token <> '')`, linkID); err != nil {
+			return err
+		}
+		// Raw bodies that mention the link or one of its consents. Ids are matched as JSON string values
+		// ("<id>") so that one id cannot match inside a longer one.
+		for _, id := range append([]string{linkID}, consentIDs...) {
+			needle := `"` + id + `"`
+			d, err := execCount(ctx, tx, `UPDATE webhook_deliveries SET body = NULL
+				WHERE body IS NOT NULL AND instr(CAST(body AS TEXT), ?) > 0`, needle)
+			if err != nil {
+				return err
+			}
+			i, err := execCount(ctx, tx, `UPDATE inbox SET body = NULL
+				WHERE body IS NOT NULL AND instr(CAST(body AS TEXT), ?) > 0`, needle)
+			if err != nil {
+				return err
+			}
+			p.Deliveries += d + i
+		}
+		if p.Empty() {
+			return nil
+		}
+		detail := fmt.Sprintf("consent_deleted_by_user: %d report(s) deleted; tax ids, email, phone and link token "+
+			"erased; %d webhook body(ies) dropped", p.Reports, p.Deliveries)
+		for _, id := range consentIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (consent_id, kind, title, detail, ok, at)
+				VALUES (?, 'status', ?, ?, 1, ?)`, id, PurgeAuditTitle, detail, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Purged{}, err
+	}
+	return p, nil
+}
+
+// execCount runs a statement and returns the number of rows it changed.
+func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
