@@ -172,6 +172,19 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	shot(t, page, "report-desktop")
 	visible(t, page.GetByTestId("download-csv"), "CSV download")
 	visible(t, page.GetByTestId("raw-json"), "raw JSON")
+
+	href, err := page.GetByTestId("download-csv").GetAttribute("href")
+	must(t, err, "CSV link")
+	csv, err := page.Request().Get(shared.URL + href)
+	must(t, err, "download the CSV")
+	body, err := csv.Text()
+	must(t, err, "read the CSV")
+	if csv.Status() != 200 || !strings.Contains(csv.Headers()["content-type"], "text/csv") || strings.Count(body, "\n") < 10 {
+		t.Fatalf("CSV download: status %d, type %q, %d lines", csv.Status(), csv.Headers()["content-type"], strings.Count(body, "\n"))
+	}
+	if strings.Contains(body, "529.982.247-25") || strings.Contains(body, "52998224725") {
+		t.Fatal("the CSV carries the CPF in clear")
+	}
 }
 
 func TestBusinessPathWithAlphanumericCNPJ(t *testing.T) {

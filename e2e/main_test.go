@@ -285,6 +285,10 @@ func shot(t *testing.T, page playwright.Page, name string) {
 		Path: playwright.String(filepath.Join(dir, name+".png")), FullPage: playwright.Bool(true)}); err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 	}
+	// On a phone the first screen is what a person judges a page by: keep it too.
+	if vp := page.ViewportSize(); vp != nil && vp.Width < 600 {
+		page.Screenshot(playwright.PageScreenshotOptions{Path: playwright.String(filepath.Join(dir, name+"-top.png"))})
+	}
 }
 
 func sanitize(s string) string {
