@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -36,7 +37,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, perr := klavi.ParseReport(rp.Raw)
+	rep, perr := s.parsed.parse(rp)
 	if perr != nil {
 		rep = nil // buildReportVM shows the raw body with an "unreadable" notice
 	}
@@ -80,7 +81,7 @@ func (s *Server) handleReportCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := klavi.ParseReport(rp.Raw)
+	rep, err := s.parsed.parse(rp)
 	if err != nil {
 		return statusError(http.StatusNotFound)
 	}
@@ -115,4 +116,42 @@ func downloadName(rp store.Report, ext string) string {
 		id = id[:40]
 	}
 	return name + "-" + id + "." + ext
+}
+
+// parsedReports is a small cache of decoded reports keyed by id and body hash. A stored report never changes, and
+// paging through a 10,000-transaction statement would otherwise decode megabytes of JSON on every click
+// (BenchmarkReportPageLarge). Only successful parses are kept; the cache holds at most max reports.
+type parsedReports struct {
+	mu    sync.Mutex
+	max   int
+	order []string // oldest first
+	m     map[string]*klavi.Report
+}
+
+func (c *parsedReports) parse(rp store.Report) (*klavi.Report, error) {
+	key := rp.ID + "\x00" + rp.BodySHA256
+	c.mu.Lock()
+	if rep, ok := c.m[key]; ok {
+		c.mu.Unlock()
+		return rep, nil
+	}
+	c.mu.Unlock()
+	rep, err := klavi.ParseReport(rp.Raw)
+	if err != nil || rp.BodySHA256 == "" || c.max <= 0 {
+		return rep, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*klavi.Report)
+	}
+	if _, ok := c.m[key]; !ok {
+		if len(c.order) >= c.max {
+			delete(c.m, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.order = append(c.order, key)
+		c.m[key] = rep
+	}
+	return rep, nil
 }

@@ -111,7 +111,7 @@ func buildReportVM(r store.Report, rep *klavi.Report, q reportQuery) views.Repor
 		vm.Status = views.ReportFailed
 	}
 	vm.Known = reportKnownProducts[vm.ProductName]
-	vm.RawJSON, vm.RawTruncated = rawForDisplay(r.Raw)
+	vm.RawJSON, vm.RawTruncated = rawForDisplay(r.Raw, rep != nil)
 	if vm.ID != "" {
 		vm.JSONURL = reportJSONURL(vm.ID)
 		vm.CSVURL = reportCSVURL(vm.ID)
@@ -137,10 +137,21 @@ func buildReportVM(r store.Report, rep *klavi.Report, q reportQuery) views.Repor
 
 // rawForDisplay pretty-prints the stored body and masks every CPF/CNPJ in it. The indented text is cut at a line
 // break before masking: a tax id never spans lines, so no id is cut in half and left partly visible. A body that
-// is not valid JSON is masked whole and then cut.
-func rawForDisplay(raw []byte) (string, bool) {
+// is not valid JSON is masked whole and then cut. parsed says the body already decoded as a report (so it is
+// valid JSON): then only the part that will be shown is indented, which keeps a 10,000-transaction report's page
+// from pretty-printing megabytes it throws away.
+func rawForDisplay(raw []byte, parsed bool) (string, bool) {
 	if len(raw) == 0 {
 		return "", false
+	}
+	if parsed {
+		s, truncated := cutAtLine(string(indentPrefix(raw, rawDisplayMax+1)))
+		s = taxid.MaskText(s)
+		if len(s) > rawDisplayMax {
+			s, _ = cutAtLine(s)
+			truncated = true
+		}
+		return s, truncated
 	}
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, raw, "", "  "); err != nil {
@@ -162,6 +173,66 @@ func rawForDisplay(raw []byte) (string, bool) {
 		truncated = true
 	}
 	return s, truncated
+}
+
+// indentPrefix indents valid JSON exactly as json.Indent(dst, raw, "", "  ") would, but stops once the output
+// holds more than limit bytes. It must only be given valid JSON.
+func indentPrefix(raw []byte, limit int) []byte {
+	out := make([]byte, 0, min(limit+512, 2*len(raw)))
+	depth := 0
+	newline := func() {
+		out = append(out, '\n')
+		for range depth {
+			out = append(out, ' ', ' ')
+		}
+	}
+	inString, escaped := false, false
+	for i := 0; i < len(raw) && len(out) <= limit; i++ {
+		c := raw[i]
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			inString = true
+			out = append(out, c)
+		case '{', '[':
+			out = append(out, c)
+			j := i + 1
+			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
+				j++
+			}
+			if j < len(raw) && (raw[j] == '}' || raw[j] == ']') {
+				out = append(out, raw[j]) // empty object or array stays on one line, as json.Indent does
+				i = j
+				continue
+			}
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			out = append(out, c)
+		case ',':
+			out = append(out, c)
+			newline()
+		case ':':
+			out = append(out, c, ' ')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // cutAtLine shortens s to at most rawDisplayMax bytes, ending at a line break.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"os"
@@ -353,11 +354,11 @@ func TestRawForDisplayTruncates(t *testing.T) {
 		b.WriteString(`"52998224725"`)
 	}
 	b.WriteString("]}")
-	s, truncated := rawForDisplay([]byte(b.String()))
+	s, truncated := rawForDisplay([]byte(b.String()), false)
 	if !truncated || len(s) > rawDisplayMax || strings.Contains(s, "52998224725") || strings.Contains(s, "4725") {
 		t.Errorf("truncated=%v len=%d leak=%v", truncated, len(s), strings.Contains(s, "4725"))
 	}
-	if s, truncated := rawForDisplay(nil); s != "" || truncated {
+	if s, truncated := rawForDisplay(nil, false); s != "" || truncated {
 		t.Errorf("empty body: %q %v", s, truncated)
 	}
 }
@@ -668,5 +669,66 @@ func TestReportBodyRendersStates(t *testing.T) {
 	doc, _ = renderReportDoc(t, views.PT, buildReportVM(store.Report{ID: "r1", Code: 200, Raw: []byte("{")}, nil, defaultReportQuery()))
 	if countTestID(doc, "report-unreadable") != 1 || countTestID(doc, "raw-json") != 1 {
 		t.Error("unreadable report: notice + raw body expected")
+	}
+}
+
+func TestIndentPrefixMatchesJSONIndent(t *testing.T) {
+	inputs := []string{
+		`{}`, `[]`, `{"a":[]}`, `{"a": {} , "b":[1, 2,{"c":"x,y:{z}"}]}`,
+		`[{"s":"quote \" and backslash \\ here","n":-1.5e3,"t":true,"f":false,"z":null}]`,
+		"{\n  \"pre\" :\t\"indented\"\r\n}",
+	}
+	for _, f := range []string{"report_pf_checking_account.json", "report_pf_credit_card.json", "report_large_checking.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		var want bytes.Buffer
+		if err := json.Indent(&want, []byte(in), "", "  "); err != nil {
+			t.Fatalf("json.Indent(%.40q): %v", in, err)
+		}
+		// json.Indent copies trailing white space through; the display has no use for it.
+		wantS := strings.TrimRight(want.String(), " \t\r\n")
+		if got := indentPrefix([]byte(in), 1<<30); string(got) != wantS {
+			t.Errorf("indentPrefix(%.40q) =\n%s\nwant\n%s", in, got, wantS)
+		}
+		if got := indentPrefix([]byte(in), 10); len(got) > 10+64 || !strings.HasPrefix(want.String(), string(got)) {
+			t.Errorf("indentPrefix(%.40q, 10) = %q: not a short prefix of the full indentation", in, got)
+		}
+	}
+}
+
+func TestParsedReportsCacheIsBoundedAndKeyedByBody(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "report_pf_checking_account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := parsedReports{max: 2}
+	a := store.Report{ID: "a", BodySHA256: "h1", Raw: raw}
+	first, err := c.parse(a)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if again, _ := c.parse(a); again != first {
+		t.Error("the same report was decoded twice")
+	}
+	if other, _ := c.parse(store.Report{ID: "a", BodySHA256: "h2", Raw: raw}); other == first {
+		t.Error("a different body hash returned the cached report")
+	}
+	c.parse(store.Report{ID: "b", BodySHA256: "h3", Raw: raw})
+	if len(c.m) != 2 || len(c.order) != 2 {
+		t.Errorf("cache holds %d/%d entries, want at most 2", len(c.m), len(c.order))
+	}
+	if again, _ := c.parse(a); again == first {
+		t.Error("the oldest entry was not evicted")
+	}
+	if _, err := c.parse(store.Report{ID: "bad", BodySHA256: "h4", Raw: []byte(`{`)}); err == nil {
+		t.Error("malformed body parsed")
+	}
+	if _, ok := c.m["bad\x00h4"]; ok {
+		t.Error("a failed parse was cached")
 	}
 }

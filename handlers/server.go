@@ -69,6 +69,8 @@ type Server struct {
 
 	wake  chan struct{} // nudges the inbox worker right after a webhook was stored
 	insts institutionCache
+	// parsed keeps recently decoded reports (reports never change once stored).
+	parsed parsedReports
 	// klaviTimeout bounds Klavi calls made on behalf of a page (reliability.md §4: ≤ 15 s).
 	klaviTimeout time.Duration
 	// limiter caps the Klavi-calling form posts per client (nil when disabled).
@@ -123,6 +125,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		pollInterval: o.PollInterval,
 		sandboxHints: o.SandboxHints,
 		wake:         make(chan struct{}, 1),
+		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
 	}
 	switch {
