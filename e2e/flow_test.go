@@ -20,12 +20,15 @@ const (
 	cpfTwice         = "444.555.666-19"
 	cpfNoWebhook     = "666.777.888-30"
 	cpfBadSignature  = "777.888.999-41"
+	cpfLGPDAbandoned = "333.444.555-08"
+	cpfEarlyWebhook  = "555.666.777-20"
+	cpfProductFails  = "123.123.123-87"
 	cnpjApprove      = "11.222.333/0001-81"
 	cnpjAlphanumeric = "12.ABC.345/01DE-35"
 )
 
 var allTestTaxIDs = []string{cpfApprove, cpfApprove2, cpfApprove3, cpfDeny, cpfTwice, cpfNoWebhook, cpfBadSignature,
-	cnpjApprove, cnpjAlphanumeric}
+	cpfLGPDAbandoned, cpfEarlyWebhook, cpfProductFails, cnpjApprove, cnpjAlphanumeric}
 
 func must(t *testing.T, err error, what string) {
 	t.Helper()
@@ -400,4 +403,38 @@ func TestBankLinkIsSingleUse(t *testing.T) {
 	must(t, err, "reopen the bank link")
 	visible(t, again.GetByTestId("bank-error"), "a reused link is refused")
 	shot(t, again, "bank-reused-desktop")
+}
+
+func TestConsentWebhookBeforeTheBrowserReturns(t *testing.T) {
+	page := desktop(t)
+	authorise(t, page, shared, "personal", cpfEarlyWebhook, "077")
+	expectReports(t, page, 4)
+	entries := page.GetByTestId("timeline-entry").Filter(playwright.LocatorFilterOptions{HasText: "consent_authorised"})
+	must(t, expect.Locator(entries).ToHaveCount(1), "the early webhook is on the timeline once")
+}
+
+func TestOneFailingProductIsVisible(t *testing.T) {
+	page := desktop(t)
+	authorise(t, page, shared, "personal", cpfProductFails, "336")
+	expectReports(t, page, 3)
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("product_generated_failed",
+		playwright.LocatorAssertionsToContainTextOptions{Timeout: playwright.Float(20000)}), "the failure is on the timeline")
+	must(t, expect.Locator(page.GetByTestId("reports-section")).Not().ToContainText("pf_credit_card"),
+		"no credit card report")
+}
+
+func TestLGPDNeverAcceptedLeavesTheConsentWaiting(t *testing.T) {
+	page := desktop(t)
+	start(t, page, shared, "personal", cpfLGPDAbandoned)
+	chooseInstitution(t, page, "380")
+	must(t, page.GetByTestId("bank-login").Click(), "log in at the bank")
+	must(t, page.GetByTestId("bank-authorise").Click(), "authorise at the bank")
+	visible(t, page.GetByTestId("lgpd-page"), "LGPD term")
+	must(t, page.GetByTestId("lgpd-accept").Click(), "try to accept the LGPD term")
+	visible(t, page.GetByTestId("lgpd-abandoned"), "the sandbox says the term was not accepted")
+	must(t, page.GetByTestId("bank-back").Click(), "back to the portal")
+	must(t, page.WaitForURL(regexp.MustCompile(`/consents/[^/]+$`)), "the consent page")
+	expectStatus(t, page, "AWAITING_LGPD_AUTHORISATION")
+	must(t, expect.Locator(page.GetByTestId("reports-section")).Not().ToContainText("pf_checking_account"),
+		"no reports without authorisation")
 }
