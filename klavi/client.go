@@ -197,9 +197,45 @@ type call struct {
 	// retry marks the call idempotent: it may be repeated on network errors, 429 and 5xx. Each endpoint
 	// states why it is or is not safe to repeat.
 	retry bool
+	// redact lists request values (tax ids) that must never reach an error text, whatever form the server
+	// echoes them in; the regular expressions of sanitize only catch the usual shapes.
+	redact []string
 }
 
 func (cl *call) op() string { return cl.method + " " + cl.tmpl }
+
+// taxIDForms returns the spellings of the given tax ids a server might echo: as sent, with the punctuation
+// removed, and upper- and lower-cased (alphanumeric CNPJ). Values shorter than 4 characters are left out, like
+// sanitize does.
+func taxIDForms(ids ...string) []string {
+	var out []string
+	add := func(v string) {
+		if len(v) < 4 {
+			return
+		}
+		for _, o := range out {
+			if o == v {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	for _, id := range ids {
+		plain := strings.Map(func(r rune) rune {
+			switch r {
+			case '.', '/', '-', ' ':
+				return -1
+			}
+			return r
+		}, id)
+		for _, v := range []string{id, plain} {
+			add(v)
+			add(strings.ToUpper(v))
+			add(strings.ToLower(v))
+		}
+	}
+	return out
+}
 
 // do runs one API call: per-call timeout, token, transport retries, and one re-authentication on a 401.
 func (c *Client) do(ctx context.Context, cl call) error {
@@ -244,7 +280,7 @@ func (c *Client) send(ctx context.Context, cl *call, payload []byte, token strin
 	if cl.retry {
 		attempts = c.maxAttempts
 	}
-	secrets := []string{c.accessKey, c.secretKey, token}
+	secrets := append([]string{c.accessKey, c.secretKey, token}, cl.redact...)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		status, header, body, err := c.attempt(ctx, cl, payload, token)

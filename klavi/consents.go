@@ -95,7 +95,8 @@ func (c *Client) CreateConsent(ctx context.Context, linkToken string, req Consen
 	}
 	var out createdConsentWire
 	err := c.do(ctx, call{method: http.MethodPost, path: "/consents", tmpl: "/consents", auth: authLink,
-		token: linkToken, body: consentRequestWire(req), out: &out})
+		token: linkToken, body: consentRequestWire(req), out: &out,
+		redact: taxIDForms(req.PersonalTaxID, req.BusinessTaxID)})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,8 @@ func (c *Client) Consent(ctx context.Context, consentID string) (*Consent, error
 
 // ConsentsByTaxID calls GET /consents?personalTaxId=… (Personal) or ?businessTaxId=… (Business) with the
 // accessToken and returns every consent of that CPF/CNPJ (several per tax id are normal). Retried (a read).
-// The tax id only travels in the query string, which is never logged nor put in errors.
+// The tax id only travels in the query string, which is never logged nor put in errors; an error text echoed
+// by the server has the tax id (in any spelling) removed.
 func (c *Client) ConsentsByTaxID(ctx context.Context, kind TaxIDKind, taxID string) ([]Consent, error) {
 	const tmpl = "/consents"
 	var param string
@@ -144,7 +146,7 @@ func (c *Client) ConsentsByTaxID(ctx context.Context, kind TaxIDKind, taxID stri
 	}
 	var out []consentWire
 	err := c.do(ctx, call{method: http.MethodGet, path: "/consents", tmpl: tmpl + "?" + param + "={taxId}",
-		query: url.Values{param: {taxID}}, auth: authAccess, out: &out, retry: true})
+		query: url.Values{param: {taxID}}, auth: authAccess, out: &out, retry: true, redact: taxIDForms(taxID)})
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func (c *Client) CreateLink(ctx context.Context, req LinkRequest) (*Link, error)
 	}
 	var out linkResponseWire
 	err := c.do(ctx, call{method: http.MethodPost, path: "/links", tmpl: "/links", auth: authAccess,
-		body: linkRequestWire(req), out: &out})
+		body: linkRequestWire(req), out: &out, redact: taxIDForms(req.PersonalTaxID, req.BusinessTaxID)})
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func (c *Client) RequestReports(ctx context.Context, req ReportRequest) (*Report
 	}
 	var out reportResultWire
 	if err := c.do(ctx, call{method: http.MethodPost, path: path, tmpl: path, auth: authAccess, body: body,
-		out: &out}); err != nil {
+		out: &out, redact: taxIDForms(req.TaxID)}); err != nil {
 		return nil, err
 	}
 	if out.RequestID == "" {

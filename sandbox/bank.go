@@ -226,8 +226,8 @@ func (s *Sandbox) takeStepLocked(r *http.Request, stage string) *consent {
 	if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.browser)) != 1 {
 		return nil
 	}
-	if !s.now().Before(c.activity.Add(s.o.IdleTimeout)) {
-		s.setStatusLocked(c, statusExpired)
+	if status, due := s.dueTransitionLocked(c, s.now()); due {
+		s.setStatusLocked(c, status) // idle timeout or the 60-minute rule
 		return nil
 	}
 	delete(s.steps, step)
@@ -274,12 +274,13 @@ func (s *Sandbox) handleBankAuthorise(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var back string
+	var d *delivery
 	switch {
 	case r.PostForm.Get("action") != "authorise" || c.scen == scenarioDeny:
-		s.setStatusLocked(c, statusRejected)
+		d = s.setStatusLocked(c, statusRejected)
 		back = s.returnURLLocked(c, "access_denied", "O usuário recusou o compartilhamento na instituição")
 	case c.scen == scenarioBankError:
-		s.setStatusLocked(c, statusError)
+		d = s.setStatusLocked(c, statusError)
 		back = s.returnURLLocked(c, "server_error", "A instituição não conseguiu processar a autorização")
 	default:
 		s.setStatusLocked(c, statusAwaitingLGPD)
@@ -289,7 +290,23 @@ func (s *Sandbox) handleBankAuthorise(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusOK, lgpdPage(v))
 		return
 	}
+	scen := c.scen
 	s.mu.Unlock()
+	redirectBack(w, r, back, scen, d)
+}
+
+// redirectBack sends the browser back to the partner with a 302. In the
+// "webhook first" scenario it first waits until the consent event d has
+// been delivered (acknowledged, or abandoned after its retries), whatever
+// the outcome of the flow.
+func redirectBack(w http.ResponseWriter, r *http.Request, back string, scen scenario, d *delivery) {
+	if scen == scenarioWebhookFirst && d != nil {
+		select {
+		case <-d.done:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	http.Redirect(w, r, back, http.StatusFound)
 }
 
@@ -307,10 +324,11 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("action") != "accept" {
-		s.setStatusLocked(c, statusRejected)
+		d := s.setStatusLocked(c, statusRejected)
 		back := s.returnURLLocked(c, "access_denied", "O usuário não aceitou o termo de compartilhamento (LGPD)")
+		scen := c.scen
 		s.mu.Unlock()
-		http.Redirect(w, r, back, http.StatusFound)
+		redirectBack(w, r, back, scen, d)
 		return
 	}
 	if c.scen == scenarioLGPDNever {
@@ -338,16 +356,7 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 	back := s.returnURLLocked(c, "", "")
 	scen := c.scen
 	s.mu.Unlock()
-	if scen == scenarioWebhookFirst && d != nil {
-		// The scenario: the consent webhook is delivered (and acknowledged,
-		// or abandoned after retries) before the browser goes back.
-		select {
-		case <-d.done:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	http.Redirect(w, r, back, http.StatusFound)
+	redirectBack(w, r, back, scen, d)
 }
 
 // handleLogo: GET /logos/{code}.svg.

@@ -61,6 +61,7 @@ type consent struct {
 	expireAt                       time.Time
 	createdAt, updatedAt, activity time.Time
 	scen                           scenario
+	revokeCalled                   bool // DELETE .../revoke succeeded once: repeats are no-ops
 
 	ticket  string // the one-time consentRedirectURL ticket
 	browser string // bank cookie value bound on first open
@@ -306,8 +307,12 @@ func (s *Sandbox) handleListConsents(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleRevoke: DELETE /data/v1/consents/{consentID}/revoke (accessToken).
-// Revoking an already revoked consent is a no-op 200; other terminal
-// statuses cannot be revoked (416/4001).
+// An AUTHORISED consent becomes REVOKED (consent_revoked), the only REVOKED
+// edge of §6.7; an unfinished one (STARTED, AWAITING_*) becomes REJECTED
+// (consent_rejected), as §6.1 says of a consent revoked before it is
+// authorised. Repeating a revoke that succeeded is a no-op 200 (DELETE is
+// idempotent, and the portal's client retries it); other terminal statuses
+// cannot be revoked (416/4001).
 func (s *Sandbox) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "consentID")
 	s.mu.Lock()
@@ -318,13 +323,17 @@ func (s *Sandbox) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case c.status == statusRevoked:
+	case c.status == statusRevoked, c.revokeCalled:
 	case terminal(c.status):
 		s.mu.Unlock()
 		businessError(w, codeInvalidAuthorisation, "consent is not active")
 		return
-	default:
+	case c.status == statusAuthorised:
+		c.revokeCalled = true
 		s.setStatusLocked(c, statusRevoked)
+	default:
+		c.revokeCalled = true
+		s.setStatusLocked(c, statusRejected)
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, messageWire{Message: "ok"})
@@ -358,12 +367,50 @@ func (s *Sandbox) setStatusLocked(c *consent, status string) *delivery {
 	}, ext)
 }
 
+// dueTransitionLocked returns the time-based transition due for an
+// unfinished consent (STARTED or AWAITING_*) as of now, if any. Of the
+// deadlines already passed, the earliest decides:
+//   - STARTED with its consentRedirectURL never opened: issue + RedirectTTL
+//     → REJECTED (§6.1, URL unused in time);
+//   - last activity + IdleTimeout → EXPIRED (§6.6);
+//   - creation + FlowTimeout → REJECTED (§6.1, the 60-minute rule).
+//
+// Caller holds s.mu.
+func (s *Sandbox) dueTransitionLocked(c *consent, now time.Time) (string, bool) {
+	switch c.status {
+	case statusStarted, statusAwaitingAuthorisation, statusAwaitingLGPD:
+	default:
+		return "", false
+	}
+	var (
+		best   string
+		bestAt time.Time
+	)
+	consider := func(at time.Time, status string) {
+		if now.Before(at) {
+			return // not yet due
+		}
+		if best == "" || at.Before(bestAt) {
+			best, bestAt = status, at
+		}
+	}
+	if c.status == statusStarted {
+		if t := s.tickets[c.ticket]; t != nil && !t.used {
+			consider(t.issued.Add(s.o.RedirectTTL), statusRejected)
+		}
+	}
+	consider(c.activity.Add(s.o.IdleTimeout), statusExpired)
+	consider(c.createdAt.Add(s.o.FlowTimeout), statusRejected)
+	return best, best != ""
+}
+
 // Sweep applies the time-based transitions as of the sandbox clock now:
 // an unused consentRedirectURL older than RedirectTTL rejects its consent
-// (§6.1), unfinished consents idle for IdleTimeout become EXPIRED, and
-// AUTHORISED consents past expireAt become EXPIRED; expired tokens are
-// dropped. A background goroutine
-// calls it every second; tests call it after advancing an injected clock.
+// (§6.1), unfinished consents idle for IdleTimeout become EXPIRED,
+// unfinished consents older than FlowTimeout (60 min) become REJECTED
+// (§6.1), and AUTHORISED consents past expireAt become EXPIRED; expired
+// tokens are dropped. A background goroutine calls it every second; tests
+// call it after advancing an injected clock.
 func (s *Sandbox) Sweep() {
 	now := s.now()
 	s.mu.Lock()
@@ -375,23 +422,16 @@ func (s *Sandbox) Sweep() {
 	}
 	for _, id := range s.order {
 		c := s.consents[id]
-		switch c.status {
-		case statusStarted:
-			// The ticket is not marked used: a late open still shows the
-			// "expired" page rather than "already used".
-			if t := s.tickets[c.ticket]; t != nil && !t.used && !now.Before(t.issued.Add(s.o.RedirectTTL)) {
-				s.setStatusLocked(c, statusRejected)
-			} else if !now.Before(c.activity.Add(s.o.IdleTimeout)) {
-				s.setStatusLocked(c, statusExpired)
-			}
-		case statusAwaitingAuthorisation, statusAwaitingLGPD:
-			if !now.Before(c.activity.Add(s.o.IdleTimeout)) {
-				s.setStatusLocked(c, statusExpired)
-			}
-		case statusAuthorised:
+		if c.status == statusAuthorised {
 			if now.After(c.expireAt) {
 				s.setStatusLocked(c, statusExpired)
 			}
+			continue
+		}
+		// The ticket is not marked used: a late open still shows the
+		// "expired" page rather than "already used".
+		if status, ok := s.dueTransitionLocked(c, now); ok {
+			s.setStatusLocked(c, status)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func rgFillCore(r *ReportWire) {
 	r.ProductReportID = "5f1b6c2e-8a41-4b8e-9a57-0c1d2e3f4a5b"
 	r.ProductReportTime = "2026-11-25T10:11:12"
 	r.Links = []ReportLinkWire{{LinkID: "link-1", InstitutionCode: "341", Consents: []ReportConsentWire{{
-		ConsentID: "urn:x:1", Permissions: map[string]PermissionWire{"ACCOUNTS_READ": {PermissionsGranted: true, AccountIDs: []string{"1"}}},
+		ConsentID: "urn:x:1", Permissions: map[string]PermissionWire{"ACCOUNTS_ALL": {PermissionsGranted: true, AccountIDs: []string{"1"}}},
 	}}}}
 	r.ExternalInfo = map[string]any{"orderId": "abc"}
 }

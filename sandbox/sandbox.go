@@ -49,6 +49,15 @@ type Options struct {
 	RedirectTTL time.Duration
 	// IdleTimeout turns inactive, unfinished consents into EXPIRED (default 30 min).
 	IdleTimeout time.Duration
+	// FlowTimeout is §6.1's 60-minute rule: a consent still unfinished (STARTED or
+	// AWAITING_*) this long after its creation becomes REJECTED, whatever its
+	// activity (default 60 min). When it and IdleTimeout are both overdue, the
+	// earlier deadline decides.
+	FlowTimeout time.Duration
+	// EventsAsObject sends each event webhook as a single JSON object instead
+	// of the documented one-element array (§14.5 "array vs object
+	// configurable"). Default false: array.
+	EventsAsObject bool
 	// AutoReports sends the person type's default reports after AUTHORISED.
 	AutoReports bool
 	// RetryBase is the first webhook retry delay, doubling on each of the up to
@@ -110,6 +119,9 @@ func New(o Options) *Sandbox {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 30 * time.Minute
+	}
+	if o.FlowTimeout <= 0 {
+		o.FlowTimeout = 60 * time.Minute
 	}
 	if o.RetryBase <= 0 {
 		o.RetryBase = 250 * time.Millisecond

@@ -68,10 +68,12 @@ func validCPF(s string) bool {
 }
 
 // validCNPJ reports whether s (already normalised) is a CNPJ: 12 characters
-// in [0-9A-Z] (the alphanumeric CNPJ of IN RFB 2.229/2024) followed by two
-// numeric check digits.
+// in [0-9A-Z] (the alphanumeric CNPJ of IN RFB 2.229/2024), not all the
+// same, followed by two numeric check digits. The repetition rule looks at
+// the 12 base characters: 111111111111 has check digits 80, so testing the
+// whole string would let 11.111.111/1111-80 through.
 func validCNPJ(s string) bool {
-	if len(s) != 14 || allSame(s) {
+	if len(s) != 14 || allSame(s[:12]) {
 		return false
 	}
 	for i := 0; i < 14; i++ {

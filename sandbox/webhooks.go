@@ -21,7 +21,7 @@ const (
 )
 
 // eventWire is the API event envelope (§9.4). Deliveries carry a JSON array
-// holding exactly one of these.
+// holding exactly one of these, or the bare object with Options.EventsAsObject.
 type eventWire struct {
 	PartnerAppID string         `json:"partnerAppId"`
 	EventID      string         `json:"eventId"`
@@ -230,7 +230,13 @@ func (s *Sandbox) emit(key string, sc scenario, consentEvent bool, name string, 
 		Payload:      payload,
 		ExternalInfo: ext,
 	}
-	body, err := json.Marshal([]eventWire{ev})
+	var body []byte
+	var err error
+	if s.o.EventsAsObject {
+		body, err = json.Marshal(ev)
+	} else {
+		body, err = json.Marshal([]eventWire{ev})
+	}
 	if err != nil {
 		s.log.Error("sandbox event encode failed", "event", name)
 		return nil
