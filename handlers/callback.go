@@ -64,10 +64,17 @@ func cleanText(s string, max int) string {
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	consentID, linkID, track := q.Get("consent_id"), q.Get("link_id"), q.Get("external_track_id")
-	errCode := cleanText(q.Get("error"), maxErrorLen)
+	errCode := q.Get("error")
+	if len(errCode) > maxErrorLen {
+		errCode = "other" // never cut a junk value into something that looks like a code
+	}
+	errCode = cleanText(errCode, maxErrorLen)
 	errDesc := cleanText(q.Get("error_description"), maxErrorDescLen)
 	if !validID(consentID) || !validID(track) || (linkID != "" && !validID(linkID)) {
-		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r))
+		// A security event: the raw values are attacker-chosen (CR/LF, NUL, markup), so only hashes of
+		// them are logged, never the text itself.
+		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r),
+			"reason", "malformed", "consent_ref", logRef(consentID), "track_ref", logRef(track))
 		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
 	}
@@ -86,7 +93,9 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r))
+		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r),
+			"reason", "mismatch", "consent_ref", logRef(consentID), "track_ref", logRef(track),
+			"session_ref", logRef(sid))
 		s.page(w, r, http.StatusForbidden, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
 		return nil
 	}
@@ -94,7 +103,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		// The track id was never used and the consent is older than Klavi lets it live: refuse and change
 		// nothing (a replay of an already seen callback stays idempotent below).
 		s.log.WarnContext(r.Context(), "callback refused: consent too old", "request_id", reqID(r),
-			"consent_age_min", int(s.now().Sub(c.CreatedAt)/time.Minute))
+			"reason", "too_old", "consent_ref", logRef(c.ID), "consent_age_min", int(s.now().Sub(c.CreatedAt)/time.Minute))
 		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
 	}
@@ -105,6 +114,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	if first {
 		title, detail := "callback: back from the bank (success)", ""
 		if errCode != "" {
+			// Only the (charset- and length-checked) error code is logged, once per consent. error_description
+			// is untrusted free text: it goes to the consent row and its timeline only (cut, control
+			// characters stripped, tax ids masked, escaped when rendered).
+			s.log.InfoContext(r.Context(), "callback with error", "request_id", reqID(r), "error", errCode)
 			title = "callback: back from the bank with error=" + errCode
 			detail = errDesc
 		}
@@ -115,8 +128,25 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// validErrorCode accepts OAuth-style error values ([a-z0-9_.-]); anything else becomes "other".
+// logRef is how ids from the callback appear in security-event logs: the first 16 hex digits of a SHA-256,
+// enough to correlate two log lines, never the value itself (which may be attacker-chosen text or our state).
+func logRef(v string) string {
+	if v == "" {
+		return ""
+	}
+	return sha256Hex("portal-log-ref:" + v)[:16]
+}
+
+// maxErrorCodeLen bounds a plausible error code (OAuth's are short tokens such as access_denied). A longer
+// value, even of the right characters, is junk or an attempt to fill our logs and becomes "other".
+const maxErrorCodeLen = 64
+
+// validErrorCode accepts OAuth-style error values ([a-z0-9_.-], at most maxErrorCodeLen); anything else becomes
+// "other".
 func validErrorCode(s string) bool {
+	if len(s) > maxErrorCodeLen {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {

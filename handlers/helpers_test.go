@@ -141,6 +141,21 @@ func (f *fakeKlavi) RequestReports(_ context.Context, req klavi.ReportRequest) (
 	return &klavi.ReportRequestResult{RequestID: "req-1", Message: "ok"}, nil
 }
 
+// secrets lists the values this fake handed out or received that must never reach a log line: link tokens,
+// externalTrackIds and the one-time bank URLs' secret part.
+func (f *fakeKlavi) secrets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []string{"one-time=secret", testSecret}
+	for i := 1; i <= f.links; i++ {
+		out = append(out, fmt.Sprintf("token-%d", i))
+	}
+	for _, r := range f.consentReqs {
+		out = append(out, r.ExternalTrackID)
+	}
+	return out
+}
+
 func (f *fakeKlavi) lastTrack() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -155,6 +170,8 @@ type env struct {
 	kc   *fakeKlavi
 	srv  *httptest.Server
 	logs *syncBuffer
+	// dbPath is the SQLite file behind st (tests open it directly to inspect or break it).
+	dbPath string
 }
 
 type syncBuffer struct {
@@ -177,7 +194,8 @@ func (b *syncBuffer) String() string {
 func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "portal.db"), time.Now)
+	dbPath := filepath.Join(t.TempDir(), "portal.db")
+	st, err := store.Open(ctx, dbPath, time.Now)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
@@ -201,7 +219,11 @@ func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &env{t: t, s: s, st: st, kc: kc, srv: srv, logs: logs}
+	e := &env{t: t, s: s, st: st, kc: kc, srv: srv, logs: logs, dbPath: dbPath}
+	// Every test's log output is scanned for personal data, tokens, state values and bodies (reliability.md §6
+	// test 5). Registered after the server so it runs before it closes, and after anything the test adds later.
+	t.Cleanup(func() { assertCleanLogs(t, logs.String(), kc.secrets()...) })
+	return e
 }
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -215,6 +237,7 @@ type resp struct {
 	status int
 	header http.Header
 	body   string
+	closed bool // the server asked to close the connection (Connection: close)
 }
 
 func (r resp) doc(t *testing.T) *goquery.Document {
@@ -244,7 +267,7 @@ func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[st
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
+	return resp{status: res.StatusCode, header: res.Header, body: string(b), closed: res.Close}
 }
 
 func (e *env) get(c *http.Client, path string) resp { return e.do(c, http.MethodGet, path, nil, nil) }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -35,8 +36,24 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		// Nothing is cacheable unless a handler says so (static assets do): pages, redirects, JSON and
+		// downloads may all carry personal or financial data (ASVS 14.3.2).
+		h.Set("Cache-Control", "no-store")
 		if s.secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ownRequestID drops a client-sent X-Request-Id before middleware.RequestID, which would otherwise adopt it
+// as the id printed on every log line of the request: anyone could then write arbitrary text (a CPF, 60 KB,
+// another request's id) into our logs. The id is always our own counter.
+func ownRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header[middleware.RequestIDHeader]; ok {
+			r = r.Clone(r.Context())
+			r.Header.Del(middleware.RequestIDHeader)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -85,6 +102,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				"request_id", middleware.GetReqID(r.Context()),
 				"panic", taxid.MaskText(panicText(rec)),
 				"stack", taxid.MaskText(string(debug.Stack())))
+			if ww, ok := w.(middleware.WrapResponseWriter); ok && ww.Status() != 0 {
+				// The status line already went out (a streamed download): appending an error page would hand the
+				// client a corrupt "success". Abort the connection so it sees a failed transfer instead.
+				panic(http.ErrAbortHandler)
+			}
 			s.errorPage(w, r, http.StatusInternalServerError)
 		}()
 		next.ServeHTTP(w, r)
@@ -102,19 +124,40 @@ func panicText(v any) string {
 	}
 }
 
-// limitBody caps the request body; reading past it yields *http.MaxBytesError (→ 413 in the error sink).
+// limitBody caps the request body; reading past it yields *http.MaxBytesError (→ 413 in the error sink) and
+// the connection is closed after the answer, so the rest of an oversized body is never read.
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			limit := n
 			if r.ContentLength > n {
 				// Refuse early: no need to read a body we already know is too big.
-				r.Body = http.MaxBytesReader(w, r.Body, 0)
-			} else {
-				r.Body = http.MaxBytesReader(w, r.Body, n)
+				limit = 0
 			}
+			r.Body = &closeOnLimit{ReadCloser: http.MaxBytesReader(w, r.Body, limit), w: w}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// closeOnLimit asks for the connection to be closed once the body limit is hit. http.MaxBytesReader tells the
+// server itself only when it is given the server's own ResponseWriter; behind a wrapping middleware (the
+// request logger's) that signal is lost and the server would keep reading the rest of the body to reuse the
+// connection. "Connection: close" on the response works through any wrapper.
+type closeOnLimit struct {
+	io.ReadCloser
+	w   http.ResponseWriter
+	hit bool
+}
+
+func (b *closeOnLimit) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var mbe *http.MaxBytesError
+	if err != nil && !b.hit && errors.As(err, &mbe) {
+		b.hit = true
+		b.w.Header().Set("Connection", "close")
+	}
+	return n, err
 }
 
 // parseForm parses a urlencoded form under the form limit; an oversized body is reported as 413.

@@ -74,6 +74,8 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
+	// Scanned last, after the worker and the servers stopped (reliability.md §6 test 5).
+	t.Cleanup(func() { assertCleanLogs(t, logs.String(), testSecret, "demo-access-key") })
 	t.Cleanup(func() { cancel(); <-done; portal.Close() })
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Timeout: 20 * time.Second}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -39,6 +40,11 @@ type Options struct {
 	// ConsentMaxAge is how long after its creation a consent's callback is still accepted (default 60 minutes,
 	// as Klavi rejects consents after 60 minutes); a later first callback is refused with 400.
 	ConsentMaxAge time.Duration
+	// WebhookAllowlist, when not empty, restricts both webhook receivers to these source networks (Klavi:
+	// 18.231.92.86/32 sandbox, 18.230.43.17/32 production). The source is the TCP peer (r.RemoteAddr) only:
+	// forwarded headers are never trusted. A delivery from elsewhere gets 403 and is not stored. Empty means off
+	// (the embedded sandbox posts from loopback).
+	WebhookAllowlist []netip.Prefix
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -77,6 +83,8 @@ type Server struct {
 	limiter *rateLimiter
 	// consentMaxAge bounds the age of a consent whose first callback we still accept.
 	consentMaxAge time.Duration
+	// webhookAllow is Options.WebhookAllowlist (nil: every source may post, the HMAC decides).
+	webhookAllow []netip.Prefix
 	// statusLocks serialise status changes per consent (striped by id hash) so each transition is logged once.
 	statusLocks [64]sync.Mutex
 }
@@ -143,6 +151,12 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.consentMaxAge = o.ConsentMaxAge
 	if s.consentMaxAge <= 0 {
 		s.consentMaxAge = defaultConsentMaxAge
+	}
+	for _, p := range o.WebhookAllowlist {
+		if !p.IsValid() {
+			return nil, errors.New("handlers: Options.WebhookAllowlist holds an invalid prefix")
+		}
+		s.webhookAllow = append(s.webhookAllow, p.Masked())
 	}
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now

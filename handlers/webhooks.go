@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -41,6 +43,12 @@ func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte
 func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !s.webhookSourceAllowed(r) {
+				// Not from Klavi's documented addresses: refuse before reading or storing anything.
+				s.log.WarnContext(r.Context(), "webhook refused: source not allowed", "kind", kind, "request_id", reqID(r))
+				writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
+				return
+			}
 			if r.Method != http.MethodPost {
 				w.Header().Set("Allow", http.MethodPost)
 				writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "method not allowed"})
@@ -56,6 +64,29 @@ func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// webhookSourceAllowed reports whether the TCP peer is inside Options.WebhookAllowlist (always true when the
+// list is empty). X-Forwarded-For, X-Real-IP and Forwarded are ignored: anyone can send them.
+func (s *Server) webhookSourceAllowed(r *http.Request) bool {
+	if len(s.webhookAllow) == 0 {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.webhookAllow {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // rejectMediaType records a delivery refused for its Content-Type and answers 415. The body is read (within
