@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,6 +49,7 @@ var settings = []setting{
 	{"SANDBOX_AUTO_REPORTS", "false", "send reports automatically after AUTHORISED"},
 	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report"},
 	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final"},
+	{"WEBHOOK_ALLOWLIST", "empty: any source (the signature decides)", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 
@@ -74,6 +76,7 @@ type config struct {
 	ReportDelay, PollInterval                 time.Duration
 	AutoReports                               bool
 	LogLevel                                  slog.Level
+	WebhookAllowlist                          []netip.Prefix
 }
 
 // loadConfig applies defaults, reads the environment and validates; every error names its variable.
@@ -131,6 +134,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 			check(errors.New("SANDBOX_AUTO_REPORTS: want true or false"))
 		}
 		c.AutoReports = b
+	}
+	for _, item := range strings.Split(env("WEBHOOK_ALLOWLIST", ""), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				check(fmt.Errorf("WEBHOOK_ALLOWLIST: %q is neither an IP nor a CIDR", item))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.WebhookAllowlist = append(c.WebhookAllowlist, p.Masked())
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))

@@ -126,6 +126,8 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		Now:           time.Now,
 		PollInterval:  cfg.PollInterval,
 		SandboxHints:  sb != nil,
+
+		WebhookAllowlist: cfg.WebhookAllowlist,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)

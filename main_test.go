@@ -51,6 +51,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"negative duration", map[string]string{"POLL_INTERVAL": "-1s"}, "POLL_INTERVAL"},
 		{"bad bool", map[string]string{"SANDBOX_AUTO_REPORTS": "maybe"}, "SANDBOX_AUTO_REPORTS"},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"bad allowlist entry", map[string]string{"WEBHOOK_ALLOWLIST": "18.231.92.86,klavi"}, "WEBHOOK_ALLOWLIST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,5 +171,40 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	}
 	if !strings.Contains(out, "/consents/abc") {
 		t.Errorf("log line lost a harmless value: %s", out)
+	}
+}
+
+func TestWebhookAllowlistAcceptsIPsAndCIDRs(t *testing.T) {
+	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1"}))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	var got []string
+	for _, p := range c.WebhookAllowlist {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "18.231.92.86/32 10.0.0.0/8 ::1/128" {
+		t.Errorf("allowlist = %v", got)
+	}
+}
+
+// TestServerRejectsHugeHeaders checks the explicit MaxHeaderBytes: a request whose headers exceed 64 KiB gets 431.
+func TestServerRejectsHugeHeaders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go hs.Serve(ln)
+	defer hs.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 80<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status = %d, want 431", resp.StatusCode)
 	}
 }

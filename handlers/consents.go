@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -121,7 +122,7 @@ func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, cod
 	if !validID(cc.ConsentID) {
 		return "", "", fmt.Errorf("handlers: create consent: %w: bad consent id", klavi.ErrBadResponse)
 	}
-	if u, perr := url.Parse(cc.ConsentRedirectURL); perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !bankURLAllowed(cc.ConsentRedirectURL) {
 		return "", "", errBadRedirect
 	}
 	c := store.Consent{
@@ -427,8 +428,19 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	s.timeline(ctx, c.ID, "revoke", "api: DELETE /consents/{id}/revoke", "revoked by the user in the portal", true)
-	if _, err := s.applyStatus(ctx, c, string(klavi.StatusRevoked), nil, "", "revoke"); err != nil {
-		return err
+	// Klavi decides what a revoke becomes: REVOKED after AUTHORISED, REJECTED for a consent still in progress
+	// (klavi-api.md §6.1, §6.7). Read it back; if that read fails, only an authorised consent is known to be
+	// REVOKED, and the reconciler settles anything else.
+	status := ""
+	if kcs, err := s.kc.Consent(ctx, c.ID); err == nil && kcs.Status.Known() {
+		status = string(kcs.Status)
+	} else if c.Status == string(klavi.StatusAuthorised) {
+		status = string(klavi.StatusRevoked)
+	}
+	if status != "" {
+		if _, err := s.applyStatus(ctx, c, status, nil, "", "revoke"); err != nil {
+			return err
+		}
 	}
 	ss := sessionFrom(r.Context())
 	ss.setFlash("flash.revoked")
@@ -470,5 +482,28 @@ func klaviErrText(err error) string {
 		return "call interrupted"
 	default:
 		return "unexpected error"
+	}
+}
+
+// bankURLAllowed says whether the browser may be sent to a consentRedirectURL. It comes from Klavi's response
+// and points at the bank, whose host varies, so no host list applies (ASVS 3.7.2's documented exception); it
+// must be https, except plain http to a loopback host, which only the local sandbox serves.
+func bankURLAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return true
+		}
+		ip, err := netip.ParseAddr(host)
+		return err == nil && ip.IsLoopback()
+	default:
+		return false
 	}
 }

@@ -489,3 +489,61 @@ func TestCallback(t *testing.T) {
 		})
 	})
 }
+
+func TestRevokingAConsentInProgressShowsWhatKlaviDecided(t *testing.T) {
+	e := newEnv(t)
+	c := e.browser()
+	id, _ := e.startFlow(c, "529.982.247-25")
+	r := e.post(c, "/consents/"+id+"/revoke?confirm=1", url.Values{"confirm": {"1"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	got, err := e.st.Consent(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != string(klavi.StatusRejected) {
+		t.Errorf("status after revoking a consent in progress = %q, want REJECTED (read back from Klavi)", got.Status)
+	}
+}
+
+func TestRevokeFallsBackToRevokedWhenTheReadBackFails(t *testing.T) {
+	e := newEnv(t)
+	c := e.browser()
+	id, track := e.startFlow(c, "529.982.247-25")
+	e.kc.setStatus(id, klavi.StatusAuthorised)
+	wantStatus(t, e.get(c, callbackQuery(id, e.linkOf(id), track)), http.StatusSeeOther)
+	e.kc.mu.Lock()
+	e.kc.getErr = &klavi.APIError{HTTPStatus: 503}
+	e.kc.mu.Unlock()
+	wantStatus(t, e.post(c, "/consents/"+id+"/revoke?confirm=1", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	got, err := e.st.Consent(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != string(klavi.StatusRevoked) {
+		t.Errorf("status = %q, want REVOKED", got.Status)
+	}
+}
+
+func TestBankURLAllowed(t *testing.T) {
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://auth.mockbank.poc.raidiam.io/auth?client_id=x", true},
+		{"http://localhost:8090/bank/authorize?t=x", true},
+		{"http://127.0.0.1:8090/bank/authorize?t=x", true},
+		{"http://[::1]:8090/bank/authorize", true},
+		{"http://bank.example.com/auth", false},
+		{"http://localhost.evil.com/auth", false},
+		{"https://user:pass@bank.example.com/auth", false},
+		{"javascript:alert(1)", false},
+		{"//bank.example.com/auth", false},
+		{"ftp://bank.example.com/auth", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := bankURLAllowed(tt.url); got != tt.want {
+			t.Errorf("bankURLAllowed(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}

@@ -123,7 +123,15 @@ func (f *fakeKlavi) RevokeConsent(_ context.Context, id string) error {
 	if f.revokeErr != nil {
 		return f.revokeErr
 	}
-	f.setStatus(id, klavi.StatusRevoked)
+	// Like Klavi: REVOKED after AUTHORISED; a consent still in progress is REJECTED.
+	f.mu.Lock()
+	authorised := f.consents[id].Status == klavi.StatusAuthorised
+	f.mu.Unlock()
+	if authorised {
+		f.setStatus(id, klavi.StatusRevoked)
+	} else {
+		f.setStatus(id, klavi.StatusRejected)
+	}
 	return nil
 }
 
