@@ -162,5 +162,147 @@ func ResultLabel(ctx context.Context, result string) string {
 	if _, ok := messages["result."+result]; ok {
 		return T(ctx, "result."+result)
 	}
+	// Other "ignored: <event or reason>" results keep their technical tail but get a translated verb.
+	if rest, ok := strings.CutPrefix(result, "ignored: "); ok {
+		return T(ctx, "result.ignored") + ": " + rest
+	}
 	return result
+}
+
+// timelinePT translates the fixed English fragments the handlers write into timeline entries (they are stored
+// once, in English, and shown in either language). Event names, endpoints, statuses and ids are kept as they are:
+// they are what a developer searches for. Order matters: longer fragments first.
+var timelinePT = strings.NewReplacer(
+	"redirect: browser sent to the institution (303)", "redirecionamento: navegador enviado à instituição (303)",
+	"callback: back from the bank (success)", "retorno: de volta da instituição (sucesso)",
+	"callback: back from the bank with error=", "retorno: de volta da instituição com error=",
+	"; will check again", "; nova consulta em instantes",
+	"retry: a new consent was created for the same institution", "nova tentativa: um novo consentimento foi criado para a mesma instituição",
+	"revoked by the user in the portal", "revogado pelo usuário no portal",
+	" failed (will retry)", " falhou (nova tentativa em instantes)",
+	"/revoke failed", "/revoke falhou",
+	"} failed", "} falhou",
+	"consent created at ", "consentimento criado em ",
+	", validity indefinite", ", validade indeterminada",
+	", validity ", ", validade ",
+	" months", " meses",
+	", signature ok", ", assinatura válida",
+	"observed via ", "observado via ",
+	"(after ", "(após ",
+	"poll: ", "consulta: ",
+	"status: ", "situação: ",
+	"products: ", "produtos: ",
+	"report ", "relatório ",
+	" received", " recebido",
+)
+
+// TimelineText shows a stored timeline title or detail in the UI language (see timelinePT).
+func TimelineText(ctx context.Context, s string) string {
+	if LangFrom(ctx) == EN {
+		return s
+	}
+	return timelinePT.Replace(s)
+}
+
+// personalProducts and businessProducts are the products the portal requests (CONTRACT.md), in display order.
+var (
+	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
+	businessProducts = []string{"pj_checking_account", "pj_credit_card"}
+)
+
+// MissingProduct is a requested product without a report yet: State is "failed" (Klavi said
+// product_generated_failed), "waiting" (the page is still live) or "missing" (no longer expected to arrive).
+type MissingProduct struct {
+	Product, State string
+}
+
+// missingProducts lists the requested products that have no report, so that a failure is visible where the
+// reports are and not only as a red dot in the timeline. Failures are read from the timeline entries the
+// handlers write for product_generated_failed (detail "<product>[: message]").
+func missingProducts(vm ConsentVM) []MissingProduct {
+	if vm.Status != "AUTHORISED" && len(vm.Reports) == 0 {
+		return nil
+	}
+	if !vm.ReportsRequested && len(vm.Reports) == 0 {
+		return nil
+	}
+	want := personalProducts
+	if vm.PersonType == "business" {
+		want = businessProducts
+	}
+	got := map[string]bool{}
+	for _, r := range vm.Reports {
+		got[r.Product] = true
+	}
+	failed := map[string]bool{}
+	for _, e := range vm.Timeline {
+		if !e.OK && strings.Contains(e.Title, "product_generated_failed") {
+			p, _, _ := strings.Cut(e.Detail, ":")
+			failed[strings.TrimSpace(p)] = true
+		}
+	}
+	var out []MissingProduct
+	for _, p := range want {
+		switch {
+		case got[p]:
+		case failed[p]:
+			out = append(out, MissingProduct{p, "failed"})
+		case vm.Live:
+			out = append(out, MissingProduct{p, "waiting"})
+		default:
+			out = append(out, MissingProduct{p, "missing"})
+		}
+	}
+	return out
+}
+
+// PermissionLabel is the human name of an Open Finance permission group ("ACCOUNTS_ALL" → "Contas"); unknown
+// values are shown as sent.
+func PermissionLabel(ctx context.Context, p string) string {
+	if _, ok := messages["perm."+p]; ok {
+		return T(ctx, "perm."+p)
+	}
+	return p
+}
+
+func expiryLabel(ctx context.Context, status string) string {
+	switch status {
+	case "EXPIRED":
+		return T(ctx, "consent.expired_on")
+	case "REVOKED", "DELETED_BY_USER":
+		return T(ctx, "consent.was_valid_until")
+	}
+	return T(ctx, "consent.expires")
+}
+
+// expiryValue hides the expiry of a consent that never became valid (rejected, error, still awaiting): a date
+// there would suggest something is active.
+func expiryValue(ctx context.Context, vm ConsentVM) string {
+	switch vm.Status {
+	case "AUTHORISED", "EXPIRED", "REVOKED", "DELETED_BY_USER":
+		if vm.ExpireAt == "" && vm.ValidityPeriod == 0 {
+			return T(ctx, "consent.no_end")
+		}
+		return DateFor(ctx, isoDateInBRT(vm.ExpireAt))
+	case "REJECTED", "ERROR":
+		return T(ctx, "consent.never_valid")
+	}
+	return T(ctx, "consent.not_valid_yet")
+}
+
+func noPermissionsText(ctx context.Context, status string) string {
+	switch status {
+	case "REJECTED", "ERROR", "EXPIRED":
+		return T(ctx, "consent.no_permissions_final")
+	}
+	return T(ctx, "consent.no_permissions")
+}
+
+func anyWaiting(ms []MissingProduct) bool {
+	for _, m := range ms {
+		if m.State == "waiting" {
+			return true
+		}
+	}
+	return false
 }

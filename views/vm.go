@@ -1,6 +1,7 @@
 package views
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -203,4 +204,38 @@ var folds = map[rune]rune{
 	'á': 'a', 'à': 'a', 'â': 'a', 'ã': 'a', 'ä': 'a', 'é': 'e', 'è': 'e', 'ê': 'e', 'ë': 'e',
 	'í': 'i', 'ì': 'i', 'î': 'i', 'ï': 'i', 'ó': 'o', 'ò': 'o', 'ô': 'o', 'õ': 'o', 'ö': 'o',
 	'ú': 'u', 'ù': 'u', 'û': 'u', 'ü': 'u', 'ç': 'c', 'ñ': 'n',
+}
+
+// TimeFor renders an instant in Brasília time in the UI language's date style: "25/11/2026 07:54:32" in
+// Portuguese, "2026-11-25 07:54:32" in English (the same convention as the report pages).
+func TimeFor(ctx context.Context, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	if LangFrom(ctx) == EN {
+		return t.In(brt).Format("2006-01-02 15:04:05")
+	}
+	return t.In(brt).Format("02/01/2006 15:04:05")
+}
+
+// isoUTC is a valid <time datetime> value for t ("" for the zero time).
+func isoUTC(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// isoDateInBRT turns a Klavi timestamp into the calendar date in Brasília ("2027-11-25"), for DateFor; a value
+// that does not parse is returned unchanged.
+func isoDateInBRT(s string) string {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.In(brt).Format("2006-01-02")
+		}
+	}
+	if s == "" {
+		return "—"
+	}
+	return s
 }
