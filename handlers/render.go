@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -71,6 +72,10 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 // cannot be reloaded.
 func langNextPath(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if r.URL.RawQuery != "" {
+			// Keep the search, filters or page the user was looking at.
+			return safeNext(r.URL.Path + "?" + r.URL.RawQuery)
+		}
 		return safeNext(r.URL.Path)
 	}
 	switch r.URL.Path {
@@ -139,10 +144,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorPage renders the friendly page for status.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
-	s.pageMeta(w, r, status, s.meta(w, r, "title.error", 0, ""), s.errorComponent(r, status))
+	vm := errorVM(r, status)
+	// The tab title names the problem ("Página não encontrada"), not just "Erro".
+	s.pageMeta(w, r, status, s.meta(w, r, vm.TitleKey, 0, ""), views.ErrorPage(vm))
 }
 
 func (s *Server) errorComponent(r *http.Request, status int) templ.Component {
+	return views.ErrorPage(errorVM(r, status))
+}
+
+// errorVM chooses the title, message and next step of the error page for status.
+func errorVM(r *http.Request, status int) views.ErrorVM {
 	vm := views.ErrorVM{Status: status, NextHref: "/", NextKey: "error.next.home"}
 	switch status {
 	case http.StatusNotFound:
@@ -165,7 +177,7 @@ func (s *Server) errorComponent(r *http.Request, status int) templ.Component {
 	default:
 		vm.TitleKey, vm.MsgKey = "error.500.title", "error.500.msg"
 	}
-	return views.ErrorPage(vm)
+	return vm
 }
 
 // nextRE is the only shape accepted for "return to" parameters (reliability.md §2.5): a local absolute path.
@@ -173,11 +185,21 @@ var nextRE = regexp.MustCompile(`^/[a-zA-Z0-9/_-]*$`)
 
 // safeNext returns next when it is a plain local path, else "/". "//host" (protocol-relative), backslashes,
 // schemes, encoded characters and control characters are all refused by the pattern or the "//" check.
+//
+// A query string may follow the path; it is decoded and re-encoded, so it can only ever be a query.
 func safeNext(next string) string {
-	if !nextRE.MatchString(next) || strings.Contains(next, "//") {
+	path, rawQuery, hasQuery := strings.Cut(next, "?")
+	if !nextRE.MatchString(path) || strings.Contains(path, "//") {
 		return "/"
 	}
-	return next
+	if !hasQuery {
+		return path
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil || len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
 }
 
 // safeErr renders an error for the log with anything that looks like a CPF/CNPJ masked. Klavi errors are

@@ -225,7 +225,12 @@ func TestLangNext(t *testing.T) {
 		{"http://localhost@evil.com", "/"},
 		{"https://evil.com", "/"},
 		{"/a//b", "/"},
-		{"/a?b=c", "/"},
+		{"/a?b=c", "/a?b=c"},
+		{"/consents?status=AUTHORISED&tax_id=52998224725", "/consents?status=AUTHORISED&tax_id=52998224725"},
+		{"/institutions?q=s%C3%A3o+paulo", "/institutions?q=s%C3%A3o+paulo"},
+		{"/?next=//evil.com", "/?next=%2F%2Fevil.com"},
+		{"//evil.com?x=1", "/"},
+		{"/a?%zz", "/a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.next, func(t *testing.T) {
@@ -254,4 +259,14 @@ func TestLangNext(t *testing.T) {
 			t.Errorf("lang = %q", lang)
 		}
 	})
+}
+
+func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
+	e := newEnv(t)
+	r := e.get(e.browser(), "/no-such-page")
+	wantStatus(t, r, http.StatusNotFound)
+	title := r.doc(t).Find("title").Text()
+	if !strings.Contains(title, "não encontrada") {
+		t.Errorf("404 title = %q, want it to say the page was not found", title)
+	}
 }
