@@ -72,8 +72,9 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 // cannot be reloaded.
 func langNextPath(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if r.URL.RawQuery != "" {
-			// Keep the search, filters or page the user was looking at.
+		if r.URL.RawQuery != "" && r.URL.Path != "/callback" {
+			// Keep the search, filters or page the user was looking at. Never the callback's query: its ids
+			// are not echoed into any page.
 			return safeNext(r.URL.Path + "?" + r.URL.RawQuery)
 		}
 		return safeNext(r.URL.Path)
