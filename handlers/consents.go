@@ -20,7 +20,7 @@ import (
 	"github.com/klavi-demo/portal/views"
 )
 
-// Products requested at user level (CONTRACT.md "Products the portal requests").
+// Products requested at user level (README.md "What the portal requests").
 var (
 	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
 	businessProducts = []string{"pj_checking_account", "pj_credit_card"}

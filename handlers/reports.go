@@ -27,7 +27,7 @@ func validReportID(id string) bool {
 }
 
 // handleReport answers GET /reports/{id}?account=K&page=N: the report rendered for people. /reports/{id}.json is the
-// JSON download (CONTRACT.md spelling), the same as /reports/{id}/report.json.
+// JSON download (a short spelling), the same as /reports/{id}/report.json.
 func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	if strings.HasSuffix(id, ".json") {

@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 // Pages of the simulated bank, Klavi's LGPD step and the sandbox index.
 // pt-BR, self-contained (inline CSS, logos served by the sandbox), usable on
-// phones. Test ids are part of the team contract (CONTRACT.md).
+// phones. Test ids are what the e2e suite looks for.
 
 const pageCSS = `
 *{box-sizing:border-box}

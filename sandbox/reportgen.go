@@ -40,7 +40,7 @@ var Products = []string{"pf_checking_account", "pf_savings_account", "pf_credit_
 // ProductSupported reports whether GenerateReport knows the product name.
 func ProductSupported(name string) bool { return slices.Contains(Products, name) }
 
-// LargeReportTransactions is the transaction count of the "large report" scenario (CONTRACT.md).
+// LargeReportTransactions is the transaction count of the "large report" scenario (README.md "Sandbox scenarios").
 const LargeReportTransactions = 10000
 
 // GenerateReport builds the report body of product for taxID (CPF for pf_*, CNPJ for pj_*; formatted or plain)

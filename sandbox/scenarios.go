@@ -2,7 +2,7 @@ package sandbox
 
 // scenario selects how the simulated bank, Klavi's LGPD step and the webhook
 // sender behave for one consent. It is chosen by the consent's tax id: the
-// CNPJ when businessTaxId is set, else the CPF (see CONTRACT.md).
+// CNPJ when businessTaxId is set, else the CPF (see sandbox/README.md).
 type scenario int
 
 const (

@@ -7,7 +7,7 @@ import (
 )
 
 // Scenarios is the sandbox test table shown on the start page when the embedded sandbox runs
-// (CONTRACT.md "Scenario catalogue").
+// (README.md "Sandbox scenarios").
 var Scenarios = []Scenario{
 	{"529.982.247-25", "personal", "scn.approve"},
 	{"111.444.777-35", "personal", "scn.deny"},
@@ -204,7 +204,7 @@ func TimelineText(ctx context.Context, s string) string {
 	return timelinePT.Replace(s)
 }
 
-// personalProducts and businessProducts are the products the portal requests (CONTRACT.md), in display order.
+// personalProducts and businessProducts are the products the portal requests (handlers/consents.go), in display order.
 var (
 	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
 	businessProducts = []string{"pj_checking_account", "pj_credit_card"}
