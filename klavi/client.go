@@ -55,6 +55,8 @@ type Client struct {
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
 
+	brk breaker // see breaker.go
+
 	tokMu        sync.Mutex
 	tok          string
 	tokRefreshAt time.Time // refresh ahead of expiry from this instant on
@@ -145,6 +147,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		maxBody:       MaxResponseBytes,
 		sleep:         sleepCtx,
 		jitter:        func(n int64) int64 { return rand.Int64N(n + 1) },
+		brk:           breaker{threshold: DefaultBreakerFailures, cooldown: DefaultBreakerCooldown},
 	}
 	for _, o := range opts {
 		o(c)
@@ -237,8 +240,12 @@ func taxIDForms(ids ...string) []string {
 	return out
 }
 
-// do runs one API call: per-call timeout, token, transport retries, and one re-authentication on a 401.
+// do runs one API call: circuit breaker, per-call timeout, token, transport retries, and one
+// re-authentication on a 401.
 func (c *Client) do(ctx context.Context, cl call) error {
+	if c.brk.blocked(c.now()) {
+		return openError(cl.op()) // before fetching a token: an open breaker means no network I/O at all
+	}
 	if c.callTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.callTimeout)
@@ -260,7 +267,12 @@ func (c *Client) do(ctx context.Context, cl call) error {
 				return err
 			}
 		}
+		ok, probe := c.brk.allow(c.now())
+		if !ok {
+			return openError(cl.op())
+		}
 		err := c.send(ctx, &cl, payload, token)
+		c.brk.record(c.now(), probe, classify(ctx, err))
 		// A 401 means Klavi refused the token before doing anything, so repeating the call once with a fresh
 		// token cannot duplicate a side effect, not even for POST /links, POST /consents or report requests.
 		// Only once: a second 401 is returned, never looped on.

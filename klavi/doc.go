@@ -27,9 +27,12 @@
 // Reliability: every call is bounded by the caller's context and a per-call timeout; idempotent calls (GETs,
 // POST /auth, GET /refresh, DELETE revoke) are retried up to 3 attempts with full-jitter exponential backoff on
 // network errors, 429 (honouring Retry-After), 502/503/504 and, for GETs, 500. POST /links, POST /consents and
-// report requests are never retried, since a repeat creates a second link, consent or report run.
+// report requests are never retried, since a repeat creates a second link, consent or report run. After 5
+// consecutive failed calls a circuit breaker makes calls fail at once, without any network I/O, for 30 s, then
+// lets one probe through; its success closes the breaker (WithBreaker changes or disables this).
 //
 // Errors: HTTP failures are *APIError values matched with errors.Is against the package sentinels
 // (ErrUnauthorized, ErrNotFound, ErrRateLimited, ErrInstitutionUnavailable, ...); timeouts and connection
-// failures match ErrUnavailable. Error texts never contain tokens, keys, CPF/CNPJ or query strings.
+// failures match ErrUnavailable, and so do calls refused by the open breaker (also ErrCircuitOpen). Error
+// texts never contain tokens, keys, CPF/CNPJ or query strings.
 package klavi

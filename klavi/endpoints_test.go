@@ -368,6 +368,15 @@ func TestInvalidArgumentsFailBeforeAnythingIsSent(t *testing.T) {
 				ProductsCallbackURL: map[string]string{"all": "https://a", "pf_credit_card": "https://b"}})
 			return err
 		}, nil},
+		{"a link whose callback map mixes all with a product", func() error {
+			_, err := c.CreateLink(ctx, LinkRequest{PersonalTaxID: "52998224725",
+				ProductsCallbackURL: map[string]string{"all": "https://a", "pf_checking_account": "https://b"}})
+			return err
+		}, nil},
+		{"a link whose callback map has an empty URL", func() error {
+			_, err := c.CreateLink(ctx, LinkRequest{ProductsCallbackURL: map[string]string{"pf_credit_card": ""}})
+			return err
+		}, nil},
 		{"a link with appLink but no appRedirectURLKey", func() error {
 			_, err := c.CreateLink(ctx, LinkRequest{AppLink: "https://app"})
 			return err

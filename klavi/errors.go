@@ -21,6 +21,7 @@ var (
 	ErrRateLimited  = errors.New("klavi: rate limited")            // 429
 	ErrServer       = errors.New("klavi: server error")            // 5xx
 	ErrUnavailable  = errors.New("klavi: unavailable")             // timeouts, connection errors, 5xx after retries
+	ErrCircuitOpen  = errors.New("klavi: circuit breaker open")    // refused without I/O (also ErrUnavailable)
 	ErrBadResponse  = errors.New("klavi: malformed response")      // 2xx whose body is not the documented JSON
 	ErrTooLarge     = errors.New("klavi: response body too large") // body over the read limit (also ErrBadResponse)
 

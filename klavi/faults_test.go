@@ -428,6 +428,52 @@ func TestWithCallTimeoutBoundsTheWholeCall(t *testing.T) {
 	}
 }
 
+func TestABodyTrickledAByteAtATimeFailsAtTheCallTimeout(t *testing.T) {
+	stop := make(chan struct{})
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		fl := w.(http.Flusher)
+		_, _ = w.Write([]byte(`[`))
+		fl.Flush()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 600; i++ { // at most a minute, whatever the client does
+			select {
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := w.Write([]byte(" ")); err != nil {
+					return
+				}
+				fl.Flush()
+			}
+		}
+	})
+	t.Cleanup(func() { close(stop) }) // before the server's Close, which waits for the handler
+	c := f.client(t, WithCallTimeout(300*time.Millisecond))
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := c.Institutions(context.Background(), goldenLinkToken); done <- err }()
+	select {
+	case err := <-done:
+		el := time.Since(start)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want ErrUnavailable and context.DeadlineExceeded", err)
+		}
+		if el > 3*time.Second {
+			t.Errorf("took %v, want about 300ms (the call timeout, not the 15s http.Client timeout)", el)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call hangs on a trickling body, want it to fail at the call timeout")
+	}
+	if n := len(f.calls()); n != 1 {
+		t.Errorf("got %d attempts, want 1 (no retry once the call's deadline has passed)", n)
+	}
+}
+
 func TestA503WithRetryAfterIsHonouredToo(t *testing.T) {
 	var n atomic.Int32
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {

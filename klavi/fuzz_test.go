@@ -44,7 +44,8 @@ func FuzzParseEvents(f *testing.F) {
 
 func FuzzParseReport(f *testing.F) {
 	for _, name := range []string{"report_pf_checking_account.json", "report_pf_credit_card.json",
-		"report_pf_categorized_creditcard_l3.json", "report_pj_checking_account.json", "report_legacy.json"} {
+		"report_pf_categorized_creditcard_l3.json", "report_pj_checking_account.json", "report_legacy.json",
+		"report_pf_categorized_checking_l3.json", "report_pj_credit_card.json"} {
 		f.Add(golden(f, name))
 	}
 	f.Add([]byte(`{"productReportId":"x","creditCards":[{"limits":[{"isLimitFlexible":true}]}]}`))

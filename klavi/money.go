@@ -3,6 +3,7 @@ package klavi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -22,11 +23,12 @@ const UnitsPerCurrencyUnit = 10000
 // Accepted: an optional leading '-' or '+', one or more ASCII digits, then optionally '.' and one or more
 // digits. Fewer than 4 decimals are padded; more than 4 are accepted only when the extra digits are all zero
 // (the value stays exact). Anything else (empty, spaces, ",", exponents, "1.", ".5", a non-zero 5th decimal,
-// overflow of int64) is an error.
+// overflow of int64) is an error. Error texts never quote the value: a malformed amount field may hold
+// anything, a CPF or CNPJ included, and errors end up in logs.
 func (a Amount) Units() (int64, error) {
 	s := string(a)
 	if s == "" {
-		return 0, fmt.Errorf("klavi: empty amount")
+		return 0, errors.New("klavi: empty amount")
 	}
 	neg := false
 	switch s[0] {
@@ -40,16 +42,16 @@ func (a Amount) Units() (int64, error) {
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		intPart, frac = s[:i], s[i+1:]
 		if frac == "" {
-			return 0, fmt.Errorf("klavi: invalid amount %q", limitText(string(a)))
+			return 0, errors.New("klavi: invalid amount: no digits after the decimal point")
 		}
 	}
 	if intPart == "" || !allDigits(intPart) || !allDigits(frac) {
-		return 0, fmt.Errorf("klavi: invalid amount %q", limitText(string(a)))
+		return 0, errors.New("klavi: invalid amount: not a plain decimal number")
 	}
 	if len(frac) > 4 {
 		for _, c := range frac[4:] {
 			if c != '0' {
-				return 0, fmt.Errorf("klavi: amount %q has more than 4 significant decimals", limitText(string(a)))
+				return 0, errors.New("klavi: invalid amount: more than 4 significant decimals")
 			}
 		}
 		frac = frac[:4]
@@ -62,18 +64,18 @@ func (a Amount) Units() (int64, error) {
 	for _, c := range intPart + frac {
 		d := uint64(c - '0')
 		if u > (math.MaxUint64-d)/10 {
-			return 0, fmt.Errorf("klavi: amount %q out of range", limitText(string(a)))
+			return 0, errors.New("klavi: invalid amount: out of range")
 		}
 		u = u*10 + d
 	}
 	if neg {
 		if u > uint64(math.MaxInt64)+1 {
-			return 0, fmt.Errorf("klavi: amount %q out of range", limitText(string(a)))
+			return 0, errors.New("klavi: invalid amount: out of range")
 		}
 		return int64(-u), nil // two's complement: exact for MinInt64 too
 	}
 	if u > math.MaxInt64 {
-		return 0, fmt.Errorf("klavi: amount %q out of range", limitText(string(a)))
+		return 0, errors.New("klavi: invalid amount: out of range")
 	}
 	return int64(u), nil
 }
@@ -132,12 +134,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// limitText keeps amount text short in error messages.
-func limitText(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -71,8 +71,9 @@ type Balances struct {
 }
 
 // Transaction is one account transaction. TransactionAmount is always positive; the sign comes from
-// CreditDebitType (CREDITO / DEBITO). Category, Subcategory, ThirdCategory and SettlementType are only set
-// by the categorized variants.
+// CreditDebitType (CREDITO / DEBITO). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and
+// SettlementType are only set by the categorized variants (§10.3); the three integers are nil when absent, so
+// that a 0 sent by Klavi stays distinguishable from "not sent" (their meaning is undocumented).
 type Transaction struct {
 	TransactionDate                string `json:"transactionDate"`
 	TransactionDateTime            string `json:"transactionDateTime"`
@@ -92,6 +93,9 @@ type Transaction struct {
 	Category                       string `json:"category"`
 	Subcategory                    string `json:"subcategory"`
 	ThirdCategory                  string `json:"thirdCategory"`
+	FAll                           *int   `json:"fAll,omitempty"`
+	FAllMonth                      *int   `json:"fAllMonth,omitempty"`
+	FAllCmonth                     *int   `json:"fAllCmonth,omitempty"`
 	SettlementType                 string `json:"settlementType"`
 }
 
@@ -138,7 +142,8 @@ type Statement struct {
 }
 
 // CardTransaction is one credit card transaction. PayeeMCC and ChargeNumber are numbers on the wire (numeric
-// strings are accepted too). Category, Subcategory, ThirdCategory and Brand come from the categorized variant.
+// strings are accepted too). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and Brand come
+// from the categorized variant (§10.4); the three integers are nil when absent, as in Transaction.
 type CardTransaction struct {
 	TransactionDate      string `json:"transactionDate"`
 	TransactionDateTime  string `json:"transactionDateTime"`
@@ -158,6 +163,9 @@ type CardTransaction struct {
 	Category             string `json:"category"`
 	Subcategory          string `json:"subcategory"`
 	ThirdCategory        string `json:"thirdCategory"`
+	FAll                 *int   `json:"fAll,omitempty"`
+	FAllMonth            *int   `json:"fAllMonth,omitempty"`
+	FAllCmonth           *int   `json:"fAllCmonth,omitempty"`
 	Brand                string `json:"brand"`
 }
 
@@ -201,13 +209,16 @@ func (c *CreditCard) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// UnmarshalJSON accepts payeeMCC and chargeNumber as numbers or numeric strings.
+// UnmarshalJSON accepts payeeMCC, chargeNumber, fAll, fAllMonth and fAllCmonth as numbers or numeric strings.
 func (t *CardTransaction) UnmarshalJSON(b []byte) error {
 	type plain CardTransaction
 	var w struct {
 		plain
-		PayeeMCC     flexInt `json:"payeeMCC"`
-		ChargeNumber flexInt `json:"chargeNumber"`
+		PayeeMCC     flexInt  `json:"payeeMCC"`
+		ChargeNumber flexInt  `json:"chargeNumber"`
+		FAll         *flexInt `json:"fAll"`
+		FAllMonth    *flexInt `json:"fAllMonth"`
+		FAllCmonth   *flexInt `json:"fAllCmonth"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -215,7 +226,35 @@ func (t *CardTransaction) UnmarshalJSON(b []byte) error {
 	*t = CardTransaction(w.plain)
 	t.PayeeMCC = int(w.PayeeMCC)
 	t.ChargeNumber = int(w.ChargeNumber)
+	t.FAll, t.FAllMonth, t.FAllCmonth = w.FAll.intPtr(), w.FAllMonth.intPtr(), w.FAllCmonth.intPtr()
 	return nil
+}
+
+// UnmarshalJSON accepts fAll, fAllMonth and fAllCmonth as numbers or numeric strings, like the card
+// transaction's integers.
+func (t *Transaction) UnmarshalJSON(b []byte) error {
+	type plain Transaction
+	var w struct {
+		plain
+		FAll       *flexInt `json:"fAll"`
+		FAllMonth  *flexInt `json:"fAllMonth"`
+		FAllCmonth *flexInt `json:"fAllCmonth"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*t = Transaction(w.plain)
+	t.FAll, t.FAllMonth, t.FAllCmonth = w.FAll.intPtr(), w.FAllMonth.intPtr(), w.FAllCmonth.intPtr()
+	return nil
+}
+
+// intPtr returns nil for a field that was absent or null, else the value as an *int.
+func (f *flexInt) intPtr() *int {
+	if f == nil {
+		return nil
+	}
+	n := int(*f)
+	return &n
 }
 
 type reportWire struct {

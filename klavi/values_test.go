@@ -58,6 +58,43 @@ func TestAmountUnits(t *testing.T) {
 	}
 }
 
+func TestAmountErrorsNeverQuoteTheValue(t *testing.T) {
+	// A misplaced CPF or CNPJ in an amount field must not reach an error text (and from there a log).
+	for _, in := range []Amount{"529.982.247-25", "52998224725.000001", "11.222.333/0001-81",
+		"12.ABC.345/01DE-35", "99999999999999999999999", "1.52998224725"} {
+		t.Run(string(in), func(t *testing.T) {
+			_, err := in.Units()
+			if err == nil {
+				t.Fatal("got nil, want an error")
+			}
+			_, serr := Transaction{TransactionAmount: Money{Amount: in}}.Signed()
+			if serr == nil {
+				t.Fatal("Signed: got nil, want an error")
+			}
+			for _, msg := range []string{err.Error(), serr.Error()} {
+				if !strings.HasPrefix(msg, "klavi: ") {
+					t.Errorf("got %q, want it to start with \"klavi: \"", msg)
+				}
+				if digits := strings.Map(keepDigits, msg); digits != "" && digits != "4" {
+					t.Errorf("got %q, want no digits from the value (only the documented 4 decimals)", msg)
+				}
+				for _, part := range []string{"529", "982", "247", "25", "222", "333", "0001", "ABC", "01DE"} {
+					if strings.Contains(msg, part) {
+						t.Errorf("got %q, want it without %q", msg, part)
+					}
+				}
+			}
+		})
+	}
+}
+
+func keepDigits(r rune) rune {
+	if r >= '0' && r <= '9' {
+		return r
+	}
+	return -1
+}
+
 func TestFormatUnitsIsTheInverseOfUnits(t *testing.T) {
 	cases := []struct {
 		in   int64

@@ -369,3 +369,210 @@ func TestParseReportRejectsMalformedBodies(t *testing.T) {
 		})
 	}
 }
+
+// field is one named assertion of a field-by-field golden test.
+type field struct {
+	name      string
+	got, want any
+}
+
+func checkFields(t *testing.T, fields []field) {
+	t.Helper()
+	for _, f := range fields {
+		if !reflect.DeepEqual(f.got, f.want) {
+			t.Errorf("%s: got %#v, want %#v", f.name, f.got, f.want)
+		}
+	}
+}
+
+func intp(n int) *int { return &n }
+
+func TestParseReportReadsTheCategorizedCheckingVariant(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pf_categorized_checking_l3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, []field{
+		{"code", r.Code, 200},
+		{"productName", r.ProductName, "pf_categorized_checking_l3"},
+		{"productVersion", r.ProductVersion, "V1"},
+		{"productReportId", r.ProductReportID, "e7f8a9b0-0000-4000-8000-000000000005"},
+		{"requestId", r.RequestID, "req-cat-1"},
+		{"enquiryCpf", r.EnquiryCpf, "76109277673"},
+		{"checking accounts", len(r.CheckingAccounts), 1},
+		{"credit cards", len(r.CreditCards), 0},
+	})
+	if len(r.CheckingAccounts) != 1 || len(r.CheckingAccounts[0].TransactionDetails) != 2 {
+		t.Fatalf("got %+v, want one account with two transactions", r.CheckingAccounts)
+	}
+	a := r.CheckingAccounts[0]
+	checkFields(t, []field{
+		{"number", a.Number, "94088392"},
+		{"compeCode", a.CompeCode, "001"},
+		{"available", a.Balances.AvailableAmount, Money{"3100.0000", "BRL"}},
+	})
+
+	salary, bill := a.TransactionDetails[0], a.TransactionDetails[1]
+	checkFields(t, []field{
+		{"transactionId", salary.TransactionID, "TXpRMU9UQTROMWhZV2xSU1FUazJSMDm"},
+		{"transactionDate", salary.TransactionDate, "2021-01-05"},
+		{"transactionDateTime", salary.TransactionDateTime, "2021-01-05T09:15:00.000Z"},
+		{"completedAuthorisedPaymentType", salary.CompletedAuthorisedPaymentType, "TRANSACAO_EFETIVADA"},
+		{"creditDebitType", salary.CreditDebitType, "CREDITO"},
+		{"transactionAmount", salary.TransactionAmount, Money{"3500.0000", "BRL"}},
+		{"transactionName", salary.TransactionName, "SALARIO EMPRESA X"},
+		{"type", salary.Type, "PIX"},
+		{"partieCnpjCpf", salary.PartieCnpjCpf, "11222333000181"},
+		{"partiePersonType", salary.PartiePersonType, "PESSOA_JURIDICA"},
+		{"postTransactionBalance", salary.PostTransactionBalance, Amount("3600.00")},
+		{"category", salary.Category, "Renda"},
+		{"subcategory", salary.Subcategory, "Renda ativa"},
+		{"thirdCategory", salary.ThirdCategory, "Salário"},
+		{"fAll", salary.FAll, intp(12)},
+		{"fAllMonth", salary.FAllMonth, intp(1)},
+		{"fAllCmonth", salary.FAllCmonth, intp(3)},
+		{"settlementType", salary.SettlementType, "PIX"},
+
+		{"second transactionId", bill.TransactionID, "TXpRMU9UQTROMWhZV2xSU1FUazJSMDn"},
+		{"second creditDebitType", bill.CreditDebitType, "DEBITO"},
+		{"second type", bill.Type, "BOLETO"},
+		{"second category", bill.Category, "Moradia"},
+		{"second subcategory", bill.Subcategory, "Contas da casa"},
+		{"second thirdCategory", bill.ThirdCategory, "Energia"},
+		{"second fAll (a sent 0 is not nil)", bill.FAll, intp(0)},
+		{"second fAllMonth", bill.FAllMonth, intp(0)},
+		{"second fAllCmonth", bill.FAllCmonth, intp(0)},
+		{"second settlementType", bill.SettlementType, "BOLETO"},
+	})
+	if s, err := salary.Signed(); err != nil || s != 35000000 {
+		t.Errorf("got signed %d %v, want +35000000 (CREDITO)", s, err)
+	}
+	if s, err := bill.Signed(); err != nil || s != -5000000 {
+		t.Errorf("got signed %d %v, want -5000000 (DEBITO)", s, err)
+	}
+}
+
+func TestTheCategoryCountsAreNilWhenAbsentAndAcceptNumericStrings(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pf_checking_account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := r.CheckingAccounts[0].TransactionDetails[0]
+	if tx.FAll != nil || tx.FAllMonth != nil || tx.FAllCmonth != nil {
+		t.Errorf("got %v %v %v, want nil for a non-categorized report", tx.FAll, tx.FAllMonth, tx.FAllCmonth)
+	}
+	body := []byte(`{"productReportId":"p","checkingAccounts":[{"transactionDetails":[{"fAll":"7","fAllMonth":null,"fAllCmonth":2}]}],
+	"creditCards":[{"openStatement":{"transactionDetails":[{"fAll":"4","fAllCmonth":5}]}}]}`)
+	if r, err = ParseReport(body); err != nil {
+		t.Fatal(err)
+	}
+	got := r.CheckingAccounts[0].TransactionDetails[0]
+	card := r.CreditCards[0].OpenStatement.TransactionDetails[0]
+	checkFields(t, []field{
+		{"fAll from a string", got.FAll, intp(7)},
+		{"fAllMonth null", got.FAllMonth, (*int)(nil)},
+		{"fAllCmonth", got.FAllCmonth, intp(2)},
+		{"card fAll from a string", card.FAll, intp(4)},
+		{"card fAllMonth absent", card.FAllMonth, (*int)(nil)},
+		{"card fAllCmonth", card.FAllCmonth, intp(5)},
+	})
+	if _, err := ParseReport([]byte(`{"productReportId":"p","checkingAccounts":[{"transactionDetails":[{"fAll":"x"}]}]}`)); !errors.Is(err, ErrMalformedWebhook) {
+		t.Errorf("got %v, want ErrMalformedWebhook for a non-integer fAll", err)
+	}
+}
+
+func TestParseReportReadsTheCategorizedCardCounts(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pf_categorized_creditcard_l3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := r.CreditCards[0].OpenStatement.TransactionDetails[0]
+	checkFields(t, []field{
+		{"fAll", tx.FAll, intp(1)},
+		{"fAllMonth", tx.FAllMonth, intp(1)},
+		{"fAllCmonth", tx.FAllCmonth, intp(0)},
+	})
+}
+
+func TestParseReportReadsABusinessCreditCardReport(t *testing.T) {
+	r, err := ParseReport(golden(t, "report_pj_credit_card.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, []field{
+		{"code", r.Code, 200},
+		{"message", r.Message, "OK"},
+		{"requestId", r.RequestID, "req-pj-card-1"},
+		{"productName", r.ProductName, "pj_credit_card"},
+		{"productVersion", r.ProductVersion, "V1.1"},
+		{"productReportId", r.ProductReportID, "f9a0b1c2-0000-4000-8000-000000000006"},
+		{"productReportTime", r.ProductReportTime, "2024-01-02T03:04:05"},
+		{"enquiryCnpj", r.EnquiryCnpj, "11222333000181"},
+		{"enquiryCpf", r.EnquiryCpf, ""},
+		{"links", r.Links, []ReportLink{{LinkID: "l-2", InstitutionCode: "341", Consents: []ReportConsent{{ConsentID: "c-2",
+			Permissions: map[string]Permission{"CREDIT_CARDS_ALL": {PermissionsGranted: true, AccountIDs: []string{"7781"}}}}}}}},
+		{"checking accounts", len(r.CheckingAccounts), 0},
+		{"credit cards", len(r.CreditCards), 1},
+	})
+	if len(r.CreditCards) != 1 {
+		t.FailNow()
+	}
+	c := r.CreditCards[0]
+	checkFields(t, []field{
+		{"brandName", c.BrandName, "Itaú"},
+		{"bacenName", c.BacenName, "Itaú Unibanco S.A."},
+		{"companyCnpj", c.CompanyCnpj, "60701190000104"},
+		{"civilName", c.CivilName, "Empresa X Ltda"},
+		{"name", c.Name, "Cartão Empresarial"},
+		{"productType", c.ProductType, "OUTROS"},
+		{"creditCardNetwork", c.CreditCardNetwork, "MASTERCARD"},
+		{"isActive", c.IsActive, (*bool)(nil)},
+		{"paymentMethods", c.PaymentMethods, []PaymentMethod{{IdentificationNumber: "7781", IsMultipleCreditCard: false}}},
+		{"limit", c.Limit, &CardLimit{IsLimitFlexible: false, LimitAmount: Money{"20000.0000", "BRL"},
+			UsedAmount: Money{"4520.7500", "BRL"}, AvailableAmount: Money{"15479.2500", "BRL"}}},
+	})
+	if c.OpenStatement == nil || len(c.OpenStatement.TransactionDetails) != 1 {
+		t.Fatalf("got open statement %+v, want one with one transaction", c.OpenStatement)
+	}
+	o := c.OpenStatement
+	tx := o.TransactionDetails[0]
+	checkFields(t, []field{
+		{"billMonth", o.BillMonth, "2024-01"},
+		{"billingDate", o.BillingDate, "2024-01-10"},
+		{"dueDate", o.DueDate, "2024-01-20"},
+		{"billTotalAmount", o.BillTotalAmount, Money{"4520.7500", "BRL"}},
+		{"open billMinimumAmount", o.BillMinimumAmount, (*Money)(nil)},
+		{"transactionDate", tx.TransactionDate, "2024-01-03"},
+		{"transactionDateTime", tx.TransactionDateTime, "2024-01-03T14:22:31.120Z"},
+		{"brazilianAmount", tx.BrazilianAmount, Money{"1520.7500", "BRL"}},
+		{"transactionName", tx.TransactionName, "FORNECEDOR ABC"},
+		{"identificationNumber", tx.IdentificationNumber, "7781"},
+		{"transactionId", tx.TransactionID, "TXpjYXJkcGoxMjM0NTY3ODkwMTIzNDU"},
+		{"transactionType", tx.TransactionType, "PAGAMENTO"},
+		{"billPostDate", tx.BillPostDate, "2024-01-03"},
+		{"creditDebitType", tx.CreditDebitType, "DEBITO"},
+		{"feeType", tx.FeeType, "OUTRA"},
+		{"otherCreditsType", tx.OtherCreditsType, ""},
+		{"payeeMCC", tx.PayeeMCC, 5111},
+		{"paymentType", tx.PaymentType, "A_PRAZO"},
+		{"chargeIdentificator", tx.ChargeIdentificator, "3"},
+		{"chargeNumber", tx.ChargeNumber, 6},
+		{"category (not categorized)", tx.Category, ""},
+		{"fAll (not categorized)", tx.FAll, (*int)(nil)},
+	})
+	if len(c.ClosedStatements) != 1 {
+		t.Fatalf("got %d closed statements, want 1", len(c.ClosedStatements))
+	}
+	cs := c.ClosedStatements[0]
+	checkFields(t, []field{
+		{"closed billMonth", cs.BillMonth, "2023-12"},
+		{"closed billingDate", cs.BillingDate, "2023-12-10"},
+		{"closed dueDate", cs.DueDate, "2023-12-20"},
+		{"closed billTotalAmount", cs.BillTotalAmount, Money{"3000.0000", "BRL"}},
+		{"closed billMinimumAmount", cs.BillMinimumAmount, &Money{"300.0000", "BRL"}},
+		{"closed transactions", len(cs.TransactionDetails), 0},
+	})
+	if u, err := c.Limit.AvailableAmount.Amount.Units(); err != nil || u != 154792500 {
+		t.Errorf("got available limit %d %v, want 154792500", u, err)
+	}
+}
