@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -212,6 +213,10 @@ func TestDenyAtTheBankShowsWhyAndTryAgainWorks(t *testing.T) {
 	must(t, page.WaitForURL(regexp.MustCompile(`/consents/[^/]+$`)), "back at the portal")
 	expectStatus(t, page, "REJECTED")
 	visible(t, page.GetByTestId("consent-error"), "the reason")
+	// The user reads why, in Portuguese: the message for access_denied (not the one for an expired link).
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Recusado"), "status badge in Portuguese")
+	must(t, expect.Locator(page.GetByTestId("consent-error")).ToContainText(msgAccessDenied), "the access_denied message")
+	must(t, expect.Locator(page.GetByTestId("consent-error")).Not().ToContainText(msgLinkExpired), "not the expired-link message")
 	shot(t, page, "consent-rejected-desktop")
 	must(t, page.GetByTestId("try-again").Click(), "try again")
 	visible(t, page.GetByTestId("bank-page"), "a new consent at the bank")
@@ -234,9 +239,71 @@ func TestWebhookDeliveredTwiceIsProcessedOnce(t *testing.T) {
 }
 
 func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
+	// Context A starts the consent in the portal, but the user finishes at the bank in another browser (B,
+	// no portal session): B's return only shows the neutral page and changes nothing, and the sandbox sends
+	// no consent webhook in this scenario, so only the reconciler's polling can make A's consent AUTHORISED.
 	page := desktop(t)
-	authorise(t, page, shared, "personal", cpfNoWebhook, "237")
+	start(t, page, shared, "personal", cpfNoWebhook)
+	must(t, page.GetByTestId("choose-237").Click(), "choose institution 237")
+	visible(t, page.GetByTestId("consent-submit"), "consent confirmation")
+	bankURL := createConsentNoFollow(t, page, shared, "237")
+
+	other := desktop(t)
+	callbacks := make(chan string, 4)
+	other.OnRequest(func(r playwright.Request) {
+		if strings.Contains(r.URL(), "/callback?") {
+			select {
+			case callbacks <- r.URL():
+			default:
+			}
+		}
+	})
+	_, err := other.Goto(bankURL)
+	must(t, err, "open the bank link in another browser")
+	visible(t, other.GetByTestId("bank-page"), "the bank's page in the other browser")
+	must(t, other.GetByTestId("bank-login").Click(), "log in at the bank")
+	must(t, other.GetByTestId("bank-authorise").Click(), "authorise at the bank")
+	visible(t, other.GetByTestId("lgpd-page"), "LGPD term")
+	must(t, other.GetByTestId("lgpd-accept").Click(), "accept the LGPD term")
+	must(t, other.WaitForURL(regexp.MustCompile(`/callback\?`)), "the other browser returns to the portal")
+	visible(t, other.GetByTestId("callback-neutral"), "neutral \"authorisation received\" page")
+	must(t, expect.Locator(other.GetByTestId("callback-neutral")).ToContainText("Autorização recebida"), "neutral page title")
+	body := other.Locator("body")
+	for _, leak := range []string{"777.888", "66677788830", "***."} {
+		must(t, expect.Locator(body).Not().ToContainText(leak), "the neutral page reveals no CPF ("+leak+")")
+	}
+	shot(t, other, "callback-neutral-desktop")
+	var consentID string
+	select {
+	case cb := <-callbacks:
+		consentID = queryParam(t, cb, "consent_id")
+	default:
+		t.Fatal("the other browser never requested /callback")
+	}
+
+	// Back in A: the consent list (tax id filter) leads to the consent, which the reconciler completes.
+	_, err = page.Goto(shared.URL + "/consents")
+	must(t, err, "open the consent list")
+	must(t, page.GetByTestId("filter-taxid").Fill(cpfNoWebhook), "filter by tax id")
+	must(t, page.GetByTestId("consents-filter-submit").Click(), "apply the filter")
+	rows := page.GetByTestId("consent-row")
+	must(t, expect.Locator(rows).ToHaveCount(1), "one consent for this CPF")
+	must(t, expect.Locator(rows.First()).ToHaveAttribute("data-consent-id", consentID), "the consent finished in the other browser")
+	must(t, rows.First().GetByTestId("consent-open").Click(), "open the consent")
+	must(t, page.WaitForURL(regexp.MustCompile(`/consents/`+regexp.QuoteMeta(consentID)+`$`)), "the consent page")
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveAttribute("data-status", "AUTHORISED",
+		playwright.LocatorAssertionsToHaveAttributeOptions{Timeout: playwright.Float(30000)}), "the reconciler authorises the consent")
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Autorizado"), "status badge in Portuguese")
+	poll := page.Locator(`[data-testid="timeline-entry"][data-kind="poll"]`).Filter(playwright.LocatorFilterOptions{HasText: "AUTHORISED"})
+	must(t, expect.Locator(poll.First()).ToBeVisible(), "the timeline shows the poll that saw AUTHORISED")
+	must(t, expect.Locator(poll.First()).ToContainText("consulta: GET /consents/{id}"), "the poll entry in Portuguese")
+	must(t, expect.Locator(page.Locator(`[data-testid="timeline-entry"][data-kind="callback"]`)).ToHaveCount(0),
+		"no callback was processed for this consent")
+	must(t, expect.Locator(page.GetByTestId("timeline-entry").Filter(playwright.LocatorFilterOptions{HasText: "consent_authorised"})).
+		ToHaveCount(0), "no consent_authorised webhook arrived")
+	expectStatus(t, page, "AUTHORISED")
 	expectReports(t, page, 1)
+	shot(t, page, "consent-authorised-by-poll-desktop")
 }
 
 func TestBadSignatureIsRejectedAndShownInTheInbox(t *testing.T) {
@@ -256,6 +323,20 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 	shot(t, page, "revoke-confirm-desktop")
 	must(t, page.GetByTestId("revoke-confirm").Click(), "confirm")
 	expectStatus(t, page, "REVOKED")
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Revogado"), "status badge in Portuguese")
+	must(t, expect.Locator(page.GetByTestId("flash")).ToContainText("Consentimento revogado."), "the revocation is confirmed")
+	must(t, expect.Locator(page.Locator(`[data-testid="timeline-entry"][data-kind="revoke"]`).First()).
+		ToContainText("revogado pelo usuário no portal"), "the revoke call is on the timeline")
+	// The consent_revoked webhook arrives asynchronously and a REVOKED page no longer refreshes itself: the
+	// user reloads until the timeline shows it.
+	revoked := page.Locator(`[data-testid="timeline-entry"][data-kind="webhook"]`).
+		Filter(playwright.LocatorFilterOptions{HasText: "webhook consent_revoked, assinatura válida"})
+	visibleAfterReloads(t, page, revoked.First(), "the consent_revoked webhook on the timeline", 20*time.Second)
+	must(t, expect.Locator(revoked).ToHaveCount(1), "the consent_revoked webhook is on the timeline once")
+	expectStatus(t, page, "REVOKED")
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Revogado"), "still Revogado after the webhook")
+	must(t, expect.Locator(page.GetByTestId("revoke-button")).ToHaveCount(0), "nothing left to revoke")
+	shot(t, page, "consent-revoked-desktop")
 
 	_, err := page.Goto(shared.URL + "/consents")
 	must(t, err, "open the consent list")
@@ -349,28 +430,47 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	start(t, page, p, "personal", cpfApprove)
 	// Submit the consent form from this browser's own cookie jar without following the 303, wait longer than
 	// the bank link lives, then open it: the user who comes back to the tab too late.
-	resp, err := page.Request().Post(p.URL+"/consents", playwright.APIRequestContextPostOptions{
-		Form:         map[string]interface{}{"institution_code": "341", "validity_period": "12"},
-		MaxRedirects: playwright.Int(0),
-	})
-	must(t, err, "create the consent")
-	if resp.Status() != 303 {
-		t.Fatalf("POST /consents = %d, want 303", resp.Status())
-	}
-	bankURL := resp.Headers()["location"]
-	if !strings.HasPrefix(bankURL, p.SandboxURL+"/bank/") {
-		t.Fatalf("303 to %q, want the sandbox bank", bankURL)
-	}
+	bankURL := createConsentNoFollow(t, page, p, "341")
 	time.Sleep(1600 * time.Millisecond)
 	_, err = page.Goto(bankURL)
 	must(t, err, "open the bank link late")
 	visible(t, page.GetByTestId("bank-error"), "the bank refuses the expired link")
+	must(t, expect.Locator(page.GetByTestId("bank-error")).ToContainText("Link expirado"), "the bank says the link expired")
 	shot(t, page, "bank-expired-desktop")
 
-	// Single use: opening the same link again is refused too.
-	_, err = page.Goto(bankURL)
+	// Single use: opening the same link again (here in a second tab, so the first keeps its way back) is
+	// refused too.
+	again, err := page.Context().NewPage()
+	must(t, err, "second tab")
+	_, err = again.Goto(bankURL)
 	must(t, err, "reopen the link")
-	visible(t, page.GetByTestId("bank-error"), "the bank refuses a reused link")
+	visible(t, again.GetByTestId("bank-error"), "the bank refuses a reused link")
+	must(t, again.Close(), "close the second tab")
+
+	// The bank's way back leads to the portal, which explains in Portuguese that the link expired.
+	must(t, page.GetByTestId("bank-back").Click(), "back to the portal from the bank's error page")
+	must(t, page.WaitForURL(regexp.MustCompile(`/consents/[^/]+$`)), "the consent page")
+	oldConsent := page.URL()
+	expectStatus(t, page, "REJECTED")
+	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "pt-BR"), "html lang pt-BR")
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Recusado"), "status badge in Portuguese")
+	visible(t, page.GetByTestId("consent-error"), "the reason")
+	must(t, expect.Locator(page.GetByTestId("consent-error")).ToContainText(msgLinkExpired), "the expired-link message")
+	must(t, expect.Locator(page.GetByTestId("consent-error")).Not().ToContainText(msgAccessDenied),
+		"not \"you declined\": the user never saw the bank")
+	shot(t, page, "consent-link-expired-desktop")
+
+	// Try again: a new consent, a new 303, and the bank's login page (not its error page) this time.
+	must(t, page.GetByTestId("try-again").Click(), "try again")
+	visible(t, page.GetByTestId("bank-page"), "a new consent at the bank")
+	visible(t, page.GetByTestId("bank-login"), "the bank's login button")
+	must(t, expect.Locator(page.GetByTestId("bank-error")).ToHaveCount(0), "no bank error this time")
+	if u := page.URL(); !strings.HasPrefix(u, p.SandboxURL+"/bank/") || u == bankURL {
+		t.Fatalf("after try again the browser is at %q, want a new sandbox bank link (the old one was %q)", u, bankURL)
+	}
+	_, err = page.Goto(oldConsent)
+	must(t, err, "reopen the expired consent")
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("nova tentativa"), "the retry is on the old consent's timeline")
 }
 
 func TestPhoneScreens(t *testing.T) {
@@ -437,4 +537,59 @@ func TestLGPDNeverAcceptedLeavesTheConsentWaiting(t *testing.T) {
 	expectStatus(t, page, "AWAITING_LGPD_AUTHORISATION")
 	must(t, expect.Locator(page.GetByTestId("reports-section")).Not().ToContainText("pf_checking_account"),
 		"no reports without authorisation")
+}
+
+// pt-BR messages the consent page shows (views/i18n_portal.go cerr.*), as the user reads them.
+const (
+	msgAccessDenied = "Você recusou o compartilhamento no banco. Nenhum dado foi compartilhado."
+	msgLinkExpired  = "O link de autorização expirou antes de ser aberto"
+)
+
+// createConsentNoFollow submits the consent form for institution from the page's own cookie jar without
+// following the 303, and returns the bank link (consentRedirectURL) it points to, still unopened.
+func createConsentNoFollow(t *testing.T, page playwright.Page, p *portal, institution string) string {
+	t.Helper()
+	resp, err := page.Request().Post(p.URL+"/consents", playwright.APIRequestContextPostOptions{
+		Form:         map[string]interface{}{"institution_code": institution, "validity_period": "12"},
+		MaxRedirects: playwright.Int(0),
+	})
+	must(t, err, "create the consent")
+	if resp.Status() != 303 {
+		t.Fatalf("POST /consents = %d, want 303", resp.Status())
+	}
+	bankURL := resp.Headers()["location"]
+	if !strings.HasPrefix(bankURL, p.SandboxURL+"/bank/") {
+		t.Fatalf("303 to %q, want the sandbox bank", bankURL)
+	}
+	return bankURL
+}
+
+// queryParam returns one query parameter of a URL the browser requested.
+func queryParam(t *testing.T, raw, name string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	must(t, err, "parse "+name+" URL")
+	v := u.Query().Get(name)
+	if v == "" {
+		t.Fatalf("URL has no %s", name)
+	}
+	return v
+}
+
+// visibleAfterReloads reloads the page until l is visible, for what arrives in the background on a page that
+// no longer refreshes itself.
+func visibleAfterReloads(t *testing.T, page playwright.Page, l playwright.Locator, what string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := expect.Locator(l).ToBeVisible(playwright.LocatorAssertionsToBeVisibleOptions{Timeout: playwright.Float(1000)})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not visible after %s of reloads: %v", what, within, err)
+		}
+		_, rerr := page.Reload()
+		must(t, rerr, "reload")
+	}
 }
