@@ -70,6 +70,14 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	errCode = cleanText(errCode, maxErrorLen)
 	errDesc := cleanText(q.Get("error_description"), maxErrorDescLen)
+	sid := sessionFrom(r.Context()).ID()
+	if sid == "" {
+		// The user finished in another browser or the bank's app: reveal nothing and change nothing, whatever
+		// the query says; the webhook and the reconciler complete the consent. Checked first so that the
+		// language switch on this page (which drops the query) shows the same page again.
+		s.page(w, r, http.StatusOK, "title.callback", 3, "", views.CallbackNeutralPage())
+		return nil
+	}
 	if !validID(consentID) || !validID(track) || (linkID != "" && !validID(linkID)) {
 		// A security event: the raw values are attacker-chosen (CR/LF, NUL, markup), so only hashes of
 		// them are logged, never the text itself.
@@ -80,13 +88,6 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if errCode != "" && !validErrorCode(errCode) {
 		errCode = "other"
-	}
-	sid := sessionFrom(r.Context()).ID()
-	if sid == "" {
-		// The user finished in another browser or the bank's app: reveal nothing and change nothing; the
-		// webhook and the reconciler complete the consent.
-		s.page(w, r, http.StatusOK, "title.callback", 3, "", views.CallbackNeutralPage())
-		return nil
 	}
 	c, ok, err := s.matchCallback(r.Context(), sid, consentID, linkID, track)
 	if err != nil {

@@ -500,3 +500,30 @@ func TestSessionFixationWithPlantedCookie(t *testing.T) {
 	e.kc.setStatus(id, klavi.StatusAuthorised)
 	wantStatus(t, victim.do("GET", callbackQuery(id, e.linkOf(id), track), "", nil), http.StatusSeeOther)
 }
+
+// The language switch on the neutral page drops the query (ids are never echoed into links): the page it leads
+// to is the same neutral page in the other language, not a "malformed return" error.
+func TestCallbackNeutralPageSurvivesTheLanguageSwitch(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	id, track := e.startFlow(e.browser(), "52998224725")
+	stranger := e.browser()
+	r := e.get(stranger, callbackQuery(id, e.linkOf(id), track))
+	wantStatus(t, r, http.StatusOK)
+	href, ok := r.doc(t).Find(`[data-testid="lang-en"]`).Attr("href")
+	if !ok {
+		t.Fatal("no English link on the neutral page")
+	}
+	if strings.Contains(href, id) || strings.Contains(href, track) {
+		t.Errorf("language link %q carries the callback's ids", href)
+	}
+	r = e.get(stranger, href)
+	wantStatus(t, r, http.StatusSeeOther)
+	r = e.get(stranger, r.header.Get("Location"))
+	wantStatus(t, r, http.StatusOK)
+	if r.doc(t).Find(`[data-testid="callback-neutral"]`).Length() != 1 {
+		t.Error("after the language switch: no neutral page")
+	}
+	if !strings.Contains(r.body, `lang="en"`) {
+		t.Error("after the language switch the page is not in English")
+	}
+}

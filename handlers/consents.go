@@ -66,8 +66,8 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		return statusError(http.StatusNotFound)
 	}
 	vm := s.consentNewVM(l, in, validity)
-	if !vm.Institution.Choosable() {
-		vm.FormError = "err.institution"
+	if key := notChoosableKey(vm.Institution); key != "" {
+		vm.FormError = key
 		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
 		return nil
 	}
@@ -268,6 +268,7 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 		ErrorKey:         consentErrorKey(c),
 		ReportsRequested: c.ReportsRequestedAt != nil,
 		ReportRequestID:  c.ReportRequestID,
+		Products:         productsFor(c.PersonType),
 		CanRevoke:        !status.Terminal(),
 	}
 	if vm.InstitutionName == "" {
@@ -282,7 +283,7 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	for _, rp := range reps {
 		vm.Reports = append(vm.Reports, reportItem(rp))
 	}
-	vm.Live = s.isLive(c, len(reps))
+	vm.Live = s.isLive(c, settledProducts(vm))
 	return vm, nil
 }
 
@@ -291,9 +292,34 @@ func reportItem(rp store.Report) views.ReportItem {
 		ReceivedAt: rp.ReceivedAt, Size: rp.Size}
 }
 
+// productsFor is what requestReports asks for a person type.
+func productsFor(personType string) []string {
+	if personType == "business" {
+		return businessProducts
+	}
+	return personalProducts
+}
+
+// settledProducts counts the requested products that have a report or that Klavi said failed. Duplicate or
+// unrequested reports do not count: only distinct requested products do.
+func settledProducts(vm views.ConsentVM) int {
+	failed := views.FailedProducts(vm.Timeline)
+	got := map[string]bool{}
+	for _, r := range vm.Reports {
+		got[r.Product] = true
+	}
+	n := 0
+	for _, p := range vm.Products {
+		if got[p] || failed[p] {
+			n++
+		}
+	}
+	return n
+}
+
 // isLive says whether the consent page should keep refreshing: while the consent is still moving, and after
-// AUTHORISED while reports are expected (bounded, because a failed product never arrives).
-func (s *Server) isLive(c store.Consent, reports int) bool {
+// AUTHORISED until every requested product has settled (bounded in time, in case a report is lost).
+func (s *Server) isLive(c store.Consent, settled int) bool {
 	now := s.now()
 	if now.Sub(c.CreatedAt) > 2*time.Hour {
 		return false
@@ -304,11 +330,7 @@ func (s *Server) isLive(c store.Consent, reports int) bool {
 		if c.ReportsRequestedAt == nil {
 			return true
 		}
-		want := len(personalProducts)
-		if c.PersonType == "business" {
-			want = len(businessProducts)
-		}
-		return reports < want && now.Sub(*c.ReportsRequestedAt) < 3*time.Minute
+		return settled < len(productsFor(c.PersonType)) && now.Sub(*c.ReportsRequestedAt) < 3*time.Minute
 	case status.Terminal():
 		return false
 	default:
@@ -358,11 +380,14 @@ func consentErrorKey(c store.Consent) string {
 	return ""
 }
 
-// handleConsentList answers GET /consents: every consent, filtered by status and tax id (any format).
+// handleConsentList answers GET /consents: the consents, newest first, 50 a page (keyset pagination: before
+// is the opaque cursor of the previous page's last row; a bad one shows the first page), filtered by status
+// and tax id (any format). The report counts come with the list query.
 func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error {
+	const pageSize = 50
 	q := r.URL.Query()
 	vm := views.ConsentsVM{Statuses: views.Statuses, TaxID: strings.TrimSpace(q.Get("tax_id"))}
-	f := store.ConsentFilter{Limit: 200}
+	f := store.ConsentFilter{Limit: pageSize}
 	for _, st := range views.Statuses {
 		if q.Get("status") == st {
 			vm.Status, f.Status = st, st
@@ -376,22 +401,25 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 			f.TaxID = n
 		}
 	}
-	var list []store.Consent
+	if cur, err := store.ParseConsentCursor(q.Get("before")); err == nil {
+		f.Before, vm.Paged = &cur, true
+	}
+	var page store.ConsentPage
 	if vm.TaxIDError == "" {
 		var err error
-		if list, err = s.st.ListConsents(r.Context(), f); err != nil {
+		if page, err = s.st.ListConsentPage(r.Context(), f); err != nil {
 			return err
 		}
 	}
-	for _, c := range list {
-		reps, err := s.st.ReportsForConsent(r.Context(), c.ID)
-		if err != nil {
-			return err
-		}
+	for _, row := range page.Rows {
+		c := row.Consent
 		vm.Rows = append(vm.Rows, views.ConsentRow{
 			ID: c.ID, Status: c.Status, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(consentTaxID(c)),
-			PersonType: c.PersonType, CreatedAt: c.CreatedAt, Reports: len(reps),
+			PersonType: c.PersonType, CreatedAt: c.CreatedAt, Reports: row.Reports,
 		})
+	}
+	if page.Next != nil {
+		vm.Next = page.Next.String()
 	}
 	status := http.StatusOK
 	if vm.TaxIDError != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -546,4 +547,65 @@ func TestBankURLAllowed(t *testing.T) {
 			t.Errorf("bankURLAllowed(%q) = %v, want %v", tt.url, got, tt.want)
 		}
 	}
+}
+
+// An institution that serves only the other kind of customer is filtered out by default and, when shown, cannot
+// be chosen, on the page and on the server.
+func TestPickerMatchesThePersonType(t *testing.T) {
+	e := newEnv(t)
+	e.kc.institutions = append(e.kc.institutions, klavi.Institution{InstitutionCode: "555", Name: "Banco Empresas",
+		InstitutionType: 1, BusinessType: "LEGAL", AvailableResources: []string{"ACCOUNTS"}})
+	items := func(c *http.Client, q string) (shown []string, doc *goqDoc) {
+		r := e.get(c, "/institutions?"+q)
+		wantStatus(t, r, http.StatusOK)
+		doc = r.doc(t)
+		doc.Find(`[data-testid="institution-list"] > li`).Each(func(_ int, li *goqSel) {
+			if _, hidden := li.Attr("hidden"); !hidden {
+				id, _ := li.Attr("data-testid")
+				shown = append(shown, strings.TrimPrefix(id, "institution-"))
+			}
+		})
+		return shown, doc
+	}
+
+	person := e.browser()
+	wantStatus(t, e.post(person, "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}), http.StatusSeeOther)
+	shown, doc := items(person, "")
+	if slices.Contains(shown, "555") || !slices.Contains(shown, "999") {
+		t.Errorf("personal default: shown = %v, want 999 and not the companies-only 555", shown)
+	}
+	if got, _ := doc.Find(`#person option[selected]`).Attr("value"); got != "NATURAL" {
+		t.Errorf("personal default person filter = %q, want NATURAL", got)
+	}
+	shown, doc = items(person, "person=all")
+	if !slices.Contains(shown, "555") {
+		t.Fatalf("person=all: shown = %v, want 555 too", shown)
+	}
+	if doc.Find(`[data-testid="choose-555"]`).Length() != 0 {
+		t.Error("a person can choose a companies-only institution")
+	}
+	if got := strings.TrimSpace(doc.Find(`[data-testid="other-person-555"]`).Text()); got != "Atende apenas empresas." {
+		t.Errorf("why = %q", got)
+	}
+	r := e.get(person, "/consents/new?institution=555")
+	wantStatus(t, r, http.StatusOK)
+	if got := strings.TrimSpace(r.doc(t).Find(`[data-testid="form-error"]`).Text()); !strings.Contains(got, "não atende este tipo de cliente") {
+		t.Errorf("confirmation error = %q", got)
+	}
+	wantStatus(t, e.post(person, "/consents", url.Values{"institution_code": {"555"}, "validity_period": {"12"}}), http.StatusUnprocessableEntity)
+	if list, _ := e.st.ListConsents(context.Background(), storeFilterAll()); len(list) != 0 {
+		t.Errorf("consents stored = %d, want 0", len(list))
+	}
+
+	company := e.browser()
+	wantStatus(t, e.post(company, "/start", url.Values{"person_type": {"business"}, "tax_id": {"11222333000181"}}), http.StatusSeeOther)
+	shown, doc = items(company, "")
+	if !slices.Contains(shown, "555") || slices.Contains(shown, "999") {
+		t.Errorf("business default: shown = %v, want 555 and not the individuals-only 999", shown)
+	}
+	if doc.Find(`[data-testid="choose-555"]`).Length() != 1 {
+		t.Error("a company cannot choose a companies-only institution")
+	}
+	wantStatus(t, e.post(company, "/consents", url.Values{"institution_code": {"999"}, "validity_period": {"12"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, e.post(company, "/consents", url.Values{"institution_code": {"555"}, "validity_period": {"12"}}), http.StatusSeeOther)
 }

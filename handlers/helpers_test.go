@@ -361,6 +361,7 @@ func (e *env) runBackground() {
 }
 
 type goqSel = goquery.Selection
+type goqDoc = goquery.Document
 
 func storeFilterAll() store.ConsentFilter { return store.ConsentFilter{Limit: 100} }
 

@@ -75,7 +75,9 @@ func (s *Server) findInstitution(ctx context.Context, l store.Link, code string)
 	return klavi.Institution{}, false, nil
 }
 
-func institutionItem(in klavi.Institution) views.InstitutionItem {
+// institutionItem is in as the picker shows it to a user of personType ("personal" or "business"): an
+// institution that serves only the other kind of customer (businessType LEGAL or NATURAL) cannot be chosen.
+func institutionItem(in klavi.Institution, personType string) views.InstitutionItem {
 	return views.InstitutionItem{
 		Code:         in.InstitutionCode,
 		Name:         in.Name,
@@ -88,7 +90,28 @@ func institutionItem(in klavi.Institution) views.InstitutionItem {
 		Outage:       in.IsOutage,
 		OpenData:     in.InstitutionType == 2,
 		Search:       views.Fold(in.Name + " " + in.InstitutionCode + " " + in.OrganizationName),
+		OtherPerson:  in.InstitutionType != 2 && in.BusinessType != "" && in.BusinessType != "BOTH" && in.BusinessType != personFilter(personType),
 	}
+}
+
+// notChoosableKey is the message key saying why it cannot be chosen, or "" when it can.
+func notChoosableKey(it views.InstitutionItem) string {
+	switch {
+	case it.Choosable():
+		return ""
+	case it.OtherPerson && !it.Outage:
+		return "err.institution_person"
+	default:
+		return "err.institution"
+	}
+}
+
+// personFilter is the picker's businessType value for a flow's person type.
+func personFilter(personType string) string {
+	if personType == "business" {
+		return "LEGAL"
+	}
+	return "NATURAL"
 }
 
 // safeImageURL keeps only http(s) logo URLs (a javascript: or data: URL from upstream is dropped and the
@@ -103,9 +126,14 @@ func safeImageURL(u string) string {
 // instFilter is the picker's query.
 type instFilter struct{ Q, Person, Resource, Kind string }
 
-func readInstFilter(r *http.Request) instFilter {
+// readInstFilter reads the picker's query; without a person filter it shows the institutions that serve the
+// flow's person type (personType "personal" or "business").
+func readInstFilter(r *http.Request, personType string) instFilter {
 	q := r.URL.Query()
 	f := instFilter{Q: strings.TrimSpace(q.Get("q")), Person: q.Get("person"), Resource: q.Get("resource"), Kind: q.Get("kind")}
+	if !q.Has("person") {
+		f.Person = personFilter(personType)
+	}
 	if len(f.Q) > 100 {
 		f.Q = f.Q[:100]
 	}
@@ -164,7 +192,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	f := readInstFilter(r)
+	f := readInstFilter(r, l.PersonType)
 	vm := views.InstitutionsVM{Q: f.Q, Person: f.Person, Resource: f.Resource, Kind: f.Kind}
 	list, err := s.institutions(r.Context(), l)
 	if err != nil {
@@ -175,7 +203,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	}
 	resources := map[string]bool{}
 	for _, in := range list {
-		it := institutionItem(in)
+		it := institutionItem(in, l.PersonType)
 		for _, res := range it.Resources {
 			resources[res] = true
 		}
@@ -219,16 +247,14 @@ func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error 
 		return statusError(http.StatusNotFound)
 	}
 	vm := s.consentNewVM(l, in, 12)
-	if !vm.Institution.Choosable() {
-		vm.FormError = "err.institution"
-	}
+	vm.FormError = notChoosableKey(vm.Institution)
 	s.page(w, r, http.StatusOK, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
 	return nil
 }
 
 func (s *Server) consentNewVM(l store.Link, in klavi.Institution, validity int) views.ConsentNewVM {
 	return views.ConsentNewVM{
-		Institution:    institutionItem(in),
+		Institution:    institutionItem(in, l.PersonType),
 		ValidityPeriod: validity,
 		PersonType:     l.PersonType,
 		TaxIDMasked:    taxid.Mask(linkTaxID(l)),

@@ -105,12 +105,12 @@ func (s *Server) requestReports(ctx context.Context, c store.Consent, source str
 		TaxID:               c.PersonalTaxID,
 		LinkID:              c.LinkID,
 		ConsentIDs:          []string{c.ID},
-		Products:            personalProducts,
+		Products:            productsFor(c.PersonType),
 		ProductsCallbackURL: map[string]string{"all": s.reportsWebhookURL()},
 	}
 	endpoint := "POST /personal/user-data"
 	if c.PersonType == "business" {
-		req.Kind, req.TaxID, req.Products = klavi.Business, c.BusinessTaxID, businessProducts
+		req.Kind, req.TaxID = klavi.Business, c.BusinessTaxID
 		endpoint = "POST /business/user-data"
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.klaviTimeout)

@@ -73,9 +73,14 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 func langNextPath(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if r.URL.RawQuery != "" && r.URL.Path != "/callback" {
-			// Keep the search, filters or page the user was looking at. Never the callback's query: its ids
-			// are not echoed into any page.
-			return safeNext(r.URL.Path + "?" + r.URL.RawQuery)
+			// Keep the search, filters or page the user was looking at. Never the callback's query (its ids
+			// are not echoed into any page) nor a tax id filter (a CPF is not copied into more URLs).
+			q := r.URL.Query()
+			q.Del("tax_id")
+			if len(q) == 0 {
+				return safeNext(r.URL.Path)
+			}
+			return safeNext(r.URL.Path + "?" + q.Encode())
 		}
 		return safeNext(r.URL.Path)
 	}

@@ -270,3 +270,19 @@ func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
 		t.Errorf("404 title = %q, want it to say the page was not found", title)
 	}
 }
+
+// The language links keep a page's filters but never copy a CPF/CNPJ filter into another URL.
+func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
+	e := newEnv(t)
+	r := e.get(e.browser(), "/consents?status=AUTHORISED&tax_id=529.982.247-25")
+	wantStatus(t, r, http.StatusOK)
+	href, _ := r.doc(t).Find(`[data-testid="lang-en"]`).Attr("href")
+	next, _ := url.Parse(href)
+	got := next.Query().Get("next")
+	if strings.Contains(got, "tax_id") || strings.Contains(got, "982") {
+		t.Errorf("language link next = %q, carries the tax id", got)
+	}
+	if got != "/consents?status=AUTHORISED" {
+		t.Errorf("language link next = %q, want the status filter kept", got)
+	}
+}

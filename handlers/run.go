@@ -80,6 +80,14 @@ func (s *Server) processOne(ctx context.Context, it store.InboxItem) (finished b
 		result, err = s.processInboxItem(ctx, it)
 	}()
 	bg := context.WithoutCancel(ctx)
+	defer func() {
+		// The delivery's result combines its items' (several events, or one given up after its last try).
+		if it.DeliveryID != 0 {
+			if serr := s.st.SettleDeliveryResult(bg, it.DeliveryID); serr != nil {
+				s.log.WarnContext(ctx, "settle delivery result failed", "inbox_id", it.ID, "err", safeErr(serr))
+			}
+		}
+	}()
 	if err != nil {
 		if rerr := s.st.RetryInbox(bg, it.ID, "retry: "+klaviErrText(err)); rerr != nil {
 			s.log.ErrorContext(ctx, "retry inbox failed", "inbox_id", it.ID, "err", safeErr(rerr))
@@ -89,9 +97,6 @@ func (s *Server) processOne(ctx context.Context, it store.InboxItem) (finished b
 	if ferr := s.st.FinishInbox(bg, it.ID, result); ferr != nil {
 		s.log.ErrorContext(ctx, "finish inbox failed", "inbox_id", it.ID, "err", safeErr(ferr))
 		return false
-	}
-	if it.DeliveryID != 0 {
-		_ = s.st.SetDeliveryResult(bg, it.DeliveryID, result)
 	}
 	return true
 }

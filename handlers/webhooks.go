@@ -224,6 +224,12 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 			known, matched = c, true
 		}
 	}
+	if !matched && sr.ConsentID == "" && sr.LinkID != "" {
+		// A report requested at user level may name only the link: it belongs to that link's consent.
+		if c, err := s.st.LatestConsentForLink(r.Context(), sr.LinkID); err == nil {
+			known, matched = c, true
+		}
+	}
 	if !matched {
 		result = "unmatched"
 	}
@@ -339,15 +345,37 @@ func (s *Server) processInboxItem(ctx context.Context, it store.InboxItem) (stri
 	}
 }
 
-// handleWebhookList answers GET /webhooks: every delivery, newest first.
+// handleWebhookList answers GET /webhooks: the deliveries, newest first, 50 a page (keyset pagination: before
+// is the id of the previous page's last row; a bad one shows the first page), filtered by kind (event |
+// report) and signature (valid | invalid). Bodies are not loaded.
 func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.st.Deliveries(r.Context(), 200)
+	const pageSize = 50
+	q := r.URL.Query()
+	var vm views.WebhooksVM
+	f := store.DeliveryFilter{Limit: pageSize}
+	switch k := q.Get("kind"); k {
+	case "event", "report":
+		vm.Kind, f.Kind = k, k
+	}
+	valid, invalid := true, false
+	switch q.Get("signature") {
+	case "valid":
+		vm.Signature, f.SignatureValid = "valid", &valid
+	case "invalid":
+		vm.Signature, f.SignatureValid = "invalid", &invalid
+	}
+	if id, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && id > 0 {
+		f.BeforeID, vm.Paged = id, true
+	}
+	page, err := s.st.ListDeliveries(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	var vm views.WebhooksVM
-	for _, d := range list {
+	for _, d := range page.Rows {
 		vm.Rows = append(vm.Rows, webhookRow(d))
+	}
+	if page.Next > 0 {
+		vm.Next = strconv.FormatInt(page.Next, 10)
 	}
 	s.page(w, r, http.StatusOK, "title.webhooks", 0, "webhooks", views.WebhooksPage(vm))
 	return nil

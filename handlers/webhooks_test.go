@@ -340,3 +340,31 @@ func TestWorkerPanicIsRecoveredAndRetried(t *testing.T) {
 		t.Error("panic not logged")
 	}
 }
+
+// A report that names only the link (user-level requests may) belongs to that link's consent: shown on its page,
+// on its timeline, and not marked unmatched in the inbox.
+func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	id, _ := e.startFlow(e.browser(), "52998224725")
+	link := e.linkOf(id)
+	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
+		`"productReportId":"rep-link-only","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + link +
+		`","institutionCode":"341","consents":[]}],"savingsAccounts":[]}`)
+	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	reps, err := e.st.ReportsForConsent(context.Background(), id)
+	if err != nil || len(reps) != 1 || reps[0].ID != "rep-link-only" {
+		t.Fatalf("reports for the consent = %+v, %v; want rep-link-only", reps, err)
+	}
+	ds, _ := e.st.Deliveries(context.Background(), 10)
+	if len(ds) == 0 || ds[0].Result != "stored" {
+		t.Errorf("delivery = %+v, want result stored", ds)
+	}
+	tl, _ := e.st.Timeline(context.Background(), id)
+	found := false
+	for _, en := range tl {
+		found = found || en.Title == "report pf_savings_account received"
+	}
+	if !found {
+		t.Errorf("no report entry on the timeline: %+v", tl)
+	}
+}

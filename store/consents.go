@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -179,15 +182,89 @@ func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Con
 	return out, nil
 }
 
-// ConsentFilter selects consents for ListConsents. Empty fields match everything.
+// ConsentFilter selects consents for ListConsents and ListConsentPage. Empty fields match everything.
 type ConsentFilter struct {
 	Status string
-	TaxID  string // normalised CPF or CNPJ, exact match on either the personal or the business tax id
-	Limit  int    // <= 0 means 100; at most 1000
+	TaxID  string         // normalised CPF or CNPJ, exact match on either the personal or the business tax id
+	Before *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
+	Limit  int            // <= 0 means 100; at most 1000
 }
 
-// ListConsents returns the consents matching f, newest first.
-func (s *Store) ListConsents(ctx context.Context, f ConsentFilter) ([]Consent, error) {
+// ConsentCursor is a position in the consents list, which is ordered by (CreatedAt, ID) newest first. String
+// gives its opaque form for a URL; ParseConsentCursor reads it back.
+type ConsentCursor struct {
+	CreatedAt time.Time // millisecond precision, like the stored value
+	ID        string
+}
+
+// maxCursorID bounds the consent id a cursor may carry (Klavi ids are far shorter).
+const maxCursorID = 200
+
+// String encodes the cursor as base64url (no padding) of "<created_at unix ms>.<id>".
+func (c ConsentCursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms(c.CreatedAt), 10) + "." + c.ID))
+}
+
+// ParseConsentCursor reads a cursor made by ConsentCursor.String. Anything else (wrong alphabet, padding,
+// a negative or non-decimal time, an empty, oversized or non-printable id, a non-canonical encoding) is
+// ErrBadCursor.
+func ParseConsentCursor(s string) (ConsentCursor, error) {
+	if s == "" || len(s) > 2*maxCursorID {
+		return ConsentCursor{}, ErrBadCursor
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return ConsentCursor{}, ErrBadCursor
+	}
+	at, id, ok := strings.Cut(string(b), ".")
+	if !ok || at == "" || len(at) > 18 || id == "" || len(id) > maxCursorID {
+		return ConsentCursor{}, ErrBadCursor
+	}
+	for i := 0; i < len(at); i++ {
+		if at[i] < '0' || at[i] > '9' {
+			return ConsentCursor{}, ErrBadCursor
+		}
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return ConsentCursor{}, ErrBadCursor
+		}
+	}
+	n, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return ConsentCursor{}, ErrBadCursor
+	}
+	c := ConsentCursor{CreatedAt: fromMS(n), ID: id}
+	if c.String() != s {
+		return ConsentCursor{}, ErrBadCursor // e.g. leading zeros in the time
+	}
+	return c, nil
+}
+
+// ErrBadCursor: a pagination cursor that this store did not make. Callers show the first page instead.
+var ErrBadCursor = errors.New("store: bad cursor")
+
+// ConsentListRow is one consent of the list page with the number of reports ReportsForConsent would return.
+type ConsentListRow struct {
+	Consent
+	Reports int
+}
+
+// ConsentPage is one page of ListConsentPage.
+type ConsentPage struct {
+	Rows []ConsentListRow
+	Next *ConsentCursor // Before for the next (older) page; nil when this is the last page
+}
+
+// consentReportCount counts, like ReportsForConsent, the reports naming the consent plus those naming no
+// consent but its link. The two sets are disjoint (a consent id is never empty); each count uses an index.
+const consentReportCount = `(SELECT count(*) FROM reports r WHERE r.consent_id = consents.id)
+	+ CASE WHEN consents.link_id <> '' THEN (SELECT count(*) FROM reports r
+		WHERE r.consent_id = '' AND r.link_id = consents.link_id) ELSE 0 END`
+
+// ListConsentPage returns one page of the consents matching f, newest first (by CreatedAt, then ID), each with
+// its report count, in one query. Keyset pagination: pass the returned Next as f.Before for the next page.
+func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPage, error) {
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -198,15 +275,62 @@ func (s *Store) ListConsents(ctx context.Context, f ConsentFilter) ([]Consent, e
 		where = append(where, "(personal_tax_id = ? OR business_tax_id = ?)")
 		args = append(args, f.TaxID, f.TaxID)
 	}
-	q := `SELECT ` + consentCols + ` FROM consents`
+	if f.Before != nil {
+		at := ms(f.Before.CreatedAt)
+		// (created_at, id) < (at, id), written so that the created_at indexes bound the range.
+		where = append(where, "created_at <= ? AND (created_at < ? OR id < ?)")
+		args = append(args, at, at, f.Before.ID)
+	}
+	q := `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
-	args = append(args, limitOr(f.Limit, 100, 1000))
-	out, err := s.queryConsents(ctx, q, args...)
+	limit := limitOr(f.Limit, 100, 1000)
+	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, limit+1) // one more tells whether there is a next page
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list consents: %w", err)
+		return ConsentPage{}, fmt.Errorf("store: list consents: %w", err)
+	}
+	defer rows.Close()
+	var page ConsentPage
+	for rows.Next() {
+		var row ConsentListRow
+		c, err := scanConsent(withExtra{rows, &row.Reports})
+		if err != nil {
+			return ConsentPage{}, fmt.Errorf("store: list consents: %w", err)
+		}
+		row.Consent = c
+		page.Rows = append(page.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return ConsentPage{}, fmt.Errorf("store: list consents: %w", err)
+	}
+	if len(page.Rows) > limit {
+		page.Rows = page.Rows[:limit]
+		last := page.Rows[limit-1].Consent
+		page.Next = &ConsentCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return page, nil
+}
+
+// withExtra lets scanConsent read a row that has more columns after consentCols.
+type withExtra struct {
+	row   interface{ Scan(...any) error }
+	extra any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra)...) }
+
+// ListConsents returns the consents matching f, newest first (one page: see ListConsentPage).
+func (s *Store) ListConsents(ctx context.Context, f ConsentFilter) ([]Consent, error) {
+	page, err := s.ListConsentPage(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var out []Consent
+	for _, r := range page.Rows {
+		out = append(out, r.Consent)
 	}
 	return out, nil
 }

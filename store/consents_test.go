@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"reflect"
 	"strings"
@@ -492,5 +493,152 @@ func TestTimeline(t *testing.T) {
 	}
 	if err := s.AddTimeline(ctx, TimelineEntry{Kind: "api"}); err == nil {
 		t.Error("AddTimeline without consent id succeeded")
+	}
+}
+
+func TestConsentCursor(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
+	cur := ConsentCursor{CreatedAt: at, ID: "consent-42"}
+	s := cur.String()
+	if strings.ContainsAny(s, "=+/.") || strings.Contains(s, "consent") {
+		t.Errorf("cursor %q is not opaque base64url", s)
+	}
+	got, err := ParseConsentCursor(s)
+	if err != nil || got.ID != cur.ID || !got.CreatedAt.Equal(at) {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, bad := range []string{
+		"", "!!", "abc$", s + "=", base64.URLEncoding.EncodeToString([]byte("1.ab")), // padded
+		b64("1"), b64("1."), b64(".a"), b64("-1.a"), b64("+1.a"), b64("01.a"), b64("1x.a"),
+		b64("1.a b"), b64("1.a\x00"), b64("1.é"), b64("99999999999999999999.a"),
+		b64("1." + strings.Repeat("a", 201)), strings.Repeat("A", 1000),
+	} {
+		if _, err := ParseConsentCursor(bad); !errors.Is(err, ErrBadCursor) {
+			t.Errorf("ParseConsentCursor(%q) = %v, want ErrBadCursor", bad, err)
+		}
+	}
+}
+
+func TestListConsentPage(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	// 9 consents; b1..b3 share one created_at (the id breaks the tie), the others are a second apart.
+	var want []string // newest first
+	for i, id := range []string{"a1", "a2", "b3", "b1", "b2", "a3", "a4", "a5", "a6"} {
+		status := "AUTHORISED"
+		if i%2 == 1 {
+			status = "REJECTED"
+		}
+		if err := s.CreateConsent(ctx, Consent{ID: id, LinkID: "L" + id, Status: status}); err != nil {
+			t.Fatal(err)
+		}
+		if id != "b3" && id != "b1" {
+			c.Advance(time.Second)
+		}
+	}
+	want = []string{"a6", "a5", "a4", "a3", "b3", "b2", "b1", "a2", "a1"}
+
+	walk := func(t *testing.T, f ConsentFilter) ([]string, int) {
+		t.Helper()
+		var ids []string
+		pages := 0
+		for {
+			page, err := s.ListConsentPage(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, r := range page.Rows {
+				ids = append(ids, r.ID)
+			}
+			if page.Next == nil {
+				return ids, pages
+			}
+			last := page.Rows[len(page.Rows)-1]
+			if len(page.Rows) != f.Limit || page.Next.ID != last.ID || !page.Next.CreatedAt.Equal(last.CreatedAt) {
+				t.Fatalf("page %d: %d rows, Next %+v", pages, len(page.Rows), page.Next)
+			}
+			if pages > 100 {
+				t.Fatal("pagination does not end")
+			}
+			// Through the string form, as the handler does.
+			cur, err := ParseConsentCursor(page.Next.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Before = &cur
+		}
+	}
+	t.Run("disjoint pages newest first, ties by id", func(t *testing.T) {
+		for _, size := range []int{1, 2, 3, 4, 9, 10} {
+			ids, pages := walk(t, ConsentFilter{Limit: size})
+			if strings.Join(ids, ",") != strings.Join(want, ",") {
+				t.Errorf("by %d: %v, want %v", size, ids, want)
+			}
+			if wantPages := (len(want) + size - 1) / size; pages != wantPages {
+				t.Errorf("by %d: %d pages, want %d", size, pages, wantPages)
+			}
+		}
+	})
+	t.Run("filters carry across pages", func(t *testing.T) {
+		ids, _ := walk(t, ConsentFilter{Status: "REJECTED", Limit: 2})
+		if got := strings.Join(ids, ","); got != "a5,a3,b1,a2" {
+			t.Errorf("REJECTED = %s", got)
+		}
+		ids, _ = walk(t, ConsentFilter{Status: "AUTHORISED", Limit: 2})
+		if got := strings.Join(ids, ","); got != "a6,a4,b3,b2,a1" {
+			t.Errorf("AUTHORISED = %s", got)
+		}
+	})
+	t.Run("cursor of an unknown row still positions", func(t *testing.T) {
+		b, _ := s.Consent(ctx, "b2")
+		page, err := s.ListConsentPage(ctx, ConsentFilter{Before: &ConsentCursor{CreatedAt: b.CreatedAt, ID: "b25"}})
+		if err != nil || len(page.Rows) != 4 || page.Rows[0].ID != "b2" || page.Next != nil {
+			t.Errorf("before (b.., b25) = %+v, %v", page, err)
+		}
+	})
+}
+
+func TestListConsentPageReportCounts(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	for _, cs := range []Consent{{ID: "c1", LinkID: "L1"}, {ID: "c2", LinkID: "L1"}, {ID: "c3"}, {ID: "c4", LinkID: "L4"}} {
+		if err := s.CreateConsent(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	for _, r := range []Report{
+		{ID: "r-c1", ConsentID: "c1", LinkID: "L1"},
+		{ID: "r-c1b", ConsentID: "c1", LinkID: "L1"},
+		{ID: "r-link-only", LinkID: "L1"},
+		{ID: "r-c2", ConsentID: "c2", LinkID: "L1"},
+		{ID: "r-other-link", LinkID: "L2"},
+		{ID: "r-nothing"},
+		{ID: "r-c3", ConsentID: "c3"},
+		{ID: "r-unknown", ConsentID: "zz", LinkID: "L4"}, // names another consent: not c4's
+	} {
+		if _, err := s.RecordReportDelivery(ctx, Delivery{}, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.ListConsentPage(ctx, ConsentFilter{})
+	if err != nil || len(page.Rows) != 4 {
+		t.Fatalf("ListConsentPage = %+v, %v", page, err)
+	}
+	want := map[string]int{"c1": 3, "c2": 2, "c3": 1, "c4": 0}
+	for _, row := range page.Rows {
+		reps, err := s.ReportsForConsent(ctx, row.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.Reports != want[row.ID] || row.Reports != len(reps) {
+			t.Errorf("%s: Reports = %d, want %d (ReportsForConsent %d)", row.ID, row.Reports, want[row.ID], len(reps))
+		}
+	}
+	// The embedded Consent is complete.
+	if got, _ := s.Consent(ctx, "c1"); !reflect.DeepEqual(page.Rows[3].Consent, got) {
+		t.Errorf("row = %+v, want %+v", page.Rows[3].Consent, got)
 	}
 }

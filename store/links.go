@@ -129,3 +129,13 @@ func decodeList(s string) ([]string, error) {
 	}
 	return v, nil
 }
+
+// LatestConsentForLink returns the newest consent created on the link. Returns ErrNotFound if there is none.
+func (s *Store) LatestConsentForLink(ctx context.Context, linkID string) (Consent, error) {
+	c, err := scanConsent(s.r.QueryRowContext(ctx, `SELECT `+consentCols+` FROM consents WHERE link_id = ?
+		ORDER BY created_at DESC, rowid DESC LIMIT 1`, linkID))
+	if err != nil {
+		return Consent{}, fmt.Errorf("store: latest consent for link: %w", notFound(err))
+	}
+	return c, nil
+}

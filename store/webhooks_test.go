@@ -300,3 +300,163 @@ func TestDeliveriesListAndDetail(t *testing.T) {
 		t.Errorf("limit 1 gave %d", len(ds))
 	}
 }
+
+// seedDeliveries records n deliveries, one second apart, cycling through an accepted event, an accepted
+// report and a rejected (invalid signature) event, and returns their ids in insertion order.
+func seedDeliveries(t *testing.T, s *Store, c *clock, n int) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		var err error
+		switch i % 3 {
+		case 0:
+			d, items := eventDelivery(fmt.Sprintf("e%d", i))
+			_, err = s.RecordEventDelivery(ctx, d, items)
+		case 1:
+			_, err = s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Body: []byte(`{"r":1}`)},
+				Report{ID: fmt.Sprintf("r%d", i), Raw: []byte(`{"r":1}`)})
+		default:
+			err = s.RecordRejectedDelivery(ctx, Delivery{Kind: "event", Body: []byte("bad")})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	ds, err := s.Deliveries(ctx, 1000)
+	if err != nil || len(ds) != n {
+		t.Fatalf("Deliveries = %d, %v", len(ds), err)
+	}
+	ids := make([]int64, n)
+	for i, d := range ds {
+		ids[n-1-i] = d.ID
+	}
+	return ids
+}
+
+// walkDeliveries follows Next from the first page to the last, checking the page size, and returns every
+// delivery seen, in order, plus the number of pages.
+func walkDeliveries(t *testing.T, s *Store, f DeliveryFilter) ([]Delivery, int) {
+	t.Helper()
+	var all []Delivery
+	pages := 0
+	for {
+		page, err := s.ListDeliveries(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(page.Rows) > f.Limit {
+			t.Fatalf("page %d has %d rows, limit %d", pages, len(page.Rows), f.Limit)
+		}
+		all = append(all, page.Rows...)
+		if page.Next == 0 {
+			return all, pages
+		}
+		if len(page.Rows) != f.Limit || page.Next != page.Rows[len(page.Rows)-1].ID {
+			t.Fatalf("page %d: %d rows, Next %d", pages, len(page.Rows), page.Next)
+		}
+		if pages > 100 {
+			t.Fatal("pagination does not end")
+		}
+		f.BeforeID = page.Next
+	}
+}
+
+func TestListDeliveriesPagination(t *testing.T) {
+	s, c, _ := openTest(t)
+	ids := seedDeliveries(t, s, c, 7)
+
+	all, pages := walkDeliveries(t, s, DeliveryFilter{Limit: 3})
+	if pages != 3 || len(all) != 7 {
+		t.Fatalf("7 deliveries by 3: %d pages, %d rows", pages, len(all))
+	}
+	seen := map[int64]bool{}
+	for i, d := range all {
+		if want := ids[len(ids)-1-i]; d.ID != want {
+			t.Errorf("row %d = id %d, want %d (newest first)", i, d.ID, want)
+		}
+		if seen[d.ID] {
+			t.Errorf("id %d on two pages", d.ID)
+		}
+		seen[d.ID] = true
+		if d.Body != nil {
+			t.Errorf("id %d: list returned a body (%d bytes)", d.ID, len(d.Body))
+		}
+		if d.Size == 0 || d.Kind == "" {
+			t.Errorf("id %d: missing fields %+v", d.ID, d)
+		}
+	}
+	if full, err := s.Delivery(context.Background(), all[len(all)-1].ID); err != nil || string(full.Body) == "" {
+		t.Errorf("Delivery still returns the body: %q, %v", full.Body, err)
+	}
+
+	t.Run("a full last page has no next cursor", func(t *testing.T) {
+		_, pages := walkDeliveries(t, s, DeliveryFilter{Limit: 7})
+		if pages != 1 {
+			t.Errorf("7 rows by 7: %d pages, want 1", pages)
+		}
+		page, err := s.ListDeliveries(context.Background(), DeliveryFilter{Limit: 3, BeforeID: ids[3]})
+		if err != nil || len(page.Rows) != 3 || page.Next != 0 {
+			t.Errorf("last 3: %d rows, Next %d, %v", len(page.Rows), page.Next, err)
+		}
+	})
+	t.Run("cursor beyond the newest, and past the oldest", func(t *testing.T) {
+		page, _ := s.ListDeliveries(context.Background(), DeliveryFilter{Limit: 50, BeforeID: ids[6] + 1000})
+		if len(page.Rows) != 7 {
+			t.Errorf("before a future id: %d rows", len(page.Rows))
+		}
+		page, _ = s.ListDeliveries(context.Background(), DeliveryFilter{Limit: 50, BeforeID: ids[0]})
+		if len(page.Rows) != 0 || page.Next != 0 {
+			t.Errorf("before the oldest: %d rows, Next %d", len(page.Rows), page.Next)
+		}
+	})
+	t.Run("default page size", func(t *testing.T) {
+		page, _ := s.ListDeliveries(context.Background(), DeliveryFilter{})
+		if len(page.Rows) != 7 || page.Next != 0 {
+			t.Errorf("default: %d rows, Next %d", len(page.Rows), page.Next)
+		}
+	})
+}
+
+func TestListDeliveriesFilters(t *testing.T) {
+	s, c, _ := openTest(t)
+	seedDeliveries(t, s, c, 10) // kinds by index: 0,3,6,9 event ok; 1,4,7 report; 2,5,8 rejected event
+	valid, invalid := true, false
+	tests := []struct {
+		name      string
+		f         DeliveryFilter
+		want      int
+		kind      string
+		signature *bool
+	}{
+		{"all", DeliveryFilter{}, 10, "", nil},
+		{"events", DeliveryFilter{Kind: "event"}, 7, "event", nil},
+		{"reports", DeliveryFilter{Kind: "report"}, 3, "report", nil},
+		{"valid signature", DeliveryFilter{SignatureValid: &valid}, 7, "", &valid},
+		{"invalid signature", DeliveryFilter{SignatureValid: &invalid}, 3, "event", &invalid},
+		{"valid events", DeliveryFilter{Kind: "event", SignatureValid: &valid}, 4, "event", &valid},
+		{"invalid reports", DeliveryFilter{Kind: "report", SignatureValid: &invalid}, 0, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			f.Limit = 2 // filters and pagination together
+			got, _ := walkDeliveries(t, s, f)
+			if len(got) != tt.want {
+				t.Errorf("%d rows, want %d", len(got), tt.want)
+			}
+			for i, d := range got {
+				if tt.kind != "" && d.Kind != tt.kind {
+					t.Errorf("id %d kind %q", d.ID, d.Kind)
+				}
+				if tt.signature != nil && d.SignatureValid != *tt.signature {
+					t.Errorf("id %d signature %v", d.ID, d.SignatureValid)
+				}
+				if i > 0 && d.ID >= got[i-1].ID {
+					t.Errorf("not newest first at %d", i)
+				}
+			}
+		})
+	}
+}

@@ -159,6 +159,22 @@ func Initials(name string) string {
 // ResultLabel translates the processing results the portal records for webhook deliveries; anything else
 // (e.g. "ignored: <event name>") is shown as recorded.
 func ResultLabel(ctx context.Context, result string) string {
+	if parts := strings.Split(result, "; "); len(parts) > 1 {
+		// A delivery with several events: each one's result.
+		for i, p := range parts {
+			parts[i] = ResultLabel(ctx, p)
+		}
+		return strings.Join(parts, "; ")
+	}
+	if rest, ok := strings.CutPrefix(result, "dead: "); ok {
+		if why, ok := strings.CutPrefix(rest, "retry: "); ok {
+			return T(ctx, "result.dead") + ": " + TimelineText(ctx, why)
+		}
+		return T(ctx, "result.dead") + ": " + ResultLabel(ctx, rest)
+	}
+	if rest, ok := strings.CutPrefix(result, "retry: "); ok {
+		return T(ctx, "result.retry") + ": " + TimelineText(ctx, rest)
+	}
 	if _, ok := messages["result."+result]; ok {
 		return T(ctx, "result."+result)
 	}
@@ -174,6 +190,11 @@ func ResultLabel(ctx context.Context, result string) string {
 // they are what a developer searches for. Order matters: longer fragments first.
 var timelinePT = strings.NewReplacer(
 	"redirect: browser sent to the institution (303)", "redirecionamento: navegador enviado à instituição (303)",
+	"Klavi unavailable (timeout or connection error)", "Klavi indisponível (tempo esgotado ou falha de conexão)",
+	"Klavi answered HTTP ", "a Klavi respondeu HTTP ",
+	"call interrupted", "chamada interrompida",
+	"unexpected error", "erro inesperado",
+	" (code ", " (código ",
 	"callback: back from the bank (success)", "retorno: de volta da instituição (sucesso)",
 	"callback: back from the bank with error=", "retorno: de volta da instituição com error=",
 	"; will check again", "; nova consulta em instantes",
@@ -204,12 +225,6 @@ func TimelineText(ctx context.Context, s string) string {
 	return timelinePT.Replace(s)
 }
 
-// personalProducts and businessProducts are the products the portal requests (handlers/consents.go), in display order.
-var (
-	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
-	businessProducts = []string{"pj_checking_account", "pj_credit_card"}
-)
-
 // MissingProduct is a requested product without a report yet: State is "failed" (Klavi said
 // product_generated_failed), "waiting" (the page is still live) or "missing" (no longer expected to arrive).
 type MissingProduct struct {
@@ -226,23 +241,13 @@ func missingProducts(vm ConsentVM) []MissingProduct {
 	if !vm.ReportsRequested && len(vm.Reports) == 0 {
 		return nil
 	}
-	want := personalProducts
-	if vm.PersonType == "business" {
-		want = businessProducts
-	}
 	got := map[string]bool{}
 	for _, r := range vm.Reports {
 		got[r.Product] = true
 	}
-	failed := map[string]bool{}
-	for _, e := range vm.Timeline {
-		if !e.OK && strings.Contains(e.Title, "product_generated_failed") {
-			p, _, _ := strings.Cut(e.Detail, ":")
-			failed[strings.TrimSpace(p)] = true
-		}
-	}
+	failed := FailedProducts(vm.Timeline)
 	var out []MissingProduct
-	for _, p := range want {
+	for _, p := range vm.Products {
 		switch {
 		case got[p]:
 		case failed[p]:
@@ -254,6 +259,19 @@ func missingProducts(vm ConsentVM) []MissingProduct {
 		}
 	}
 	return out
+}
+
+// FailedProducts reads, from a consent's timeline, the products Klavi said it could not generate: the entries the
+// handlers write for product_generated_failed have the detail "<product>[: message]".
+func FailedProducts(tl []TimelineItem) map[string]bool {
+	failed := map[string]bool{}
+	for _, e := range tl {
+		if !e.OK && strings.Contains(e.Title, "product_generated_failed") {
+			p, _, _ := strings.Cut(e.Detail, ":")
+			failed[strings.TrimSpace(p)] = true
+		}
+	}
+	return failed
 }
 
 // PermissionLabel is the human name of an Open Finance permission group ("ACCOUNTS_ALL" → "Contas"); unknown

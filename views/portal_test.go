@@ -139,3 +139,35 @@ func TestFoldAndInitials(t *testing.T) {
 		}
 	}
 }
+
+// The error details handlers write into the timeline read in Portuguese on pt-BR pages.
+func TestTimelineTextTranslatesKlaviErrors(t *testing.T) {
+	ctx := WithLang(context.Background(), PT)
+	for in, want := range map[string]string{
+		"Klavi answered HTTP 416 (code 4004)":              "a Klavi respondeu HTTP 416 (código 4004)",
+		"Klavi unavailable (timeout or connection error)":  "Klavi indisponível (tempo esgotado ou falha de conexão)",
+		"call interrupted":                                 "chamada interrompida",
+		"api: GET /consents/{id} failed; will check again": "api: GET /consents/{id} falhou; nova consulta em instantes",
+	} {
+		if got := TimelineText(ctx, in); got != want {
+			t.Errorf("TimelineText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := TimelineText(WithLang(context.Background(), EN), "call interrupted"); got != "call interrupted" {
+		t.Errorf("English changed: %q", got)
+	}
+}
+
+func TestResultLabelOfCombinedAndGivenUpResults(t *testing.T) {
+	ctx := WithLang(context.Background(), PT)
+	for in, want := range map[string]string{
+		"processed":                              "Processado",
+		"processed; unmatched":                   "Processado; Sem consentimento correspondente (guardado)",
+		"dead: retry: call interrupted":          "Desistimos após várias tentativas: chamada interrompida",
+		"ignored: consent_authorised; processed": "Ignorado: consent_authorised; Processado",
+	} {
+		if got := ResultLabel(ctx, in); got != want {
+			t.Errorf("ResultLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

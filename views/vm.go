@@ -41,12 +41,13 @@ type InstitutionItem struct {
 	BusinessType                          string   // NATURAL, LEGAL, BOTH or ""
 	Resources                             []string // availableResources
 	Beta, Outage, OpenData                bool
+	OtherPerson                           bool   // serves only the other person type than the flow's
 	Search                                string // accent- and case-folded name + code, for live filtering
 	Hidden                                bool   // filtered out (kept in the page so JS can show it again)
 }
 
 // Choosable reports whether the user may start a consent with this institution.
-func (i InstitutionItem) Choosable() bool { return !i.Outage && !i.OpenData }
+func (i InstitutionItem) Choosable() bool { return !i.Outage && !i.OpenData && !i.OtherPerson }
 
 // InstitutionsVM feeds the picker. Items is the whole list; Hidden marks the filtered-out ones.
 type InstitutionsVM struct {
@@ -95,6 +96,7 @@ type ConsentVM struct {
 	CanRetry, CanRevoke, Live                    bool
 	ReportsRequested                             bool
 	ReportRequestID                              string
+	Products                                     []string // the products the portal requests for this person type, in display order
 	Timeline                                     []TimelineItem
 	Reports                                      []ReportItem
 }
@@ -112,6 +114,8 @@ type ConsentsVM struct {
 	TaxIDError    string // message key
 	Rows          []ConsentRow
 	Statuses      []string
+	Next          string // opaque cursor of the next (older) page; "" on the last page
+	Paged         bool   // not the first page: offer a link back to the newest
 }
 
 // ReportsListVM feeds /consents/{id}/reports.
@@ -134,7 +138,11 @@ type WebhookRow struct {
 
 // WebhooksVM feeds /webhooks.
 type WebhooksVM struct {
-	Rows []WebhookRow
+	Rows      []WebhookRow
+	Kind      string // filter: "" | "event" | "report"
+	Signature string // filter: "" | "valid" | "invalid"
+	Next      string // cursor (a delivery id) of the next (older) page; "" on the last page
+	Paged     bool   // not the first page: offer a link back to the newest
 }
 
 // WebhookDetailVM feeds /webhooks/{id}; Body is already masked (taxid.MaskText).
