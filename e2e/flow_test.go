@@ -202,6 +202,14 @@ func TestBusinessPathWithAlphanumericCNPJ(t *testing.T) {
 
 	other := desktop(t)
 	start(t, other, shared, "business", strings.ToLower(cnpjAlphanumeric))
+	// A company sees the institutions that serve companies: Mercado Pago serves individuals only.
+	must(t, expect.Locator(other.GetByTestId("institution-323")).ToBeHidden(), "individuals-only institution hidden")
+	visible(t, other.GetByTestId("institution-290"), "companies-only institution shown")
+	_, err := other.GetByTestId("filter-person").SelectOption(playwright.SelectOptionValues{Values: &[]string{"all"}})
+	must(t, err, "show every customer type")
+	visible(t, other.GetByTestId("institution-323"), "individuals-only institution shown on request")
+	must(t, expect.Locator(other.GetByTestId("other-person-323")).ToHaveText("Atende apenas pessoas físicas."),
+		"why it cannot be chosen")
 }
 
 func TestDenyAtTheBankShowsWhyAndTryAgainWorks(t *testing.T) {
