@@ -278,7 +278,8 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	vm.CanRetry = vm.ErrorKey != "" && sid != "" && sid == c.SessionID &&
 		status != klavi.StatusAuthorised && status != klavi.StatusRevoked && status != klavi.StatusDeletedByUser
 	for _, e := range tl {
-		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At})
+		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At,
+			Repeats: e.Repeats, LastAt: e.LastAt})
 	}
 	for _, rp := range reps {
 		vm.Reports = append(vm.Reports, reportItem(rp))

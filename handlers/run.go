@@ -144,15 +144,24 @@ func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
 	cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
 	kc, err := s.kc.Consent(cctx, c.ID)
 	cancel()
+	changed := false
 	if err == nil && kc.Status.Known() {
 		after, aerr := s.applyStatus(ctx, c, string(kc.Status), kc.PermissionsGranted, kc.ExpireAt, "poll")
 		if aerr == nil {
 			if after.Status != c.Status {
-				attempts = 1 // something moved: look again soon
+				attempts = 1   // something moved: look again soon
+				changed = true // setStatusLogged wrote the "A → B" entry
 			}
 			c = after
 		}
 	}
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id} failed", klaviErrText(err), false)
+	case err == nil && !changed:
+		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id} → "+string(kc.Status), "", true)
+	}
+	s.askAgainForMissingReports(ctx, c)
 	next := s.backoff(attempts)
 	switch {
 	case errors.Is(err, klavi.ErrNotFound):
@@ -164,6 +173,35 @@ func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
 	}
 	if err := s.st.SchedulePoll(context.WithoutCancel(ctx), c.ID, s.now().Add(next), attempts); err != nil {
 		s.log.WarnContext(ctx, "schedule poll failed", "err", safeErr(err))
+	}
+}
+
+// missingReportsAfter is how long after the report request the reconciler waits for a first report before asking
+// Klavi once more (its webhook retries are over within about a minute: reliability.md §0.3).
+const missingReportsAfter = 10 * time.Minute
+
+// askAgainForMissingReports requests an AUTHORISED consent's reports a second time, once, when none has arrived
+// missingReportsAfter after the first request (a lost report webhook).
+func (s *Server) askAgainForMissingReports(ctx context.Context, c store.Consent) {
+	if c.Status != string(klavi.StatusAuthorised) || c.ReportsRequestedAt == nil ||
+		s.now().Sub(*c.ReportsRequestedAt) < missingReportsAfter {
+		return
+	}
+	released, err := s.st.ReleaseMissingReports(context.WithoutCancel(ctx), c.ID, s.now().Add(-missingReportsAfter))
+	if err != nil || !released {
+		return
+	}
+	s.timeline(ctx, c.ID, "reports", "reports: none arrived 10 min after the request; asking Klavi again", "", false)
+	_ = s.requestReports(ctx, c, "reconciler")
+}
+
+// pollEntry records a poll on the consent's timeline; polls that keep seeing the same thing share one entry.
+func (s *Server) pollEntry(ctx context.Context, consentID, title, detail string, ok bool) {
+	err := s.st.AddTimelineCoalesced(context.WithoutCancel(ctx), store.TimelineEntry{
+		ConsentID: consentID, Kind: "poll", Title: title, Detail: detail, OK: ok, At: s.now(),
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "timeline write failed", "kind", "poll", "err", safeErr(err))
 	}
 }
 

@@ -368,3 +368,109 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 		t.Errorf("no report entry on the timeline: %+v", tl)
 	}
 }
+
+// Each poll is on the timeline, but polls that see the same status share one line with a count; a change
+// gets its own line.
+func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	b := e.browser()
+	id, _ := e.startFlow(b, "52998224725")
+	e.kc.setStatus(id, klavi.StatusAwaitingAuthorisation)
+	poll := func() {
+		t.Helper()
+		c, err := e.st.Consent(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.s.pollConsent(context.Background(), c)
+	}
+	poll() // STARTED → AWAITING_AUTHORISATION: a change
+	poll()
+	poll()
+	poll()
+	tl, _ := e.st.Timeline(context.Background(), id)
+	var polls []string
+	repeats := 0
+	for _, en := range tl {
+		if en.Kind == "poll" {
+			polls = append(polls, en.Title)
+			repeats = en.Repeats
+		}
+	}
+	want := []string{"poll: GET /consents/{id}: STARTED → AWAITING_AUTHORISATION", "poll: GET /consents/{id} → AWAITING_AUTHORISATION"}
+	if strings.Join(polls, "|") != strings.Join(want, "|") || repeats != 3 {
+		t.Fatalf("poll entries = %q (last ×%d), want %q (last ×3)", polls, repeats, want)
+	}
+	r := e.get(b, "/consents/"+id)
+	wantStatus(t, r, http.StatusOK)
+	if got := r.doc(t).Find(`[data-testid="timeline-repeats"]`).Text(); !strings.Contains(got, "3 vezes") {
+		t.Errorf("repeats on the page = %q, want 3 vezes", got)
+	}
+}
+
+// Reports that never arrive are asked for once more, ten minutes after the request, and only once.
+func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
+	var offset atomic.Int64
+	e := newEnv(t, func(o *Options) {
+		o.PollInterval = time.Hour
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	b := e.browser()
+	id, _ := e.startFlow(b, "52998224725")
+	e.kc.setStatus(id, klavi.StatusAuthorised)
+	poll := func() {
+		t.Helper()
+		c, err := e.st.Consent(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.s.pollConsent(context.Background(), c)
+	}
+	poll() // AUTHORISED → first report request
+	if n := e.kc.reportCalls.Load(); n != 1 {
+		t.Fatalf("report requests after AUTHORISED = %d, want 1", n)
+	}
+	offset.Store(int64(5 * time.Minute))
+	poll()
+	if n := e.kc.reportCalls.Load(); n != 1 {
+		t.Fatalf("report requests after 5 min = %d, want still 1", n)
+	}
+	offset.Store(int64(11 * time.Minute))
+	poll()
+	if n := e.kc.reportCalls.Load(); n != 2 {
+		t.Fatalf("report requests after 11 min without a report = %d, want 2", n)
+	}
+	offset.Store(int64(30 * time.Minute))
+	poll()
+	if n := e.kc.reportCalls.Load(); n != 2 {
+		t.Fatalf("report requests after 30 min = %d, want 2 (asked again only once)", n)
+	}
+	r := e.get(b, "/consents/"+id)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.doc(t).Find(`[data-testid="timeline"]`).Text(), "nenhum chegou 10 min após o pedido") {
+		t.Error("the second request is not explained on the timeline")
+	}
+}
+
+// A consent whose reports arrived is never asked again.
+func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
+	var offset atomic.Int64
+	e := newEnv(t, func(o *Options) {
+		o.PollInterval = time.Hour
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	id, _ := e.startFlow(e.browser(), "52998224725")
+	e.kc.setStatus(id, klavi.StatusAuthorised)
+	c, _ := e.st.Consent(context.Background(), id)
+	e.s.pollConsent(context.Background(), c)
+	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
+		`"productReportId":"rep-arrived","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + e.linkOf(id) +
+		`","institutionCode":"341","consents":[{"consentId":"` + id + `"}]}],"savingsAccounts":[]}`)
+	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	offset.Store(int64(20 * time.Minute))
+	c, _ = e.st.Consent(context.Background(), id)
+	e.s.pollConsent(context.Background(), c)
+	if n := e.kc.reportCalls.Load(); n != 1 {
+		t.Errorf("report requests = %d, want 1", n)
+	}
+}

@@ -478,3 +478,26 @@ func (s *Store) SchedulePoll(ctx context.Context, id string, next time.Time, att
 // knownStatuses lists every status SetStatus understands, in flow order (for tests and documentation).
 var knownStatuses = []string{statusStarted, statusAwaitingAuth, statusAwaitingLGPD, statusAuthorised,
 	statusError, statusRejected, statusExpired, statusRevoked, statusDeletedByUser}
+
+// ReleaseMissingReports makes the consent's reports claimable again, once in its life, when they were requested
+// at or before requestedBefore and not one report has arrived (none naming it, none naming only its link): a lost
+// report webhook must not leave the page empty for good. It reports whether it released them; the caller then
+// claims and requests as usual. Returns ErrNotFound if the consent does not exist.
+func (s *Store) ReleaseMissingReports(ctx context.Context, id string, requestedBefore time.Time) (released bool, err error) {
+	err = s.tx(ctx, "release missing reports", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = NULL, reports_rerequested = 1
+			WHERE id = ?1 AND reports_rerequested = 0 AND reports_requested_at IS NOT NULL AND reports_requested_at <= ?2
+			  AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.consent_id = ?1
+			                  OR (r.consent_id = '' AND r.link_id <> '' AND r.link_id = consents.link_id))`,
+			id, ms(requestedBefore))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			released = n == 1
+			return err
+		}
+		return exists(ctx, tx, id)
+	})
+	return released, err
+}

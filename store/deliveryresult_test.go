@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
@@ -52,5 +53,37 @@ func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
 	}
 	if err := s.SettleDeliveryResult(ctx, 9999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown delivery: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestAddTimelineCoalescedCountsRepeats(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	poll := TimelineEntry{ConsentID: "c1", Kind: "poll", Title: "poll: GET /consents/{id} → STARTED", OK: true}
+	for range 3 {
+		if err := s.AddTimelineCoalesced(ctx, poll); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	if err := s.AddTimeline(ctx, TimelineEntry{ConsentID: "c1", Kind: "webhook", Title: "webhook consent_authorised", OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Second)
+	if err := s.AddTimelineCoalesced(ctx, poll); err != nil { // after another entry: a new line
+		t.Fatal(err)
+	}
+	tl, err := s.Timeline(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl) != 3 {
+		t.Fatalf("entries = %d, want 3: %+v", len(tl), tl)
+	}
+	if tl[0].Repeats != 3 || !tl[0].LastAt.Equal(tl[0].At.Add(2*time.Second)) {
+		t.Errorf("first poll: repeats %d, last %v (at %v); want 3, at+2s", tl[0].Repeats, tl[0].LastAt, tl[0].At)
+	}
+	if tl[1].Repeats != 1 || !tl[1].LastAt.IsZero() || tl[2].Repeats != 1 {
+		t.Errorf("others: %+v", tl[1:])
 	}
 }

@@ -164,6 +164,7 @@ func init() {
 		"new.submit":            {"Ir para a instituição", "Go to the institution"},
 
 		// consent page
+		"consent.tl_repeats":           {"%d vezes; a última em", "%d times; last at"},
 		"consent.back":                 {"← Todos os consentimentos", "← All consents"},
 		"consent.title":                {"Consentimento", "Consent"},
 		"consent.status":               {"Situação", "Status"},

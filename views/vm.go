@@ -72,6 +72,8 @@ type TimelineItem struct {
 	Kind, Title, Detail string
 	OK                  bool
 	At                  time.Time
+	Repeats             int       // > 1: the same thing happened this many times (polls)
+	LastAt              time.Time // when it last happened, for Repeats > 1
 }
 
 // ReportItem is one report in a list.
