@@ -40,14 +40,9 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 	if err := parseForm(r); err != nil {
 		return err
 	}
-	ss := sessionFrom(r.Context())
-	sid := ss.ID()
-	l, err := s.linkForSession(r.Context(), sid)
-	if errors.Is(err, store.ErrNotFound) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return nil
-	}
-	if err != nil {
+	sid := sessionFrom(r.Context()).ID()
+	l, ok, err := s.sessionLink(w, r)
+	if !ok {
 		return err
 	}
 	code := r.PostForm.Get("institution_code")

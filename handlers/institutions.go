@@ -183,13 +183,8 @@ func (f instFilter) match(it views.InstitutionItem) bool {
 
 // handleInstitutions answers GET /institutions: the picker (needs a link in the session, else 303 /).
 func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) error {
-	ss := sessionFrom(r.Context())
-	l, err := s.linkForSession(r.Context(), ss.ID())
-	if errors.Is(err, store.ErrNotFound) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return nil
-	}
-	if err != nil {
+	l, ok, err := s.sessionLink(w, r)
+	if !ok {
 		return err
 	}
 	f := readInstFilter(r, l.PersonType)
@@ -226,13 +221,8 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 
 // handleConsentNew answers GET /consents/new?institution=CODE: the confirmation page.
 func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error {
-	ss := sessionFrom(r.Context())
-	l, err := s.linkForSession(r.Context(), ss.ID())
-	if errors.Is(err, store.ErrNotFound) {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return nil
-	}
-	if err != nil {
+	l, ok, err := s.sessionLink(w, r)
+	if !ok {
 		return err
 	}
 	code := r.URL.Query().Get("institution")

@@ -159,7 +159,7 @@ func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
 	case err != nil && ctx.Err() == nil:
 		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id} failed", klaviErrText(err), false)
 	case err == nil && !changed:
-		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id} → "+string(kc.Status), "", true)
+		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id}: "+string(kc.Status)+" (unchanged)", "", true)
 	}
 	s.askAgainForMissingReports(ctx, c)
 	next := s.backoff(attempts)

@@ -200,6 +200,20 @@ func (s *Server) newLink(ctx context.Context, base store.Link) (store.Link, erro
 	return l, nil
 }
 
+// sessionLink is linkForSession for a page of the flow: with no link in the session it answers 303 to the start
+// page and returns ok=false (err nil); on failure ok=false and the error for the error sink.
+func (s *Server) sessionLink(w http.ResponseWriter, r *http.Request) (l store.Link, ok bool, err error) {
+	l, err = s.linkForSession(r.Context(), sessionFrom(r.Context()).ID())
+	if errors.Is(err, store.ErrNotFound) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return store.Link{}, false, nil
+	}
+	if err != nil {
+		return store.Link{}, false, err
+	}
+	return l, true, nil
+}
+
 // linkForSession returns the session's latest link, renewing it when its token is (nearly) expired.
 // Returns store.ErrNotFound when the session has no link (the caller sends the user to the start page).
 func (s *Server) linkForSession(ctx context.Context, sid string) (store.Link, error) {

@@ -397,7 +397,7 @@ func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
 			repeats = en.Repeats
 		}
 	}
-	want := []string{"poll: GET /consents/{id}: STARTED → AWAITING_AUTHORISATION", "poll: GET /consents/{id} → AWAITING_AUTHORISATION"}
+	want := []string{"poll: GET /consents/{id}: STARTED → AWAITING_AUTHORISATION", "poll: GET /consents/{id}: AWAITING_AUTHORISATION (unchanged)"}
 	if strings.Join(polls, "|") != strings.Join(want, "|") || repeats != 3 {
 		t.Fatalf("poll entries = %q (last ×%d), want %q (last ×3)", polls, repeats, want)
 	}

@@ -213,6 +213,7 @@ var timelinePT = strings.NewReplacer(
 	"(after ", "(após ",
 	"reports: none arrived 10 min after the request; asking Klavi again", "relatórios: nenhum chegou 10 min após o pedido; pedindo de novo à Klavi",
 	"poll: ", "consulta: ",
+	" (unchanged)", " (sem mudança)",
 	"status: ", "situação: ",
 	"products: ", "produtos: ",
 	"report ", "relatório ",
