@@ -388,6 +388,7 @@ func TestReportRequestErrors(t *testing.T) {
 		{"CNPJ on personal", "/personal/user-data", with("taxId", "11222333000181"), 400, 400},
 		{"institution level without institution", "/personal/institution-data", base(), 400, 400},
 		{"institution in outage", "/personal/institution-data", with("institutionCode", "212"), 416, 4004},
+		{"all at institution level", "/personal/institution-data", map[string]any{"taxId": "52998224725", "institutionCode": "341", "products": []string{"all"}}, 416, 4002},
 		{"unknown institution", "/business/institution-data", map[string]any{"taxId": "11222333000181", "institutionCode": "999", "products": []string{"pj_checking_account"}}, 416, 4004},
 	}
 	for _, tc := range cases {
@@ -402,6 +403,57 @@ func TestReportRequestErrors(t *testing.T) {
 				t.Errorf("statusCode %d, want %d", ew.StatusCode, tc.code)
 			}
 		})
+	}
+}
+
+// §8/§11.2: the pseudo-product `all` belongs to the user-level endpoints; on */institution-data it is the wrong
+// level, 416 with business code 4002 in Klavi's error body, even when a consent would cover the request.
+func TestAllProductsOnlyAtUserLevel(t *testing.T) {
+	e := newEnv(t)
+	pf := e.startFlow(cpfApprove, "", nil)
+	approve(t, e, pf)
+	pj := e.startFlow(cpfApprove, "11.222.333/0001-81", nil)
+	approve(t, e, pj)
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+	}{
+		{"personal", "/personal/institution-data", map[string]any{"taxId": cpfApprove, "institutionCode": "341", "products": []string{"all"}}},
+		{"personal, all among others", "/personal/institution-data", map[string]any{"taxId": cpfApprove, "institutionCode": "341", "products": []string{"pf_checking_account", "all"}}},
+		{"business", "/business/institution-data", map[string]any{"taxId": "11222333000181", "institutionCode": "341", "products": []string{"all"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := e.do("POST", tc.path, pf.access, tc.body)
+			if code != http.StatusRequestedRangeNotSatisfiable {
+				t.Fatalf("status %d, want 416 (%s)", code, body)
+			}
+			sameKeys(t, "auth_error.json", body) // Klavi's error shape: statusCode, error, message
+			var ew errorWire
+			if err := json.Unmarshal(body, &ew); err != nil {
+				t.Fatal(err)
+			}
+			if ew.StatusCode != 4002 || ew.Error != "Invalid product info" || !strings.Contains(ew.Message, "user-level") {
+				t.Errorf("error body %s, want statusCode 4002, error \"Invalid product info\" and a message naming the level", body)
+			}
+		})
+	}
+	// The user-level endpoints still take it.
+	var res reportRequestResult
+	e.mustDo(200, "POST", "/personal/user-data", pf.access, map[string]any{"taxId": cpfApprove, "products": []string{"all"}}, &res)
+	e.mustDo(200, "POST", "/business/user-data", pf.access, map[string]any{"taxId": "11222333000181", "products": []string{"all"}}, nil)
+	if res.RequestID == "" || res.Message != "ok" {
+		t.Errorf("user-level all: %+v", res)
+	}
+	// No report request was accepted at institution level: only the two user-level ones are received.
+	waitFor(t, "the user-level reports", func() bool { return len(e.rc.reports()) == 5 })
+	n := 0
+	for _, name := range e.rc.eventNames(t) {
+		if name == "product_request_received" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d product_request_received events, want 2 (the user-level requests)", n)
 	}
 }
 

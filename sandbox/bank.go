@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
@@ -292,17 +293,24 @@ func (s *Sandbox) handleBankAuthorise(w http.ResponseWriter, r *http.Request) {
 	}
 	scen := c.scen
 	s.mu.Unlock()
-	redirectBack(w, r, back, scen, d)
+	s.redirectBack(w, r, back, scen, d)
 }
 
 // redirectBack sends the browser back to the partner with a 302. In the
 // "webhook first" scenario it first waits until the consent event d has
 // been delivered (acknowledged, or abandoned after its retries), whatever
-// the outcome of the flow.
-func redirectBack(w http.ResponseWriter, r *http.Request, back string, scen scenario, d *delivery) {
+// the outcome of the flow, but at most webhookFirstWait: a receiver that
+// hangs would otherwise hold the 302 for the whole retry schedule (6 × 10 s
+// plus backoff, ≈68 s), past a server's WriteTimeout, and the browser would
+// get no answer at all. After the cap the browser is redirected anyway and
+// the delivery goes on in the background.
+func (s *Sandbox) redirectBack(w http.ResponseWriter, r *http.Request, back string, scen scenario, d *delivery) {
 	if scen == scenarioWebhookFirst && d != nil {
+		t := time.NewTimer(s.webhookFirstWait)
+		defer t.Stop()
 		select {
 		case <-d.done:
+		case <-t.C:
 		case <-r.Context().Done():
 			return
 		}
@@ -328,7 +336,7 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 		back := s.returnURLLocked(c, "access_denied", "O usuário não aceitou o termo de compartilhamento (LGPD)")
 		scen := c.scen
 		s.mu.Unlock()
-		redirectBack(w, r, back, scen, d)
+		s.redirectBack(w, r, back, scen, d)
 		return
 	}
 	if c.scen == scenarioLGPDNever {
@@ -356,7 +364,7 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 	back := s.returnURLLocked(c, "", "")
 	scen := c.scen
 	s.mu.Unlock()
-	redirectBack(w, r, back, scen, d)
+	s.redirectBack(w, r, back, scen, d)
 }
 
 // handleLogo: GET /logos/{code}.svg.
@@ -375,7 +383,8 @@ func (s *Sandbox) handleLogo(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(svg)
 }
 
-// handleIndex: GET / — what this server is, plus the scenario table.
+// handleIndex: GET / — what this server is, a link to the management
+// portal, plus the scenario table.
 func (s *Sandbox) handleIndex(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, indexPage(Scenarios(), Institutions(s.o.PublicURL)))
 }

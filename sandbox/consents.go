@@ -20,21 +20,23 @@ const (
 	statusRejected              = "REJECTED"
 	statusExpired               = "EXPIRED"
 	statusRevoked               = "REVOKED"
+	statusDeletedByUser         = "DELETED_BY_USER"
 )
 
 // consentEventName maps a status to the event §6.7 emits on entering it;
 // STARTED and AWAITING_* emit none.
 var consentEventName = map[string]string{
-	statusAuthorised: "consent_authorised",
-	statusError:      "consent_error",
-	statusRejected:   "consent_rejected",
-	statusExpired:    "consent_expired",
-	statusRevoked:    "consent_revoked",
+	statusAuthorised:    "consent_authorised",
+	statusError:         "consent_error",
+	statusRejected:      "consent_rejected",
+	statusExpired:       "consent_expired",
+	statusRevoked:       "consent_revoked",
+	statusDeletedByUser: "consent_deleted_by_user",
 }
 
 func terminal(status string) bool {
 	switch status {
-	case statusRejected, statusError, statusExpired, statusRevoked, "DELETED_BY_USER":
+	case statusRejected, statusError, statusExpired, statusRevoked, statusDeletedByUser:
 		return true
 	}
 	return false

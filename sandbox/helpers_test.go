@@ -51,17 +51,21 @@ type received struct {
 	sig, ts  string
 	ctype    string
 	validSig bool
-	code     int // the receiver's answer
+	code     int // the receiver's answer; 0: it hung until the sender gave up
 	at       time.Time
 }
 
 // receiver is a webhook endpoint recording every attempt. status decides the
-// answer per attempt (nil: 200 unless the signature is wrong → 401).
+// answer per attempt (nil: 200 unless the signature is wrong → 401). hang,
+// when it returns true for an attempt, makes the receiver never answer it:
+// the handler waits until the sender cancels the request (its attempt
+// timeout, or Close) and records it with code 0.
 type receiver struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	got    []received
 	status func(n int, r received) int
+	hang   func(r received) bool
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -73,8 +77,15 @@ func newReceiver(t *testing.T) *receiver {
 		rec.validSig = rec.sig == sign(testSecretKey, body)
 		rc.mu.Lock()
 		n := len(rc.got)
-		f := rc.status
+		f, hang := rc.status, rc.hang
 		rc.mu.Unlock()
+		if hang != nil && hang(rec) {
+			<-r.Context().Done()
+			rc.mu.Lock()
+			rc.got = append(rc.got, rec)
+			rc.mu.Unlock()
+			return
+		}
 		code := http.StatusOK
 		if !rec.validSig {
 			code = http.StatusUnauthorized

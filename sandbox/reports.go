@@ -23,7 +23,7 @@ const (
 )
 
 // autoProducts are the reports sent after AUTHORISED when AutoReports is on,
-// and what the pseudo-product `all` expands to.
+// and what the pseudo-product `all` expands to (user-level requests only).
 var autoProducts = map[personKind][]string{
 	personType:   {"pf_checking_account", "pf_savings_account", "pf_credit_card"},
 	businessType: {"pj_checking_account", "pj_credit_card"},
@@ -107,6 +107,11 @@ func (s *Sandbox) handleReportRequest(kind personKind, level reportLevel) http.H
 		var products []string
 		for _, p := range req.Products {
 			switch {
+			case p == "all" && level != userLevel:
+				// §8/§11.2: `all` is a user-level pseudo-product; at
+				// institution level it is the wrong level (4002).
+				businessError(w, codeInvalidProduct, "'all' is only accepted on user-level requests (*/user-data)")
+				return
 			case p == "all":
 				products = append(products, autoProducts[kind]...)
 			case ProductSupported(p) && strings.HasPrefix(p, prefix):

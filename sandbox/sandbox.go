@@ -7,6 +7,7 @@
 //
 //	/data/v1/...          the Klavi REST API (§3 rows 1–13)
 //	/bank/...             the simulated bank and Klavi LGPD pages
+//	/manage               the simulated Klavi management portal (DELETED_BY_USER)
 //	/logos/{code}.svg     institution logos
 //	/                     a small index page with the scenario table
 package sandbox
@@ -61,7 +62,7 @@ type Options struct {
 	// AutoReports sends the person type's default reports after AUTHORISED.
 	AutoReports bool
 	// RetryBase is the first webhook retry delay, doubling on each of the up to
-	// 5 retries (default 250 ms). Each attempt times out after 10 s.
+	// 5 retries (default 250 ms). Each attempt times out after 10 s (§9.1).
 	RetryBase time.Duration
 	// ReportDelay is the pause between a report request and its first report
 	// (default 300 ms).
@@ -69,11 +70,12 @@ type Options struct {
 }
 
 const (
-	maxBodyBytes      = 1 << 20
-	maxRetries        = 5
-	attemptTimeout    = 10 * time.Second
-	slowReportDelay   = 5 * time.Second
-	defaultSweepEvery = time.Second
+	maxBodyBytes            = 1 << 20
+	maxRetries              = 5
+	defaultAttemptTimeout   = 10 * time.Second
+	defaultWebhookFirstWait = 5 * time.Second
+	slowReportDelay         = 5 * time.Second
+	defaultSweepEvery       = time.Second
 )
 
 // Sandbox is the simulator. Create it with New and release it with Close.
@@ -86,6 +88,12 @@ type Sandbox struct {
 
 	// slowDelay is the report delay of the "slow reports" scenario; tests shorten it.
 	slowDelay time.Duration
+	// attemptTimeout bounds each webhook POST (§9.1: 10 s); tests shorten it.
+	attemptTimeout time.Duration
+	// webhookFirstWait caps how long the "webhook before the browser returns"
+	// scenario holds the 302 while its consent event is being delivered
+	// (default 5 s, well inside a server's WriteTimeout); tests shorten it.
+	webhookFirstWait time.Duration
 
 	mu       sync.Mutex
 	tokens   map[string]tokenInfo
@@ -140,19 +148,21 @@ func New(o Options) *Sandbox {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sandbox{
-		o:         o,
-		now:       func() time.Time { return o.Now().UTC() },
-		log:       o.Logger,
-		client:    client,
-		slowDelay: slowReportDelay,
-		tokens:    make(map[string]tokenInfo),
-		links:     make(map[string]*link),
-		consents:  make(map[string]*consent),
-		trackIDs:  make(map[string]string),
-		tickets:   make(map[string]*redirectTicket),
-		steps:     make(map[string]string),
-		ctx:       ctx,
-		cancel:    cancel,
+		o:                o,
+		now:              func() time.Time { return o.Now().UTC() },
+		log:              o.Logger,
+		client:           client,
+		slowDelay:        slowReportDelay,
+		attemptTimeout:   defaultAttemptTimeout,
+		webhookFirstWait: defaultWebhookFirstWait,
+		tokens:           make(map[string]tokenInfo),
+		links:            make(map[string]*link),
+		consents:         make(map[string]*consent),
+		trackIDs:         make(map[string]string),
+		tickets:          make(map[string]*redirectTicket),
+		steps:            make(map[string]string),
+		ctx:              ctx,
+		cancel:           cancel,
 	}
 	s.out.queues = make(map[string][]*delivery)
 	s.routes()
@@ -183,6 +193,8 @@ func (s *Sandbox) routes() {
 	r.Get("/", s.handleIndex)
 	r.Get("/logos/{file}", s.handleLogo)
 	r.Get("/whitelabel", s.handleWhiteLabel)
+	r.Get("/manage", s.handleManage)
+	r.Post("/manage/consents/{consentID}/delete", s.handleManageDelete)
 	r.Route("/bank", func(r chi.Router) {
 		r.Get("/authorize", s.handleBankOpen)
 		r.Post("/login", s.handleBankLogin)

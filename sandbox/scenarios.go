@@ -38,7 +38,7 @@ func Scenarios() []ScenarioRow {
 		{TaxID: "222.333.444-05", Description: "Erro no banco (ERROR, error=server_error)", scenario: scenarioBankError},
 		{TaxID: "333.444.555-08", Description: "Termo LGPD nunca aceito: fica AWAITING_LGPD_AUTHORISATION e depois EXPIRED", scenario: scenarioLGPDNever},
 		{TaxID: "444.555.666-19", Description: "Todo webhook entregue duas vezes (mesmo eventId / productReportId)", scenario: scenarioDuplicate},
-		{TaxID: "555.666.777-20", Description: "Webhook do consentimento chega antes do retorno do navegador", scenario: scenarioWebhookFirst},
+		{TaxID: "555.666.777-20", Description: "Webhook do consentimento chega antes do retorno do navegador (o retorno espera no máximo 5 s)", scenario: scenarioWebhookFirst},
 		{TaxID: "666.777.888-30", Description: "Webhooks consent_* nunca enviados (só a consulta revela AUTHORISED)", scenario: scenarioNoConsentWebhook},
 		{TaxID: "777.888.999-41", Description: "Primeira entrega de cada webhook de consentimento com assinatura inválida", scenario: scenarioBadSignature},
 		{TaxID: "888.999.000-78", Description: "Relatórios lentos (~5 s após o pedido)", scenario: scenarioSlowReports},

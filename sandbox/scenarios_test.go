@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,39 @@ func TestScenarioWebhookBeforeRedirect(t *testing.T) {
 	}
 	if !found {
 		t.Error("consent_authorised was not delivered before the browser was redirected")
+	}
+}
+
+// A receiver that hangs on the consent webhook must not hold the browser's 302 for the whole retry schedule
+// (≈68 s, past the portal's 35 s WriteTimeout): the wait is capped and the browser is redirected anyway while
+// the delivery goes on.
+func TestScenarioWebhookFirstRedirectIsCapped(t *testing.T) {
+	e := newEnv(t)
+	const capWait = 100 * time.Millisecond
+	e.sb.webhookFirstWait = capWait // default 5 s (TestOptionDefaults); the attempt timeout stays at 10 s
+	e.rc.hang = func(r received) bool { return strings.Contains(string(r.body), `"consent_authorised"`) }
+	f := e.startFlow("555.666.777-20", "", nil)
+	waitFor(t, "link_created", func() bool { return len(e.rc.all()) == 1 })
+	b := newBrowser(t)
+	p := b.get(f.created.ConsentRedirectURL)
+	p = b.post(e.srv.URL+"/bank/login", url.Values{"step": {p.step()}})
+	p = b.post(e.srv.URL+"/bank/authorise", url.Values{"step": {p.step()}, "action": {"authorise"}})
+	start := time.Now()
+	p = b.post(e.srv.URL+"/bank/lgpd", url.Values{"step": {p.step()}, "action": {"accept"}})
+	elapsed := time.Since(start)
+	parseReturn(t, p, f)
+	// Lower bound: the scenario still waited for the delivery. Upper bound: far below the 10 s the first hung
+	// attempt alone would take, let alone the retry schedule.
+	if elapsed < capWait || elapsed > 5*time.Second {
+		t.Errorf("302 after %v, want ≥ %v (the cap) and well under the 10 s attempt timeout", elapsed, capWait)
+	}
+	for _, r := range e.rc.all() {
+		if strings.Contains(string(r.body), `"consent_authorised"`) {
+			t.Errorf("consent_authorised answered (%d) although the receiver hangs", r.code)
+		}
+	}
+	if c := e.consent(f.access, f.created.ConsentID); c.Status != statusAuthorised {
+		t.Errorf("status %s, want AUTHORISED", c.Status)
 	}
 }
 

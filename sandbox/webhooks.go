@@ -147,7 +147,8 @@ func sign(secret string, body []byte) string {
 
 // deliver POSTs d like Klavi: any 2xx is success; non-2xx or a network
 // error is retried up to maxRetries times after RetryBase, 2·RetryBase, ...
-// Each attempt has its own 10 s timeout. Close cancels waiting and sending.
+// Each attempt has its own timeout (attemptTimeout, 10 s). Close cancels
+// waiting and sending.
 func (s *Sandbox) deliver(d *delivery) {
 	if d.url == "" {
 		return
@@ -173,7 +174,7 @@ func (s *Sandbox) deliver(d *delivery) {
 }
 
 func (s *Sandbox) attempt(d *delivery, n int) bool {
-	ctx, cancel := context.WithTimeout(s.ctx, attemptTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.attemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
 	if err != nil {

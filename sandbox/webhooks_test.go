@@ -110,6 +110,41 @@ func TestRetryGivesUpAfterFiveRetries(t *testing.T) {
 	}
 }
 
+// §9.1: each attempt times out (10 s by default, shortened here); a receiver that never answers is cut off and
+// the same bytes are retried.
+func TestAttemptTimeoutCutsOffAHungReceiver(t *testing.T) {
+	e := newEnv(t)
+	const timeout = 100 * time.Millisecond
+	e.sb.attemptTimeout = timeout // the default is 10 s (TestOptionDefaults)
+	var hung atomic.Bool
+	e.rc.hang = func(received) bool { return hung.CompareAndSwap(false, true) } // first attempt only
+	access := e.accessToken()
+	start := time.Now() // before the first attempt's timeout starts
+	e.link(access, map[string]any{})
+	waitFor(t, "the retry after the cut-off attempt", func() bool { return len(e.rc.all()) == 2 })
+	time.Sleep(50 * time.Millisecond) // no 3rd attempt after the 2xx
+	all := e.rc.all()
+	if len(all) != 2 {
+		t.Fatalf("%d attempts, want 2", len(all))
+	}
+	// The hung attempt is recorded when the sender cancels it, so it may come second in the log.
+	first, second := all[0], all[1]
+	if first.at.After(second.at) {
+		first, second = second, first
+	}
+	if first.code != 0 || second.code != 200 {
+		t.Errorf("answers %d then %d, want no answer (cut off) then 200", first.code, second.code)
+	}
+	if !slices.Equal(first.body, second.body) || !second.validSig {
+		t.Error("the retry must resend the same, correctly signed bytes")
+	}
+	// The retry cannot start before the attempt timed out, and the timeout's clock started after start: a strict
+	// lower bound. The upper bound is far below the 10 s default, which would otherwise have to elapse.
+	if d := second.at.Sub(start); d < timeout || d > 5*time.Second {
+		t.Errorf("retry %v after the trigger, want ≥ %v (the attempt timeout) and well under 10 s", d, timeout)
+	}
+}
+
 func TestNetworkErrorIsRetried(t *testing.T) {
 	var calls atomic.Int32
 	e := newEnv(t, func(o *Options) {
@@ -258,6 +293,65 @@ func TestReportRequestDelivers(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "product_request_received,product_generated_success,product_generated_success" {
 		t.Errorf("events %v", names)
+	}
+}
+
+// §8 institution level: POST /personal/institution-data with the consent's institutionCode answers
+// {requestId, message:"ok"} and reports only on the consents at that institution.
+func TestInstitutionLevelReportRequestDelivers(t *testing.T) {
+	e := newEnv(t)
+	f := e.startFlow(cpfApprove, "", nil) // a consent at 341 (Itaú)
+	approve(t, e, f)
+	// A second AUTHORISED consent of the same user at another institution, which the request must leave out.
+	var other createdConsentWire
+	e.mustDo(200, "POST", "/consents", f.linkToken, consentBody(cpfApprove, "", "001"), &other)
+	if p := e.walk(newBrowser(t), other.ConsentRedirectURL, "authorise", "accept"); p.status != 302 {
+		t.Fatalf("second consent: flow ended with %d", p.status)
+	}
+	var res reportRequestResult
+	body := e.mustDo(200, "POST", "/personal/institution-data", f.access, map[string]any{
+		"taxId": cpfApprove, "institutionCode": "341", "products": []string{"pf_checking_account", "pf_credit_card"},
+	}, &res)
+	sameKeys(t, "report_request_result.json", body)
+	if res.RequestID == "" || res.Message != "ok" {
+		t.Fatalf("result %+v, want a requestId and message ok", res)
+	}
+	waitFor(t, "two reports", func() bool { return len(e.rc.reports()) == 2 })
+	for i, r := range e.rc.reports() {
+		var rep ReportWire
+		if err := json.Unmarshal(r.body, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"pf_checking_account", "pf_credit_card"}[i]; rep.ProductName != want || rep.RequestID != res.RequestID {
+			t.Errorf("report %d: %s for request %s, want %s for %s", i, rep.ProductName, rep.RequestID, want, res.RequestID)
+		}
+		if len(rep.Links) != 1 || rep.Links[0].InstitutionCode != "341" || len(rep.Links[0].Consents) != 1 ||
+			rep.Links[0].Consents[0].ConsentID != f.created.ConsentID {
+			t.Errorf("report %d links %+v, want only the consent at 341", i, rep.Links)
+		}
+		for _, a := range rep.CheckingAccounts {
+			if a.CompeCode != "341" {
+				t.Errorf("account at %s, want 341 only", a.CompeCode)
+			}
+		}
+	}
+	waitFor(t, "product_generated_success ×2", func() bool {
+		n := 0
+		for _, name := range e.rc.eventNames(t) {
+			if name == "product_generated_success" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	for _, ev := range e.rc.events(t) {
+		if ev.EventName != "product_request_received" {
+			continue
+		}
+		p := ev.Payload.(map[string]any)
+		if ids, _ := p["consentIds"].([]any); p["requestId"] != res.RequestID || len(ids) != 1 || ids[0] != f.created.ConsentID {
+			t.Errorf("product_request_received payload %v, want this request and the 341 consent only", p)
+		}
 	}
 }
 
