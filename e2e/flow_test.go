@@ -17,6 +17,7 @@ const (
 	cpfApprove       = "529.982.247-25"
 	cpfApprove2      = "456.456.456-00"
 	cpfApprove3      = "654.654.654-09"
+	cpfHolderDeletes = "147.147.147-08"
 	cpfDeny          = "111.444.777-35"
 	cpfTwice         = "444.555.666-19"
 	cpfNoWebhook     = "666.777.888-30"
@@ -28,7 +29,7 @@ const (
 	cnpjAlphanumeric = "12.ABC.345/01DE-35"
 )
 
-var allTestTaxIDs = []string{cpfApprove, cpfApprove2, cpfApprove3, cpfDeny, cpfTwice, cpfNoWebhook, cpfBadSignature,
+var allTestTaxIDs = []string{cpfApprove, cpfApprove2, cpfApprove3, cpfHolderDeletes, cpfDeny, cpfTwice, cpfNoWebhook, cpfBadSignature,
 	cpfLGPDAbandoned, cpfEarlyWebhook, cpfProductFails, cnpjApprove, cnpjAlphanumeric}
 
 func must(t *testing.T, err error, what string) {
@@ -600,4 +601,35 @@ func visibleAfterReloads(t *testing.T, page playwright.Page, l playwright.Locato
 		_, rerr := page.Reload()
 		must(t, rerr, "reload")
 	}
+}
+
+// The holder deletes their data in Klavi's management portal (simulated by the sandbox): the portal receives
+// consent_deleted_by_user, shows the status and erases the reports it kept.
+func TestHolderDeletesTheirDataAtKlavi(t *testing.T) {
+	page := desktop(t)
+	authorise(t, page, shared, "personal", cpfHolderDeletes, "001")
+	expectReports(t, page, 4)
+	consentURL := page.URL()
+
+	_, err := page.Goto(shared.SandboxURL + "/manage")
+	must(t, err, "open the sandbox's management portal")
+	must(t, page.GetByTestId("manage-taxid").Fill(cpfHolderDeletes), "type the CPF")
+	must(t, page.GetByTestId("manage-search").Click(), "look the consents up")
+	row := page.GetByTestId("manage-consent-row").Filter(playwright.LocatorFilterOptions{HasText: "Banco do Brasil"})
+	must(t, expect.Locator(row).ToHaveCount(1), "the consent is listed at Klavi")
+	must(t, expect.Locator(page.GetByTestId("manage-consents")).Not().ToContainText(cpfHolderDeletes), "the CPF is masked there")
+	must(t, row.GetByTestId("manage-delete").Click(), "delete my data")
+	visible(t, page.GetByTestId("manage-notice"), "deletion confirmed")
+	shot(t, page, "manage-deleted-desktop")
+
+	_, err = page.Goto(consentURL)
+	must(t, err, "back to the portal's consent page")
+	visibleAfterReloads(t, page, page.Locator(`[data-testid="consent-status"][data-status="DELETED_BY_USER"]`),
+		"status DELETED_BY_USER", 20*time.Second)
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Excluído pelo usuário"), "status in Portuguese")
+	must(t, expect.Locator(page.GetByTestId("report-item")).ToHaveCount(0), "the reports were erased")
+	visible(t, page.GetByTestId("reports-erased"), "the page says why there are no reports")
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("consent_deleted_by_user"), "the webhook is on the timeline")
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("dados apagados"), "the erasure is on the timeline")
+	shot(t, page, "consent-deleted-by-user-desktop")
 }

@@ -182,6 +182,7 @@ func init() {
 		"consent.reports":              {"Relatórios", "Reports"},
 		"consent.all_reports":          {"Ver todos", "See all"},
 		"consent.reports_waiting":      {"Aguardando os relatórios da Klavi…", "Waiting for Klavi's reports…"},
+		"consent.reports_erased":       {"O titular pediu a exclusão dos dados na Klavi: os relatórios guardados aqui foram apagados.", "The holder asked Klavi to delete the data: the reports kept here were erased."},
 		"consent.reports_after":        {"Os relatórios são solicitados assim que o consentimento for autorizado.", "Reports are requested as soon as the consent is authorised."},
 		"consent.summary":              {"Resumo do consentimento", "Consent summary"},
 		"consent.start_over":           {"Começar de novo", "Start over"},

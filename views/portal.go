@@ -212,6 +212,8 @@ var timelinePT = strings.NewReplacer(
 	"(after reconciler)", "(após a reconciliação)",
 	"(after ", "(após ",
 	"reports: none arrived 10 min after the request; asking Klavi again", "relatórios: nenhum chegou 10 min após o pedido; pedindo de novo à Klavi",
+	" report(s) deleted; tax ids, email, phone and link token erased; ", " relatório(s) apagado(s); CPF/CNPJ, e-mail, telefone e token do link apagados; ",
+	" webhook body(ies) dropped", " corpo(s) de webhook descartado(s)",
 	"poll: ", "consulta: ",
 	" (unchanged)", " (sem mudança)",
 	"status: ", "situação: ",
