@@ -208,3 +208,49 @@ func TestServerRejectsHugeHeaders(t *testing.T) {
 		t.Errorf("status = %d, want 431", resp.StatusCode)
 	}
 }
+
+// `portal sandbox` runs the simulator alone: it answers Klavi's API with the configured keys and nothing else.
+func TestRunSandboxAlone(t *testing.T) {
+	env := map[string]string{"SANDBOX_ADDR": "127.0.0.1:0", "ADDR": "127.0.0.1:1"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"sandbox"}, envFrom(env), pw, io.Discard); pw.Close() }()
+	sc := bufio.NewScanner(pr)
+	api := ""
+	for api == "" && sc.Scan() {
+		if _, rest, ok := strings.Cut(sc.Text(), "(API "); ok {
+			api, _, _ = strings.Cut(rest, ";")
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.HasSuffix(api, "/data/v1") {
+		cancel()
+		t.Fatalf("run printed no API URL (got %q, err %v)", api, <-done)
+	}
+	post := func(body string) int {
+		t.Helper()
+		resp, err := http.Post(api+"/auth", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST /auth: %v", err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(`{"accessKey":"` + demoAccessKey + `","secretKey":"` + demoSecretKey + `"}`); got != http.StatusOK {
+		t.Errorf("POST /auth with the demo keys = %d, want 200", got)
+	}
+	if got := post(`{"accessKey":"x","secretKey":"y"}`); got != http.StatusUnauthorized {
+		t.Errorf("POST /auth with other keys = %d, want 401", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
