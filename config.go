@@ -49,6 +49,7 @@ var settings = []setting{
 	{"SANDBOX_AUTO_REPORTS", "false", "send reports automatically after AUTHORISED"},
 	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report"},
 	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final"},
+	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them"},
 	{"WEBHOOK_ALLOWLIST", "empty: any source (the signature decides)", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
@@ -74,6 +75,7 @@ type config struct {
 	SandboxAddr, SandboxPublicURL             string
 	RedirectTTL, TokenTTL, IdleTimeout        time.Duration
 	ReportDelay, PollInterval                 time.Duration
+	Retention                                 time.Duration // 0: keep forever
 	AutoReports                               bool
 	LogLevel                                  slog.Level
 	WebhookAllowlist                          []netip.Prefix
@@ -128,6 +130,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("SANDBOX_IDLE_TIMEOUT", "30m", &c.IdleTimeout)
 	dur("SANDBOX_REPORT_DELAY", "300ms", &c.ReportDelay)
 	dur("POLL_INTERVAL", "2s", &c.PollInterval)
+	if days, err := strconv.Atoi(env("RETENTION_DAYS", "30")); err != nil || days < 0 || days > 36500 {
+		check(errors.New("RETENTION_DAYS: want a whole number of days (0 keeps data forever)"))
+	} else {
+		c.Retention = time.Duration(days) * 24 * time.Hour
+	}
 	if v := env("SANDBOX_AUTO_REPORTS", "false"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

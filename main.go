@@ -125,6 +125,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		SessionKey:    sessionKey,
 		Now:           time.Now,
 		PollInterval:  cfg.PollInterval,
+		Retention:     cfg.Retention,
 		SandboxHints:  sb != nil,
 
 		WebhookAllowlist: cfg.WebhookAllowlist,

@@ -30,6 +30,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.KlaviBaseURL != "" || c.AccessKey != demoAccessKey || c.SecretKey != demoSecretKey {
 		t.Errorf("Klavi defaults = %q %q %q, want embedded sandbox with demo keys", c.KlaviBaseURL, c.AccessKey, c.SecretKey)
 	}
+	if c.Retention != 30*24*time.Hour {
+		t.Errorf("retention = %v, want 30 days", c.Retention)
+	}
 	if c.RedirectTTL != 60*time.Second || c.PollInterval != 2*time.Second {
 		t.Errorf("durations = %v %v", c.RedirectTTL, c.PollInterval)
 	}
@@ -51,6 +54,8 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"negative duration", map[string]string{"POLL_INTERVAL": "-1s"}, "POLL_INTERVAL"},
 		{"bad bool", map[string]string{"SANDBOX_AUTO_REPORTS": "maybe"}, "SANDBOX_AUTO_REPORTS"},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"bad retention", map[string]string{"RETENTION_DAYS": "a month"}, "RETENTION_DAYS"},
+		{"negative retention", map[string]string{"RETENTION_DAYS": "-1"}, "RETENTION_DAYS"},
 		{"bad allowlist entry", map[string]string{"WEBHOOK_ALLOWLIST": "18.231.92.86,klavi"}, "WEBHOOK_ALLOWLIST"},
 	}
 	for _, tt := range tests {

@@ -16,10 +16,43 @@ import (
 // one unit of work is recovered and logged (the item is retried later), so it never kills the process.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.runWorker(ctx) }()
 	go func() { defer wg.Done(); s.runReconciler(ctx) }()
+	go func() { defer wg.Done(); s.runRetention(ctx) }()
 	wg.Wait()
+}
+
+// retentionEvery is how often the retention purge runs (and once at start).
+const retentionEvery = time.Hour
+
+// runRetention erases, at start and then hourly, what is older than the retention period (LGPD art. 6 III:
+// a demo keeps personal data only for a while). Off when the retention is 0.
+func (s *Server) runRetention(ctx context.Context) {
+	if s.retention <= 0 {
+		return
+	}
+	tick := time.NewTicker(retentionEvery)
+	defer tick.Stop()
+	for {
+		s.safely(ctx, "retention", func() { s.purgeExpired(ctx) })
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// purgeExpired runs one retention pass and logs what it erased (counts only).
+func (s *Server) purgeExpired(ctx context.Context) {
+	n, err := s.st.PurgeExpired(ctx, s.now().Add(-s.retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.ErrorContext(ctx, "retention purge failed", "err", safeErr(err))
+	case n > 0:
+		s.log.InfoContext(ctx, "retention purge", "links", n, "retention_days", int(s.retention/(24*time.Hour)))
+	}
 }
 
 // runWorker drains the inbox when nudged by a receiver, and every second as a backstop.

@@ -31,6 +31,9 @@ type Options struct {
 	Now           func() time.Time
 	PollInterval  time.Duration // reconciler base period (default 2s); backoff per consent up to 1 min
 	SandboxHints  bool          // show the test CPF table on the start page
+	// Retention, when positive, erases hourly the personal data and reports of links created longer ago
+	// (store.PurgeExpired); 0 keeps them.
+	Retention time.Duration
 	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (r.RemoteAddr;
 	// proxy headers are not trusted) to this many requests per RateWindow. 0 means the default, 60; a negative
 	// value disables the limit. Over the limit: 429 with Retry-After.
@@ -70,6 +73,7 @@ type Server struct {
 	sessions     *sessions.CookieStore
 	now          func() time.Time
 	pollInterval time.Duration
+	retention    time.Duration
 	sandboxHints bool
 	router       http.Handler
 
@@ -131,6 +135,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		secure:       pu.Scheme == "https",
 		now:          o.Now,
 		pollInterval: o.PollInterval,
+		retention:    o.Retention,
 		sandboxHints: o.SandboxHints,
 		wake:         make(chan struct{}, 1),
 		parsed:       parsedReports{max: 8},

@@ -474,3 +474,36 @@ func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
 		t.Errorf("report requests = %d, want 1", n)
 	}
 }
+
+// The retention purge erases what is older than RETENTION_DAYS and says so on the consent's timeline.
+func TestRetentionPurgeErasesOldData(t *testing.T) {
+	var offset atomic.Int64
+	e := newEnv(t, func(o *Options) {
+		o.PollInterval = time.Hour
+		o.Retention = 30 * 24 * time.Hour
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	b := e.browser()
+	id, _ := e.startFlow(b, "52998224725")
+	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
+		`"productReportId":"rep-old","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + e.linkOf(id) +
+		`","institutionCode":"341","consents":[{"consentId":"` + id + `"}]}],"savingsAccounts":[]}`)
+	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	e.s.purgeExpired(context.Background())
+	if reps, _ := e.st.ReportsForConsent(context.Background(), id); len(reps) != 1 {
+		t.Fatalf("a fresh report was purged: %d left", len(reps))
+	}
+	offset.Store(int64(31 * 24 * time.Hour))
+	e.s.purgeExpired(context.Background())
+	if reps, _ := e.st.ReportsForConsent(context.Background(), id); len(reps) != 0 {
+		t.Errorf("reports after the retention period = %d, want 0", len(reps))
+	}
+	r := e.get(b, "/consents/"+id)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.doc(t).Find(`[data-testid="timeline"]`).Text(), "dados apagados: prazo de retenção vencido") {
+		t.Error("the erasure is not on the timeline")
+	}
+	if !strings.Contains(e.logs.String(), "retention purge") {
+		t.Error("the purge is not logged")
+	}
+}

@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
-// PurgeAuditTitle is the timeline title PurgeLink writes on each consent of a purged link. Like every timeline
-// entry it carries no personal data.
-const PurgeAuditTitle = "dados apagados a pedido do titular"
+// PurgeAuditTitle is the timeline title PurgeLink writes on each consent of a purged link, and RetentionAuditTitle
+// the one PurgeExpired writes. Like every timeline entry they carry no personal data.
+const (
+	PurgeAuditTitle     = "dados apagados a pedido do titular"
+	RetentionAuditTitle = "data erased: retention period over"
+)
 
 // Purged counts what PurgeLink erased.
 type Purged struct {
@@ -30,6 +34,49 @@ func (p Purged) Empty() bool { return p == Purged{} }
 // one PII-free audit entry (PurgeAuditTitle) when something was erased. It is idempotent: a second call erases
 // nothing and writes no new entry. The link row itself need not exist.
 func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
+	return s.purgeLink(ctx, linkID, PurgeAuditTitle, "consent_deleted_by_user")
+}
+
+// PurgeExpired erases, as PurgeLink does, the personal data of every link created before the cutoff that still
+// has some (tax ids, contact, token or reports), each link in its own transaction; the audit entry says the
+// retention period is over. It returns how many links it purged. Consents keep their status, ids and timeline.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM links l WHERE l.created_at < ?1 AND (
+		l.personal_tax_id <> '' OR l.business_tax_id <> '' OR l.email <> '' OR l.phone <> '' OR l.link_token <> ''
+		OR EXISTS (SELECT 1 FROM reports r WHERE r.link_id = l.id)
+		OR EXISTS (SELECT 1 FROM consents c WHERE c.link_id = l.id AND (c.personal_tax_id <> '' OR c.business_tax_id <> '')))
+		ORDER BY l.created_at`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: purge expired: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: purge expired: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: purge expired: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		p, err := s.purgeLink(ctx, id, RetentionAuditTitle, "retention")
+		if err != nil {
+			return n, err
+		}
+		if !p.Empty() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// purgeLink is PurgeLink with the audit entry's title and the reason that starts its detail.
+func (s *Store) purgeLink(ctx context.Context, linkID, title, reason string) (Purged, error) {
 	if linkID == "" {
 		return Purged{}, errors.New("store: purge link: empty link id")
 	}
@@ -88,11 +135,11 @@ func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
 		if p.Empty() {
 			return nil
 		}
-		detail := fmt.Sprintf("consent_deleted_by_user: %d report(s) deleted; tax ids, email, phone and link token "+
-			"erased; %d webhook body(ies) dropped", p.Reports, p.Deliveries)
+		detail := fmt.Sprintf("%s: %d report(s) deleted; tax ids, email, phone and link token "+
+			"erased; %d webhook body(ies) dropped", reason, p.Reports, p.Deliveries)
 		for _, id := range consentIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (consent_id, kind, title, detail, ok, at)
-				VALUES (?, 'status', ?, ?, 1, ?)`, id, PurgeAuditTitle, detail, at); err != nil {
+				VALUES (?, 'status', ?, ?, 1, ?)`, id, title, detail, at); err != nil {
 				return err
 			}
 		}

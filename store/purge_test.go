@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seedPurge stores two links (one to purge, one to keep) with consents, reports and webhook bodies.
@@ -175,5 +176,51 @@ func TestPurgeLinkEdgeCases(t *testing.T) {
 	}
 	if c, _ := s.Consent(ctx, "c-y"); c.PersonalTaxID == "" {
 		t.Error("failed purge changed data")
+	}
+}
+
+func TestPurgeExpiredErasesOnlyLinksPastTheCutoff(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	if err := s.CreateLink(ctx, Link{ID: "old", SessionID: "s1", PersonType: "personal", PersonalTaxID: "52998224725",
+		Email: "a@b.co", LinkToken: "tok-old", TokenExpiresAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateConsent(ctx, Consent{ID: "c-old", LinkID: "old", PersonType: "personal", PersonalTaxID: "52998224725", TrackIDHash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordReportDelivery(ctx, Delivery{Kind: "report", SignatureValid: true, Keys: []string{"r-old"}},
+		Report{ID: "r-old", LinkID: "old", ConsentID: "c-old", ProductName: "pf_checking_account", Raw: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(40 * 24 * time.Hour)
+	if err := s.CreateLink(ctx, Link{ID: "new", SessionID: "s2", PersonType: "personal", PersonalTaxID: "11144477735",
+		LinkToken: "tok-new", TokenExpiresAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := c.Now().Add(-30 * 24 * time.Hour)
+	n, err := s.PurgeExpired(ctx, cutoff)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeExpired = %d, %v; want 1 link", n, err)
+	}
+	if got := countRows(t, s, `SELECT count(*) FROM reports WHERE link_id = 'old'`); got != 0 {
+		t.Errorf("reports of the old link = %d, want 0", got)
+	}
+	if got := countRows(t, s, `SELECT count(*) FROM links WHERE id = 'old' AND personal_tax_id = '' AND email = '' AND link_token = ''`); got != 1 {
+		t.Error("the old link keeps personal data")
+	}
+	if got := countRows(t, s, `SELECT count(*) FROM links WHERE id = 'new' AND personal_tax_id = '11144477735'`); got != 1 {
+		t.Error("the new link was purged")
+	}
+	old, err := s.Consent(ctx, "c-old")
+	if err != nil || old.PersonalTaxID != "" {
+		t.Errorf("old consent = %+v, %v; want it kept without the CPF", old, err)
+	}
+	tl, _ := s.Timeline(ctx, "c-old")
+	if len(tl) != 1 || tl[0].Title != RetentionAuditTitle || !strings.HasPrefix(tl[0].Detail, "retention: 1 report(s) deleted") {
+		t.Errorf("audit entry = %+v", tl)
+	}
+	if n, err := s.PurgeExpired(ctx, cutoff); err != nil || n != 0 {
+		t.Errorf("second PurgeExpired = %d, %v; want 0 (idempotent)", n, err)
 	}
 }

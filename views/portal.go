@@ -214,6 +214,8 @@ var timelinePT = strings.NewReplacer(
 	"reports: none arrived 10 min after the request; asking Klavi again", "relatórios: nenhum chegou 10 min após o pedido; pedindo de novo à Klavi",
 	" report(s) deleted; tax ids, email, phone and link token erased; ", " relatório(s) apagado(s); CPF/CNPJ, e-mail, telefone e token do link apagados; ",
 	" webhook body(ies) dropped", " corpo(s) de webhook descartado(s)",
+	"data erased: retention period over", "dados apagados: prazo de retenção vencido",
+	"retention: ", "retenção: ",
 	"poll: ", "consulta: ",
 	" (unchanged)", " (sem mudança)",
 	"status: ", "situação: ",
