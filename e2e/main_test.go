@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/playwright-community/playwright-go"
+
+	"github.com/klavi-demo/portal/klavi/taxid"
 )
 
 var (
@@ -95,7 +97,7 @@ func testMain(m *testing.M) int {
 		code = 1
 	}
 	if leaks := shared.leakedTaxIDs(); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "e2e: the portal logged %d tax ids (CPF/CNPJ) in clear\n", len(leaks))
+		fmt.Fprintf(os.Stderr, "e2e: the portal logged %d tax ids (CPF/CNPJ) in clear: %v\n", len(leaks), leaks)
 		code = 1
 	}
 	return code
@@ -219,14 +221,32 @@ func (p *portal) stop() error {
 	}
 }
 
-// leakedTaxIDs returns the test CPFs/CNPJs that appear unmasked in the portal's logs.
+// Patterns of reliability.md §6 test 5: a CPF or a (numeric or alphanumeric) CNPJ, formatted or not, standing
+// alone (not inside a longer run of letters and digits, such as a hash).
+var (
+	logCPF  = regexp.MustCompile(`(?:^|[^0-9A-Za-z])(\d{3}\.?\d{3}\.?\d{3}-?\d{2})(?:$|[^0-9A-Za-z])`)
+	logCNPJ = regexp.MustCompile(`(?:^|[^0-9A-Za-z])([0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2})(?:$|[^0-9A-Za-z])`)
+)
+
+// leakedTaxIDs returns, masked, the CPFs/CNPJs that appear unmasked in the portal's logs: the test ids, and any
+// other value that passes the check digits.
 func (p *portal) leakedTaxIDs() []string {
 	logs := p.logs.String()
 	var leaks []string
 	for _, id := range allTestTaxIDs {
 		digits := strings.NewReplacer(".", "", "-", "", "/", "").Replace(id)
 		if strings.Contains(logs, id) || strings.Contains(logs, digits) {
-			leaks = append(leaks, id)
+			leaks = append(leaks, taxid.Mask(digits))
+		}
+	}
+	for _, m := range logCPF.FindAllStringSubmatch(logs, -1) {
+		if n, err := taxid.ValidateCPF(m[1]); err == nil {
+			leaks = append(leaks, taxid.Mask(n))
+		}
+	}
+	for _, m := range logCNPJ.FindAllStringSubmatch(logs, -1) {
+		if n, err := taxid.ValidateCNPJ(m[1]); err == nil {
+			leaks = append(leaks, taxid.Mask(n))
 		}
 	}
 	return leaks
