@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/sandbox"
+	"github.com/klavi-demo/portal/views"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -257,5 +261,22 @@ func TestRunSandboxAlone(t *testing.T) {
 		}
 	case <-time.After(25 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// The start page's table of test tax ids (views, which may not import the sandbox) lists exactly the sandbox's
+// scenario catalogue.
+func TestStartPageScenariosMatchTheSandbox(t *testing.T) {
+	var fromSandbox, onStartPage []string
+	for _, r := range sandbox.Scenarios() {
+		fromSandbox = append(fromSandbox, r.TaxID)
+	}
+	for _, r := range views.Scenarios {
+		onStartPage = append(onStartPage, r.TaxID)
+	}
+	slices.Sort(fromSandbox)
+	slices.Sort(onStartPage)
+	if !slices.Equal(fromSandbox, onStartPage) {
+		t.Errorf("start page lists %v, sandbox has %v", onStartPage, fromSandbox)
 	}
 }

@@ -64,6 +64,9 @@ type consent struct {
 	createdAt, updatedAt, activity time.Time
 	scen                           scenario
 	revokeCalled                   bool // DELETE .../revoke succeeded once: repeats are no-ops
+	// held is the encoded consent_authorised event the "events out of order"
+	// scenario keeps back until the consent's next event (or holdRelease).
+	held []byte
 
 	ticket  string // the one-time consentRedirectURL ticket
 	browser string // bank cookie value bound on first open
@@ -343,7 +346,8 @@ func (s *Sandbox) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 // setStatusLocked moves c to status, stamps updatedAt and emits the §6.7
 // event for the new status, if any. It returns the event's delivery (nil
-// when none is sent) so a caller can wait for it. Caller holds s.mu.
+// when none is sent, or when the "events out of order" scenario holds
+// consent_authorised back) so a caller can wait for it. Caller holds s.mu.
 func (s *Sandbox) setStatusLocked(c *consent, status string) *delivery {
 	now := s.now()
 	c.status = status
@@ -363,10 +367,21 @@ func (s *Sandbox) setStatusLocked(c *consent, status string) *delivery {
 	if l := s.links[c.linkID]; l != nil {
 		ext = l.externalInfo
 	}
-	return s.emit(c.linkID, c.scen, true, name, consentEventPayload{
+	payload := consentEventPayload{
 		PersonalTaxID: c.personalTaxID, BusinessTaxID: c.businessTaxID, LinkID: c.linkID,
 		Consents: eventConsentWire{ConsentID: c.id, ExternalTrackID: c.trackID, InstitutionCode: c.institutionCode},
-	}, ext)
+	}
+	if status == statusAuthorised && c.scen == scenarioOutOfOrder {
+		// "Events out of order": consent_authorised is built now (its eventTime
+		// and eventId) but held back; the next consent event overtakes it.
+		if body := s.encodeEvent(name, payload, ext); body != nil {
+			s.holdLocked(c, body)
+		}
+		return nil
+	}
+	d := s.emit(c.linkID, c.scen, true, name, payload, ext)
+	s.releaseHeldLocked(c) // the held consent_authorised, if any, goes right after this event
+	return d
 }
 
 // dueTransitionLocked returns the time-based transition due for an

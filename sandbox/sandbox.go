@@ -75,6 +75,7 @@ const (
 	defaultAttemptTimeout   = 10 * time.Second
 	defaultWebhookFirstWait = 5 * time.Second
 	slowReportDelay         = 5 * time.Second
+	defaultHoldRelease      = 60 * time.Second
 	defaultSweepEvery       = time.Second
 )
 
@@ -94,6 +95,10 @@ type Sandbox struct {
 	// scenario holds the 302 while its consent event is being delivered
 	// (default 5 s, well inside a server's WriteTimeout); tests shorten it.
 	webhookFirstWait time.Duration
+	// holdRelease bounds how long the "events out of order" scenario holds
+	// consent_authorised back when no later consent event overtakes it
+	// (default 60 s); tests shorten it.
+	holdRelease time.Duration
 
 	mu       sync.Mutex
 	tokens   map[string]tokenInfo
@@ -155,6 +160,7 @@ func New(o Options) *Sandbox {
 		slowDelay:        slowReportDelay,
 		attemptTimeout:   defaultAttemptTimeout,
 		webhookFirstWait: defaultWebhookFirstWait,
+		holdRelease:      defaultHoldRelease,
 		tokens:           make(map[string]tokenInfo),
 		links:            make(map[string]*link),
 		consents:         make(map[string]*consent),

@@ -20,6 +20,7 @@ func TestOptionDefaults(t *testing.T) {
 		{"webhook-first redirect wait", s.webhookFirstWait, 5 * time.Second},
 		{"ReportDelay", s.o.ReportDelay, 300 * time.Millisecond},
 		{"slow reports delay", s.slowDelay, 5 * time.Second},
+		{"out-of-order hold release", s.holdRelease, 60 * time.Second},
 		{"TokenTTL", s.o.TokenTTL, 1800 * time.Second},
 		{"RedirectTTL", s.o.RedirectTTL, 60 * time.Second},
 		{"IdleTimeout", s.o.IdleTimeout, 30 * time.Minute},

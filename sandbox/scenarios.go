@@ -17,6 +17,7 @@ const (
 	scenarioSlowReports
 	scenarioProductFails
 	scenarioLargeReport
+	scenarioOutOfOrder
 )
 
 // ScenarioRow is one line of the sandbox's test-user table: a formatted tax
@@ -44,6 +45,7 @@ func Scenarios() []ScenarioRow {
 		{TaxID: "888.999.000-78", Description: "Relatórios lentos (~5 s após o pedido)", scenario: scenarioSlowReports},
 		{TaxID: "123.123.123-87", Description: "pf_credit_card falha (product_generated_failed)", scenario: scenarioProductFails},
 		{TaxID: "321.321.321-78", Description: "Relatório grande: pf_checking_account com 10.000 transações", scenario: scenarioLargeReport},
+		{TaxID: "258.258.258-19", Description: "Eventos fora de ordem: consent_authorised fica retido e só chega logo depois do consent_revoked (ou consent_deleted_by_user), com o eventTime anterior; sem revogação, é entregue após 60 s", scenario: scenarioOutOfOrder},
 		{TaxID: "11.222.333/0001-81", Description: "Empresa aprova (relatórios pj_*)", scenario: scenarioApprove},
 		{TaxID: "12.ABC.345/01DE-35", Description: "Empresa com CNPJ alfanumérico aprova", scenario: scenarioApprove},
 		{TaxID: "33.444.555/0001-81", Description: "Banco recusa (empresa)", scenario: scenarioDeny},

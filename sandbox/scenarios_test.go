@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +269,136 @@ func TestScenarioTableOnLoginPage(t *testing.T) {
 	for _, r := range Scenarios() {
 		if !strings.Contains(p.body, r.TaxID) {
 			t.Errorf("scenario table lacks %s", r.TaxID)
+		}
+	}
+}
+
+const cpfOutOfOrder = "258.258.258-19"
+
+// signedEvents returns the decoded events in the order they were received,
+// failing on any delivery that was not correctly signed and acknowledged.
+func (rc *receiver) signedEvents(t *testing.T) []eventWire {
+	t.Helper()
+	for i, r := range rc.all() {
+		if !r.validSig || r.code != 200 {
+			t.Errorf("delivery %d: valid signature %v, answer %d; want a correctly signed delivery acknowledged", i, r.validSig, r.code)
+		}
+	}
+	return rc.events(t)
+}
+
+// reliability.md §1 test 17: for the "events out of order" CPF the consent_authorised event (eventTime T1) is held
+// back; the consent's next event (T2 > T1) overtakes it and the held one follows with its original bytes.
+func TestScenarioOutOfOrderNextEventOvertakesAuthorised(t *testing.T) {
+	for _, tc := range []struct {
+		name, next string
+		end        func(e *env, f flow)
+	}{
+		{"revoke", "consent_revoked", func(e *env, f flow) {
+			e.mustDo(200, "DELETE", "/consents/"+f.created.ConsentID+"/revoke", f.access, nil, nil)
+		}},
+		{"deleted by the user", "consent_deleted_by_user", func(e *env, f flow) {
+			if err := e.sb.DeleteByUser(f.created.ConsentID); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t) // holdRelease stays at its 60 s default: only the next event releases the held one
+			f := e.startFlow(cpfOutOfOrder, "", nil)
+			t1 := e.clock.Now()
+			approve(t, e, f)
+			if c := e.consent(f.access, f.created.ConsentID); c.Status != statusAuthorised {
+				t.Fatalf("status %s, want AUTHORISED (GET /consents/{id} is not held back)", c.Status)
+			}
+			waitFor(t, "link_created", func() bool { return len(e.rc.all()) >= 1 })
+			time.Sleep(50 * time.Millisecond) // consent_authorised would follow link_created in the same queue
+			if got := strings.Join(e.rc.eventNames(t), ","); got != "link_created" {
+				t.Fatalf("events %s before the consent ended, want consent_authorised held back", got)
+			}
+
+			e.clock.Advance(5 * time.Minute)
+			t2 := e.clock.Now()
+			tc.end(e, f)
+			waitFor(t, "the next event and the held one", func() bool { return len(e.rc.all()) >= 3 })
+			time.Sleep(50 * time.Millisecond) // nothing else follows
+			evs := e.rc.signedEvents(t)
+			var names []string
+			for _, ev := range evs {
+				names = append(names, ev.EventName)
+			}
+			if got, want := strings.Join(names, ","), "link_created,"+tc.next+",consent_authorised"; got != want {
+				t.Fatalf("delivery order %s, want %s", got, want)
+			}
+			next, auth := evs[1], evs[2]
+			if auth.EventTime != t1.Format(isoMillis) || next.EventTime != t2.Format(isoMillis) {
+				t.Errorf("eventTimes: %s %s, consent_authorised %s; want %s then the earlier %s",
+					tc.next, next.EventTime, auth.EventTime, t2.Format(isoMillis), t1.Format(isoMillis))
+			}
+			if !strings.HasPrefix(auth.EventID, strconv.FormatInt(t1.UnixMilli(), 10)+"-") || auth.EventID == next.EventID {
+				t.Errorf("eventIds %s / %s: want the held event's own id, stamped at authorisation", next.EventID, auth.EventID)
+			}
+			for _, ev := range evs[1:] {
+				p := ev.Payload.(map[string]any)
+				c := p["consents"].(map[string]any)
+				if c["consentId"] != f.created.ConsentID || p["linkId"] != f.linkID || p["personalTaxId"] != "25825825819" {
+					t.Errorf("%s payload %v", ev.EventName, p)
+				}
+			}
+			sameKeys(t, "event_consent_authorised.json", e.rc.all()[2].body)
+		})
+	}
+}
+
+// If the consent is never ended, the held consent_authorised goes out after holdRelease (60 s by default) with its
+// original eventTime, once: a later revoke is then delivered in the usual order.
+func TestScenarioOutOfOrderReleasedAfterBoundedDelay(t *testing.T) {
+	e := newEnv(t)
+	const hold = 150 * time.Millisecond
+	e.sb.holdRelease = hold // default 60 s (TestOptionDefaults)
+	f := e.startFlow(cpfOutOfOrder, "", nil)
+	waitFor(t, "link_created", func() bool { return len(e.rc.all()) == 1 })
+	t1 := e.clock.Now()
+	start := time.Now()
+	approve(t, e, f)
+	e.clock.Advance(time.Minute) // a release that rebuilt the event would stamp this later time
+	waitFor(t, "the held consent_authorised", func() bool { return len(e.rc.all()) == 2 })
+	got := e.rc.all()[1]
+	if d := got.at.Sub(start); d < hold {
+		t.Errorf("consent_authorised after %v, want ≥ %v (held back until the release)", d, hold)
+	}
+	evs := e.rc.signedEvents(t)
+	if auth := evs[1]; auth.EventName != "consent_authorised" || auth.EventTime != t1.Format(isoMillis) {
+		t.Errorf("released %s at eventTime %s, want consent_authorised at %s", auth.EventName, auth.EventTime, t1.Format(isoMillis))
+	}
+
+	e.mustDo(200, "DELETE", "/consents/"+f.created.ConsentID+"/revoke", f.access, nil, nil)
+	waitFor(t, "consent_revoked", func() bool { return len(e.rc.all()) >= 3 })
+	time.Sleep(50 * time.Millisecond) // the released event is not sent again
+	var names []string
+	for _, ev := range e.rc.signedEvents(t) {
+		names = append(names, ev.EventName)
+	}
+	if got := strings.Join(names, ","); got != "link_created,consent_authorised,consent_revoked" {
+		t.Errorf("events %s, want consent_authorised once, before consent_revoked", got)
+	}
+}
+
+// Close while consent_authorised is held: the release timer stops with it and nothing more is sent.
+func TestScenarioOutOfOrderCloseDropsTheHeldEvent(t *testing.T) {
+	e := newEnv(t)
+	f := e.startFlow(cpfOutOfOrder, "", nil)
+	approve(t, e, f)
+	done := make(chan struct{})
+	go func() { e.sb.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close waited for the 20 s release timer")
+	}
+	for _, ev := range e.rc.eventNames(t) {
+		if ev == "consent_authorised" {
+			t.Error("consent_authorised sent although the sandbox closed while holding it")
 		}
 	}
 }

@@ -218,6 +218,17 @@ func (s *Sandbox) emit(key string, sc scenario, consentEvent bool, name string, 
 	if consentEvent && sc == scenarioNoConsentWebhook {
 		return nil
 	}
+	body := s.encodeEvent(name, payload, ext)
+	if body == nil {
+		return nil
+	}
+	return s.queueBody(key, s.o.EventsURL, body, sc, consentEvent && sc == scenarioBadSignature)
+}
+
+// encodeEvent builds the wire bytes of one event stamped now (eventTime and
+// eventId), as an array or, with EventsAsObject, a bare object; nil if it
+// cannot be encoded.
+func (s *Sandbox) encodeEvent(name string, payload any, ext map[string]any) []byte {
 	now := s.now()
 	if ext == nil {
 		ext = map[string]any{}
@@ -242,7 +253,41 @@ func (s *Sandbox) emit(key string, sc scenario, consentEvent bool, name string, 
 		s.log.Error("sandbox event encode failed", "event", name)
 		return nil
 	}
-	return s.queueBody(key, s.o.EventsURL, body, sc, consentEvent && sc == scenarioBadSignature)
+	return body
+}
+
+// holdLocked keeps body, the consent_authorised event of an "events out of
+// order" consent, instead of queueing it: the consent's next event (e.g.
+// consent_revoked) is queued first and the held bytes right after it
+// (releaseHeldLocked). So that nothing is lost, a timer releases it after
+// holdRelease if no other event came first. Caller holds s.mu.
+func (s *Sandbox) holdLocked(c *consent, body []byte) {
+	c.held = body
+	wait := s.holdRelease
+	s.goTracked(func() {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-s.ctx.Done():
+			return // Close: nothing more is sent
+		case <-t.C:
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.releaseHeldLocked(c)
+	})
+}
+
+// releaseHeldLocked queues c's held event, if any, behind whatever is
+// already queued for its link. The bytes are the ones built when the event
+// was held: same eventId, the earlier eventTime. Caller holds s.mu.
+func (s *Sandbox) releaseHeldLocked(c *consent) {
+	if c.held == nil {
+		return
+	}
+	body := c.held
+	c.held = nil
+	s.queueBody(c.linkID, s.o.EventsURL, body, c.scen, false)
 }
 
 // queueBody queues body for url (twice for the duplicate scenario).

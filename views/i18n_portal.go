@@ -76,6 +76,7 @@ func init() {
 		"scn.slow":                  {"Relatórios lentos (~5 s cada)", "Slow reports (~5 s each)"},
 		"scn.onefails":              {"Um produto falha (cartão de crédito)", "One product fails (credit card)"},
 		"scn.large":                 {"Relatório grande (10.000 transações)", "Large report (10,000 transactions)"},
+		"scn.outoforder":            {"Eventos fora de ordem: consent_authorised chega depois do consent_revoked", "Events out of order: consent_authorised arrives after consent_revoked"},
 		"scn.biz":                   {"Empresa aprovada (relatórios PJ)", "Business approved (PJ reports)"},
 		"scn.bizalnum":              {"Empresa com CNPJ alfanumérico aprovada", "Business with alphanumeric CNPJ approved"},
 		"scn.bizdeny":               {"Empresa recusada no banco", "Business denied at the bank"},

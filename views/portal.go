@@ -20,6 +20,7 @@ var Scenarios = []Scenario{
 	{"888.999.000-78", "personal", "scn.slow"},
 	{"123.123.123-87", "personal", "scn.onefails"},
 	{"321.321.321-78", "personal", "scn.large"},
+	{"258.258.258-19", "personal", "scn.outoforder"},
 	{"11.222.333/0001-81", "business", "scn.biz"},
 	{"12.ABC.345/01DE-35", "business", "scn.bizalnum"},
 	{"33.444.555/0001-81", "business", "scn.bizdeny"},
