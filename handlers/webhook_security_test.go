@@ -628,6 +628,20 @@ func TestOutOfOrderConsentEvents(t *testing.T) {
 			if items, _ := e.st.PendingInbox(context.Background(), 10); len(items) != 0 {
 				t.Errorf("%d items left pending", len(items))
 			}
+			// The late consent_authorised is on the timeline, saying it had no effect.
+			r := e.get(b, "/consents/"+id)
+			wantStatus(t, r, http.StatusOK)
+			if tl := r.doc(t).Find(`[data-testid="timeline"]`).Text(); !strings.Contains(tl, "sem efeito: o consentimento já está REVOKED") {
+				t.Errorf("timeline does not say the late event had no effect: %q", tl)
+			}
+			ds, _ := e.st.Deliveries(context.Background(), 10)
+			found := false
+			for _, d := range ds {
+				found = found || strings.Contains(d.Result, "ignored: the consent is already REVOKED")
+			}
+			if !found {
+				t.Error("no delivery result says the late event was ignored")
+			}
 		})
 	}
 }

@@ -305,10 +305,19 @@ func (s *Server) processInboxItem(ctx context.Context, it store.InboxItem) (stri
 			}
 			cancel()
 		}
+		// A late or reordered event (consent_authorised after consent_revoked) is shown, and changes nothing.
+		stale := !store.StatusTakesEffect(c.Status, string(status))
+		detail := "eventId " + it.Key
+		if stale {
+			detail += "; no effect: the consent is already " + c.Status
+		}
 		// Written after the only call that may fail or panic, so a retried item does not log twice.
-		s.timeline(ctx, c.ID, "webhook", "webhook "+string(ev.EventName)+", signature ok", "eventId "+it.Key, true)
+		s.timeline(ctx, c.ID, "webhook", "webhook "+string(ev.EventName)+", signature ok", detail, true)
 		if _, err := s.applyStatus(ctx, c, string(status), granted, expire, "webhook"); err != nil {
 			return "", err
+		}
+		if stale {
+			return "ignored: the consent is already " + c.Status, nil
 		}
 		return "processed", nil
 	}

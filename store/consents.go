@@ -69,6 +69,10 @@ var statusRank = map[string]int{
 // DELETED_BY_USER).
 func isTerminal(status string) bool { return statusRank[status] == rankTerminal }
 
+// StatusTakesEffect reports whether SetStatus would move a consent from status from to status to (the same
+// status counts as taking effect). A late or reordered observation of an older status does not.
+func StatusTakesEffect(from, to string) bool { return from == to || statusAllowed(from, to) }
+
 // statusAllowed is the transition rule of SetStatus; from == to is handled by the caller.
 func statusAllowed(from, to string) bool {
 	toRank, known := statusRank[to]

@@ -181,7 +181,7 @@ func ResultLabel(ctx context.Context, result string) string {
 	}
 	// Other "ignored: <event or reason>" results keep their technical tail but get a translated verb.
 	if rest, ok := strings.CutPrefix(result, "ignored: "); ok {
-		return T(ctx, "result.ignored") + ": " + rest
+		return T(ctx, "result.ignored") + ": " + TimelineText(ctx, rest)
 	}
 	return result
 }
@@ -217,6 +217,8 @@ var timelinePT = strings.NewReplacer(
 	" webhook body(ies) dropped", " corpo(s) de webhook descartado(s)",
 	"data erased: retention period over", "dados apagados: prazo de retenção vencido",
 	"retention: ", "retenção: ",
+	"; no effect: the consent is already ", "; sem efeito: o consentimento já está ",
+	"the consent is already ", "o consentimento já está ",
 	"poll: ", "consulta: ",
 	" (unchanged)", " (sem mudança)",
 	"status: ", "situação: ",
