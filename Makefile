@@ -33,6 +33,7 @@ lint: check-generated
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags load ./e2e/...
 	$(GO) tool templ fmt -fail .
 
 .PHONY: e2e-deps
@@ -64,6 +65,10 @@ e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
 
 .PHONY: test
 test: e2e-deps lint unit e2e ## everything CI runs
+
+.PHONY: load
+load: ## webhook load test, not part of make test: 50 deliveries/s + 200 slowloris for LOAD_SECONDS (default 60)
+	$(GO) test -tags load -count=1 -run TestWebhookLoad -timeout 10m -v ./e2e/
 
 .PHONY: fuzz
 fuzz: ## short fuzz runs of the parsers and tax-id rules
