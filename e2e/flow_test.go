@@ -295,6 +295,14 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 	must(t, err, "open the consent list")
 	must(t, page.GetByTestId("filter-taxid").Fill(cpfNoWebhook), "filter by tax id")
 	must(t, page.GetByTestId("consents-filter-submit").Click(), "apply the filter")
+	// The filter is a POST answered with 303 to a holder ref: the CPF never goes into the URL (ASVS 14.2.1).
+	must(t, page.WaitForURL(regexp.MustCompile(`/consents\?holder=[0-9a-f]{32}$`)), "the list filtered by holder ref")
+	for _, leak := range []string{"tax_id", "66677788830", "666.777", "777.888", "888-30", "77788830"} {
+		if u := page.URL(); strings.Contains(u, leak) {
+			t.Fatalf("the filtered list's URL %q carries the CPF (%s)", u, leak)
+		}
+	}
+	must(t, expect.Locator(page.GetByTestId("consents-filtered-by")).ToContainText("***.777.888-**"), "the masked CPF filtered by")
 	rows := page.GetByTestId("consent-row")
 	must(t, expect.Locator(rows).ToHaveCount(1), "one consent for this CPF")
 	must(t, expect.Locator(rows.First()).ToHaveAttribute("data-consent-id", consentID), "the consent finished in the other browser")

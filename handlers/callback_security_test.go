@@ -301,6 +301,7 @@ func TestCrossOriginProtectionOnEveryForm(t *testing.T) {
 		{"/consents", url.Values{"institution_code": {"341"}, "validity_period": {"12"}}.Encode()},
 		{"/consents/" + id + "/retry", ""},
 		{"/consents/" + id + "/revoke", "confirm=1"},
+		{"/consents/search", url.Values{"tax_id": {"52998224725"}}.Encode()},
 	}
 	for _, f := range forms {
 		for _, hdr := range []map[string]string{

@@ -134,6 +134,7 @@ func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, cod
 		Status:          string(klavi.StatusStarted),
 		ExpireAt:        cc.ExpireAt,
 	}
+	c.HolderRef = s.consentHolderRef(c)
 	if err := s.st.CreateConsent(ctx, c); err != nil {
 		return "", "", err
 	}
@@ -376,36 +377,30 @@ func consentErrorKey(c store.Consent) string {
 	return ""
 }
 
+// consentsPageSize is the consents list's page size.
+const consentsPageSize = 50
+
 // handleConsentList answers GET /consents: the consents, newest first, 50 a page (keyset pagination: before
 // is the opaque cursor of the previous page's last row; a bad one shows the first page), filtered by status
-// and tax id (any format). The report counts come with the list query.
+// and by holder, the keyed pseudonym of a CPF/CNPJ that POST /consents/search hands out (a value that is not 32
+// lowercase hex characters is ignored). No tax id is ever read from, or put into, a URL here: a legacy
+// ?tax_id= link is answered with a 303 to its holder URL. The report counts come with the list query.
 func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error {
-	const pageSize = 50
 	q := r.URL.Query()
-	vm := views.ConsentsVM{Statuses: views.Statuses, TaxID: strings.TrimSpace(q.Get("tax_id"))}
-	f := store.ConsentFilter{Limit: pageSize}
-	for _, st := range views.Statuses {
-		if q.Get("status") == st {
-			vm.Status, f.Status = st, st
-		}
+	if q.Has("tax_id") {
+		return s.redirectLegacyTaxIDFilter(w, r, q)
 	}
-	if vm.TaxID != "" {
-		n, err := taxid.Normalize(vm.TaxID)
-		if err != nil || (len(n) != 11 && len(n) != 14) {
-			vm.TaxIDError = "err.taxid_filter"
-		} else {
-			f.TaxID = n
-		}
+	vm := views.ConsentsVM{Statuses: views.Statuses, Status: consentListStatus(q.Get("status"))}
+	if h := q.Get("holder"); validHolderRef(h) {
+		vm.Holder = h
 	}
+	f := store.ConsentFilter{Limit: consentsPageSize, Status: vm.Status, HolderRef: vm.Holder}
 	if cur, err := store.ParseConsentCursor(q.Get("before")); err == nil {
 		f.Before, vm.Paged = &cur, true
 	}
-	var page store.ConsentPage
-	if vm.TaxIDError == "" {
-		var err error
-		if page, err = s.st.ListConsentPage(r.Context(), f); err != nil {
-			return err
-		}
+	page, err := s.st.ListConsentPage(r.Context(), f)
+	if err != nil {
+		return err
 	}
 	for _, row := range page.Rows {
 		c := row.Consent
@@ -417,12 +412,107 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 	if page.Next != nil {
 		vm.Next = page.Next.String()
 	}
-	status := http.StatusOK
-	if vm.TaxIDError != "" {
-		status = http.StatusUnprocessableEntity
+	if vm.Holder != "" {
+		if vm.HolderMasked, err = s.holderMasked(r.Context(), f, page); err != nil {
+			return err
+		}
 	}
-	s.page(w, r, status, "title.consents", 0, "consents", views.ConsentsPage(vm))
+	s.page(w, r, http.StatusOK, "title.consents", 0, "consents", views.ConsentsPage(vm))
 	return nil
+}
+
+// holderMasked is the masked tax id behind the holder filter of f, taken from the first consent listed or, when
+// the page is empty only because of the status or the cursor, from any consent of that holder; "" when none.
+func (s *Server) holderMasked(ctx context.Context, f store.ConsentFilter, page store.ConsentPage) (string, error) {
+	if len(page.Rows) == 0 && (f.Status != "" || f.Before != nil) {
+		var err error
+		if page, err = s.st.ListConsentPage(ctx, store.ConsentFilter{HolderRef: f.HolderRef, Limit: 1}); err != nil {
+			return "", err
+		}
+	}
+	if len(page.Rows) == 0 {
+		return "", nil
+	}
+	return taxid.Mask(consentTaxID(page.Rows[0].Consent)), nil
+}
+
+// handleConsentSearch answers POST /consents/search, the consents filter form: a valid CPF/CNPJ (any format) gives
+// 303 to /consents?holder=<its ref>&status=<status>; an empty one keeps the holder the page was filtered by (the
+// form's hidden field) and applies the status alone; an invalid one re-renders the list with the message next to
+// the field (422), what was typed shown back only in this POST response.
+func (s *Server) handleConsentSearch(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	status := consentListStatus(r.PostForm.Get("status"))
+	typed := strings.TrimSpace(r.PostForm.Get("tax_id"))
+	holder := ""
+	switch {
+	case typed != "":
+		ref, ok := s.taxIDFilterRef(typed)
+		if !ok {
+			if len(typed) > 64 {
+				typed = typed[:64] // what Normalize looks at anyway; a megabyte is not echoed back
+			}
+			vm := views.ConsentsVM{Statuses: views.Statuses, Status: status, TaxID: typed, TaxIDError: "err.taxid_filter"}
+			s.page(w, r, http.StatusUnprocessableEntity, "title.consents", 0, "consents", views.ConsentsPage(vm))
+			return nil
+		}
+		holder = ref
+	case validHolderRef(r.PostForm.Get("holder")):
+		holder = r.PostForm.Get("holder")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, views.ConsentsListURL(status, holder, ""), http.StatusSeeOther)
+	return nil
+}
+
+// redirectLegacyTaxIDFilter answers GET /consents?tax_id=… (links and bookmarks from before the holder refs) with
+// 303 to the same list filtered by holder ref, status and cursor kept; the tax id is echoed nowhere. An invalid
+// one leads to the list without a holder filter and a flash message saying why.
+func (s *Server) redirectLegacyTaxIDFilter(w http.ResponseWriter, r *http.Request, q url.Values) error {
+	holder := ""
+	if v := strings.TrimSpace(q.Get("tax_id")); v != "" {
+		ref, ok := s.taxIDFilterRef(v)
+		if ok {
+			holder = ref
+		} else {
+			ss := sessionFrom(r.Context())
+			ss.setFlash("err.taxid_filter")
+			if err := s.saveSession(w, r, ss); err != nil {
+				return err
+			}
+		}
+	} else if validHolderRef(q.Get("holder")) {
+		holder = q.Get("holder")
+	}
+	before := ""
+	if cur, err := store.ParseConsentCursor(q.Get("before")); err == nil {
+		before = cur.String()
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, views.ConsentsListURL(consentListStatus(q.Get("status")), holder, before), http.StatusSeeOther)
+	return nil
+}
+
+// taxIDFilterRef checks a tax id typed into the consents filter (any format that normalises to 11 or 14
+// characters, as the filter always accepted) and returns its holder ref.
+func (s *Server) taxIDFilterRef(v string) (string, bool) {
+	n, err := taxid.Normalize(v)
+	if err != nil || (len(n) != taxid.CPFLength && len(n) != taxid.CNPJLength) {
+		return "", false
+	}
+	return s.holderRef(n), true
+}
+
+// consentListStatus returns v when it is one of the statuses the list filters by, else "".
+func consentListStatus(v string) string {
+	for _, st := range views.Statuses {
+		if v == st {
+			return st
+		}
+	}
+	return ""
 }
 
 // handleConsentRevoke answers POST /consents/{id}/revoke: without confirm=1 it shows the confirmation page;

@@ -172,13 +172,17 @@ func TestHappyPathPersonal(t *testing.T) {
 		t.Error("reports list: want 1 report-item")
 	}
 
-	// Consents list and filters.
-	r = e.get(c, "/consents?tax_id=529.982.247-25&status=AUTHORISED")
+	// Consents list and filters: the search is a POST that answers 303 to a holder URL.
+	r = e.post(c, "/consents/search", url.Values{"tax_id": {"529.982.247-25"}, "status": {"AUTHORISED"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	r = e.get(c, r.header.Get("Location"))
 	wantStatus(t, r, http.StatusOK)
 	if n := r.doc(t).Find(`[data-testid="consent-row"]`).Length(); n != 1 {
 		t.Errorf("filtered consent rows = %d, want 1", n)
 	}
-	r = e.get(c, "/consents?tax_id=11144477735")
+	r = e.post(c, "/consents/search", url.Values{"tax_id": {"11144477735"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	r = e.get(c, r.header.Get("Location"))
 	wantStatus(t, r, http.StatusOK)
 	if n := r.doc(t).Find(`[data-testid="consent-row"]`).Length(); n != 0 {
 		t.Errorf("other CPF rows = %d, want 0", n)

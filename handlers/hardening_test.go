@@ -373,6 +373,9 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			id := strings.TrimPrefix(strings.SplitN(r.header.Get("Location"), "?", 2)[0], "http://localhost:1/bank/")
 			track := e.kc.lastTrack()
 			link := e.linkOf(id)
+			if c, _ := e.st.Consent(ctx, id); c.HolderRef != e.s.holderRef("52998224725") {
+				t.Fatalf("consent holder ref = %q before the purge", c.HolderRef)
+			}
 			e.kc.setStatus(id, klavi.StatusAuthorised)
 			wantStatus(t, e.get(b, callbackQuery(id, link, track)), http.StatusSeeOther)
 			rep := reportFor("rep-del-1", link, id)
@@ -398,8 +401,14 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			})
 
 			c, _ := e.st.Consent(ctx, id)
-			if c.Status != "DELETED_BY_USER" || c.PersonalTaxID != "" || c.BusinessTaxID != "" {
-				t.Errorf("consent after purge: status %s, tax ids %q %q", c.Status, c.PersonalTaxID, c.BusinessTaxID)
+			if c.Status != "DELETED_BY_USER" || c.PersonalTaxID != "" || c.BusinessTaxID != "" || c.HolderRef != "" {
+				t.Errorf("consent after purge: status %s, tax ids %q %q, holder ref %q", c.Status, c.PersonalTaxID,
+					c.BusinessTaxID, c.HolderRef)
+			}
+			// The pseudonym went with the tax id: searching for the CPF finds nothing.
+			if r := e.get(b, "/consents?holder="+e.s.holderRef("52998224725")); r.doc(t).Find(`[data-testid="consent-row"]`).Length() != 0 ||
+				r.doc(t).Find(`[data-testid="consents-holder-none"]`).Length() != 1 {
+				t.Error("the purged consent is still found by its holder ref")
 			}
 			l, _ := e.st.Link(ctx, link)
 			if l.PersonalTaxID != "" || l.Email != "" || l.Phone != "" || l.LinkToken != "" {

@@ -230,6 +230,7 @@ func TestConsentListPagination(t *testing.T) {
 		}
 		c := store.Consent{ID: fmt.Sprintf("pg-%03d", i), LinkID: fmt.Sprintf("link-%03d", i), PersonType: "personal",
 			PersonalTaxID: "52998224725", InstitutionName: "Banco", Status: status, CreatedAt: base.Add(time.Duration(i) * time.Second)}
+		c.HolderRef = e.s.consentHolderRef(c)
 		if err := e.st.CreateConsent(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -290,8 +291,11 @@ func TestConsentListPagination(t *testing.T) {
 			}
 		}
 	})
-	t.Run("status and tax id filters stay in the pager links", func(t *testing.T) {
-		r := e.get(c, "/consents?status=AUTHORISED&tax_id="+url.QueryEscape("529.982.247-25"))
+	t.Run("status and holder filters stay in the pager links", func(t *testing.T) {
+		r := e.post(c, "/consents/search", url.Values{"status": {"AUTHORISED"}, "tax_id": {"529.982.247-25"}})
+		wantStatus(t, r, 303)
+		holder := hrefQuery(t, r.header.Get("Location"), "/consents").Get("holder")
+		r = e.get(c, r.header.Get("Location"))
 		wantStatus(t, r, 200)
 		ids := consentRowIDs(t, r)
 		if len(ids) != 50 || ids[0] != "pg-118" || ids[49] != "pg-020" {
@@ -299,8 +303,12 @@ func TestConsentListPagination(t *testing.T) {
 		}
 		href := pagerHref(t, r, "pager-older")
 		q := hrefQuery(t, href, "/consents")
-		if q.Get("status") != "AUTHORISED" || q.Get("tax_id") != "529.982.247-25" || q.Get("before") == "" {
+		if q.Get("status") != "AUTHORISED" || q.Get("holder") != holder || !validHolderRef(holder) ||
+			q.Has("tax_id") || q.Get("before") == "" {
 			t.Fatalf("older link = %q", href)
+		}
+		if strings.Contains(href, "52998224725") || strings.Contains(href, "982") {
+			t.Fatalf("older link %q carries the CPF", href)
 		}
 		r = e.get(c, href)
 		wantStatus(t, r, 200)
@@ -317,8 +325,11 @@ func TestConsentListPagination(t *testing.T) {
 			t.Error("last page has an older link")
 		}
 		newer := pagerHref(t, r, "pager-newer")
-		if q := hrefQuery(t, newer, "/consents"); q.Get("status") != "AUTHORISED" || q.Has("before") {
+		if q := hrefQuery(t, newer, "/consents"); q.Get("status") != "AUTHORISED" || q.Get("holder") != holder || q.Has("before") {
 			t.Errorf("newer link = %q", newer)
+		}
+		if got := r.doc(t).Find(`[data-testid="consents-filtered-by"]`).Text(); !strings.Contains(got, "***.982.247-**") {
+			t.Errorf("page 2 filtered-by = %q", got)
 		}
 	})
 	t.Run("a bad cursor shows the first page", func(t *testing.T) {

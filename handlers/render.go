@@ -74,7 +74,8 @@ func langNextPath(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if r.URL.RawQuery != "" && r.URL.Path != "/callback" {
 			// Keep the search, filters or page the user was looking at. Never the callback's query (its ids
-			// are not echoed into any page) nor a tax id filter (a CPF is not copied into more URLs).
+			// are not echoed into any page) nor a legacy tax id filter (a CPF is not copied into more URLs;
+			// the holder filter, a pseudonym, stays).
 			q := r.URL.Query()
 			q.Del("tax_id")
 			if len(q) == 0 {
@@ -87,6 +88,8 @@ func langNextPath(r *http.Request) string {
 	switch r.URL.Path {
 	case "/consents":
 		return "/institutions"
+	case "/consents/search":
+		return "/consents"
 	default:
 		if strings.HasPrefix(r.URL.Path, "/consents/") {
 			return safeNext(strings.TrimSuffix(strings.TrimSuffix(r.URL.Path, "/revoke"), "/retry"))

@@ -54,6 +54,8 @@ func (s *Server) routes() http.Handler {
 
 		// Consents.
 		r.Get("/consents", s.h(s.handleConsentList))
+		r.Post("/consents/search", s.h(s.handleConsentSearch)) // the filter form: no CPF/CNPJ in URLs
+		r.Get("/consents/search", redirectTo("/consents"))     // a reload or language switch after a failed search
 		r.Get("/consents/{id}", s.h(s.handleConsentPage))
 		r.Get("/consents/{id}/live", s.h(s.handleConsentLive))
 		r.With(s.rateLimit).Post("/consents/{id}/retry", s.h(s.handleConsentRetry))

@@ -226,7 +226,7 @@ func TestLangNext(t *testing.T) {
 		{"https://evil.com", "/"},
 		{"/a//b", "/"},
 		{"/a?b=c", "/a?b=c"},
-		{"/consents?status=AUTHORISED&tax_id=52998224725", "/consents?status=AUTHORISED&tax_id=52998224725"},
+		{"/consents?status=AUTHORISED&holder=0123456789abcdef0123456789abcdef", "/consents?holder=0123456789abcdef0123456789abcdef&status=AUTHORISED"},
 		{"/institutions?q=s%C3%A3o+paulo", "/institutions?q=s%C3%A3o+paulo"},
 		{"/?next=//evil.com", "/?next=%2F%2Fevil.com"},
 		{"//evil.com?x=1", "/"},
@@ -271,10 +271,15 @@ func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
 	}
 }
 
-// The language links keep a page's filters but never copy a CPF/CNPJ filter into another URL.
+// The language links keep a page's filters but never copy a CPF/CNPJ into another URL: a legacy tax_id link is
+// redirected to its holder URL first, and the holder ref (a pseudonym) is what the language link keeps.
 func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
 	e := newEnv(t)
-	r := e.get(e.browser(), "/consents?status=AUTHORISED&tax_id=529.982.247-25")
+	b := e.browser()
+	r := e.get(b, "/consents?status=AUTHORISED&tax_id=529.982.247-25")
+	wantStatus(t, r, http.StatusSeeOther)
+	loc := r.header.Get("Location")
+	r = e.get(b, loc)
 	wantStatus(t, r, http.StatusOK)
 	href, _ := r.doc(t).Find(`[data-testid="lang-en"]`).Attr("href")
 	next, _ := url.Parse(href)
@@ -282,7 +287,7 @@ func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
 	if strings.Contains(got, "tax_id") || strings.Contains(got, "982") {
 		t.Errorf("language link next = %q, carries the tax id", got)
 	}
-	if got != "/consents?status=AUTHORISED" {
-		t.Errorf("language link next = %q, want the status filter kept", got)
+	if want := "/consents?holder=" + e.s.holderRef("52998224725") + "&status=AUTHORISED"; got != want || loc != want {
+		t.Errorf("language link next = %q (redirect %q), want %q: the holder and status filters kept", got, loc, want)
 	}
 }

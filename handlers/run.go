@@ -12,11 +12,13 @@ import (
 	"github.com/klavi-demo/portal/store"
 )
 
-// Run processes the webhook inbox and reconciles pending consents until ctx is done. It blocks; a panic in
-// one unit of work is recovered and logged (the item is retried later), so it never kills the process.
+// Run processes the webhook inbox and reconciles pending consents until ctx is done, after starting the
+// one-off fill of missing holder refs. It blocks; a panic in one unit of work is recovered and logged (the item
+// is retried later), so it never kills the process.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.safely(ctx, "holder refs", func() { s.backfillHolderRefs(ctx) }) }()
 	go func() { defer wg.Done(); s.runWorker(ctx) }()
 	go func() { defer wg.Done(); s.runReconciler(ctx) }()
 	go func() { defer wg.Done(); s.runRetention(ctx) }()

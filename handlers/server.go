@@ -71,6 +71,7 @@ type Server struct {
 	secure       bool
 	cookieName   string
 	sessions     *sessions.CookieStore
+	holderKey    []byte // HMAC key of the consents' holder refs (holderref.go), derived from the session key
 	now          func() time.Time
 	pollInterval time.Duration
 	retention    time.Duration
@@ -166,6 +167,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now
 	s.initSessions(o.SessionKey)
+	s.holderKey = deriveHolderKey(o.SessionKey)
 	s.router = s.routes()
 	return s, nil
 }

@@ -20,6 +20,7 @@ type Consent struct {
 	PersonType         string
 	PersonalTaxID      string // normalised
 	BusinessTaxID      string // normalised
+	HolderRef          string // keyed pseudonym of the consent's tax id (set by the caller); "" when unknown or purged
 	InstitutionCode    string
 	InstitutionName    string
 	ValidityPeriod     int
@@ -108,13 +109,13 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO consents (id, link_id, session_id, track_id_hash,
 			person_type, personal_tax_id, business_tax_id, institution_code, institution_name, validity_period,
 			status, permissions_apply, permissions_granted, expire_at, error_code, error_description, callback_at,
-			reports_requested_at, report_request_id, next_poll_at, poll_attempts, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			reports_requested_at, report_request_id, next_poll_at, poll_attempts, created_at, updated_at, holder_ref)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			c.ID, c.LinkID, c.SessionID, c.TrackIDHash, c.PersonType, c.PersonalTaxID, c.BusinessTaxID,
 			c.InstitutionCode, c.InstitutionName, c.ValidityPeriod, c.Status, encodeList(c.PermissionsApply),
 			encodeList(c.PermissionsGranted), c.ExpireAt, c.ErrorCode, c.ErrorDescription, nullMS(c.CallbackAt),
 			nullMS(c.ReportsRequestedAt), c.ReportRequestID, nullMS(c.NextPollAt), c.PollAttempts,
-			ms(c.CreatedAt), ms(c.UpdatedAt))
+			ms(c.CreatedAt), ms(c.UpdatedAt), c.HolderRef)
 		if err != nil {
 			return err
 		}
@@ -125,7 +126,7 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 const consentCols = `id, link_id, session_id, track_id_hash, person_type, personal_tax_id, business_tax_id,
 	institution_code, institution_name, validity_period, status, permissions_apply, permissions_granted, expire_at,
 	error_code, error_description, callback_at, reports_requested_at, report_request_id, next_poll_at,
-	poll_attempts, created_at, updated_at`
+	poll_attempts, created_at, updated_at, holder_ref`
 
 func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	var c Consent
@@ -135,7 +136,7 @@ func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	err := row.Scan(&c.ID, &c.LinkID, &c.SessionID, &c.TrackIDHash, &c.PersonType, &c.PersonalTaxID,
 		&c.BusinessTaxID, &c.InstitutionCode, &c.InstitutionName, &c.ValidityPeriod, &c.Status, &apply, &granted,
 		&c.ExpireAt, &c.ErrorCode, &c.ErrorDescription, &callback, &requested, &c.ReportRequestID, &nextPoll,
-		&c.PollAttempts, &created, &updated)
+		&c.PollAttempts, &created, &updated, &c.HolderRef)
 	if err != nil {
 		return Consent{}, err
 	}
@@ -188,10 +189,10 @@ func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Con
 
 // ConsentFilter selects consents for ListConsents and ListConsentPage. Empty fields match everything.
 type ConsentFilter struct {
-	Status string
-	TaxID  string         // normalised CPF or CNPJ, exact match on either the personal or the business tax id
-	Before *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
-	Limit  int            // <= 0 means 100; at most 1000
+	Status    string
+	HolderRef string         // exact match on Consent.HolderRef (the pseudonym of the consent's tax id)
+	Before    *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
+	Limit     int            // <= 0 means 100; at most 1000
 }
 
 // ConsentCursor is a position in the consents list, which is ordered by (CreatedAt, ID) newest first. String
@@ -275,9 +276,9 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 		where = append(where, "status = ?")
 		args = append(args, f.Status)
 	}
-	if f.TaxID != "" {
-		where = append(where, "(personal_tax_id = ? OR business_tax_id = ?)")
-		args = append(args, f.TaxID, f.TaxID)
+	if f.HolderRef != "" {
+		where = append(where, "holder_ref = ?")
+		args = append(args, f.HolderRef)
 	}
 	if f.Before != nil {
 		at := ms(f.Before.CreatedAt)
@@ -337,6 +338,32 @@ func (s *Store) ListConsents(ctx context.Context, f ConsentFilter) ([]Consent, e
 		out = append(out, r.Consent)
 	}
 	return out, nil
+}
+
+// ConsentsMissingHolderRef returns up to limit consents (<= 0 means 100; at most 1000) that have a tax id but no
+// HolderRef yet (rows stored before the column existed), ordered by id and starting after the id after ("" = from
+// the start), so a caller that cannot compute a ref for some row still moves on.
+func (s *Store) ConsentsMissingHolderRef(ctx context.Context, after string, limit int) ([]Consent, error) {
+	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents
+		WHERE holder_ref = '' AND (personal_tax_id <> '' OR business_tax_id <> '') AND id > ?
+		ORDER BY id LIMIT ?`, after, limitOr(limit, 100, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("store: consents missing holder ref: %w", err)
+	}
+	return out, nil
+}
+
+// SetHolderRef stores the consent's HolderRef and reports whether it did. A consent that no longer holds a tax id
+// (purged meanwhile) or does not exist is left alone (false, no error): a pseudonym never outlives the tax id.
+func (s *Store) SetHolderRef(ctx context.Context, id, ref string) (bool, error) {
+	var set bool
+	err := s.tx(ctx, "set holder ref", func(tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, `UPDATE consents SET holder_ref = ?
+			WHERE id = ? AND (personal_tax_id <> '' OR business_tax_id <> '')`, ref, id)
+		set = n == 1
+		return err
+	})
+	return set, err
 }
 
 // MarkCallback records that the browser came back for this consent (so its track id is consumed), with the

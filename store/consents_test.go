@@ -69,7 +69,8 @@ func fullConsent() Consent {
 	req := t0.Add(-30 * time.Second)
 	next := t0.Add(time.Minute)
 	return Consent{ID: "consent-1", LinkID: "link-1", SessionID: "sess", TrackIDHash: "abc123",
-		PersonType: "personal", PersonalTaxID: "52998224725", BusinessTaxID: "", InstitutionCode: "001",
+		PersonType: "personal", PersonalTaxID: "52998224725", BusinessTaxID: "", HolderRef: "0123456789abcdef0123456789abcdef",
+		InstitutionCode: "001",
 		InstitutionName: "Banco do Brasil", ValidityPeriod: 12, Status: "AWAITING_AUTHORISATION",
 		PermissionsApply: []string{"ACCOUNTS_READ", "CREDIT_CARDS_ACCOUNTS_READ"}, PermissionsGranted: nil,
 		ExpireAt: "2027-11-25T10:00:00Z", ErrorCode: "", ErrorDescription: "", CallbackAt: &cb,
@@ -138,10 +139,11 @@ func TestConsentLists(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	seed := []Consent{
-		{ID: "a", SessionID: "s1", PersonalTaxID: "52998224725", Status: "AUTHORISED"},
-		{ID: "b", SessionID: "s1", BusinessTaxID: "12ABC34501DE35", PersonalTaxID: "11144477735", Status: "REJECTED"},
-		{ID: "c", SessionID: "s2", PersonalTaxID: "52998224725", Status: "REJECTED"},
-		{ID: "d", SessionID: "s1", BusinessTaxID: "52998224725", Status: "AUTHORISED"},
+		{ID: "a", SessionID: "s1", PersonalTaxID: "52998224725", HolderRef: "ref-ana", Status: "AUTHORISED"},
+		{ID: "b", SessionID: "s1", BusinessTaxID: "12ABC34501DE35", PersonalTaxID: "11144477735", HolderRef: "ref-co",
+			Status: "REJECTED"},
+		{ID: "c", SessionID: "s2", PersonalTaxID: "52998224725", HolderRef: "ref-ana", Status: "REJECTED"},
+		{ID: "d", SessionID: "s1", BusinessTaxID: "52998224725", HolderRef: "ref-ana", Status: "AUTHORISED"},
 	}
 	for _, cs := range seed {
 		if err := s.CreateConsent(ctx, cs); err != nil {
@@ -163,11 +165,12 @@ func TestConsentLists(t *testing.T) {
 	}{
 		{"all newest first", ConsentFilter{}, "d,c,b,a"},
 		{"by status", ConsentFilter{Status: "REJECTED"}, "c,b"},
-		{"by personal or business tax id", ConsentFilter{TaxID: "52998224725"}, "d,c,a"},
-		{"by alnum cnpj", ConsentFilter{TaxID: "12ABC34501DE35"}, "b"},
-		{"both", ConsentFilter{Status: "AUTHORISED", TaxID: "52998224725"}, "d,a"},
+		{"by holder ref", ConsentFilter{HolderRef: "ref-ana"}, "d,c,a"},
+		{"by another holder ref", ConsentFilter{HolderRef: "ref-co"}, "b"},
+		{"both", ConsentFilter{Status: "AUTHORISED", HolderRef: "ref-ana"}, "d,a"},
 		{"limit", ConsentFilter{Limit: 2}, "d,c"},
-		{"no match", ConsentFilter{TaxID: "00000000191"}, ""},
+		{"no match", ConsentFilter{HolderRef: "ref-none"}, ""},
+		{"a tax id is not a holder ref", ConsentFilter{HolderRef: "52998224725"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -640,5 +643,57 @@ func TestListConsentPageReportCounts(t *testing.T) {
 	// The embedded Consent is complete.
 	if got, _ := s.Consent(ctx, "c1"); !reflect.DeepEqual(page.Rows[3].Consent, got) {
 		t.Errorf("row = %+v, want %+v", page.Rows[3].Consent, got)
+	}
+}
+
+func TestHolderRefBackfillQueries(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTest(t)
+	for _, c := range []Consent{
+		{ID: "a", PersonalTaxID: "52998224725"},
+		{ID: "b", BusinessTaxID: "11222333000181", PersonType: "business"},
+		{ID: "c", PersonalTaxID: "11144477735", HolderRef: "ref-c"}, // already has one
+		{ID: "d"}, // no tax id: nothing to pseudonymise
+		{ID: "e", PersonalTaxID: "52998224725"},
+	} {
+		if err := s.CreateConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(cs []Consent) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	got, err := s.ConsentsMissingHolderRef(ctx, "", 0)
+	if err != nil || ids(got) != "a,b,e" {
+		t.Fatalf("ConsentsMissingHolderRef = %q, %v; want a,b,e", ids(got), err)
+	}
+	if got[0].PersonalTaxID != "52998224725" || got[1].BusinessTaxID != "11222333000181" {
+		t.Errorf("rows without their tax ids: %+v", got[:2])
+	}
+	// Keyset: after an id, at most limit rows.
+	if got, err := s.ConsentsMissingHolderRef(ctx, "a", 1); err != nil || ids(got) != "b" {
+		t.Errorf("after a, limit 1 = %q, %v; want b", ids(got), err)
+	}
+	if set, err := s.SetHolderRef(ctx, "a", "ref-a"); err != nil || !set {
+		t.Fatalf("SetHolderRef(a) = %v, %v", set, err)
+	}
+	if c, _ := s.Consent(ctx, "a"); c.HolderRef != "ref-a" {
+		t.Errorf("a.HolderRef = %q", c.HolderRef)
+	}
+	// A consent without a tax id (never had one, or purged meanwhile) or unknown gets no pseudonym.
+	for _, id := range []string{"d", "nope"} {
+		if set, err := s.SetHolderRef(ctx, id, "ref-x"); err != nil || set {
+			t.Errorf("SetHolderRef(%s) = %v, %v; want false, nil", id, set, err)
+		}
+	}
+	if got, err := s.ConsentsMissingHolderRef(ctx, "", 0); err != nil || ids(got) != "b,e" {
+		t.Errorf("after setting a: %q, %v; want b,e", ids(got), err)
+	}
+	if got, err := s.ListConsents(ctx, ConsentFilter{HolderRef: "ref-a"}); err != nil || ids(got) != "a" {
+		t.Errorf("filter by the new ref = %q, %v", ids(got), err)
 	}
 }

@@ -18,7 +18,7 @@ const (
 // Purged counts what PurgeLink erased.
 type Purged struct {
 	Reports    int // report rows deleted
-	Consents   int // consents whose tax ids were blanked
+	Consents   int // consents whose tax ids (and holder ref) were blanked
 	Links      int // link rows whose tax ids, email, phone and token were blanked (0 or 1)
 	Deliveries int // webhook delivery and inbox bodies dropped because they mentioned the link or its consents
 }
@@ -28,11 +28,11 @@ func (p Purged) Empty() bool { return p == Purged{} }
 
 // PurgeLink erases the personal data kept for one Klavi link, in ONE transaction, when its holder deleted the
 // consent (consent_deleted_by_user, LGPD art. 18): it deletes the reports of the link (by link id or by one of
-// its consents), blanks the tax ids, email, phone and link token on the link and the tax ids on its consents,
-// and drops the raw bodies of webhook deliveries and inbox items that mention the link or one of its consents
-// (event payloads carry personalTaxId/businessTaxId). Consents keep their status, ids and timeline, and each gets
-// one PII-free audit entry (PurgeAuditTitle) when something was erased. It is idempotent: a second call erases
-// nothing and writes no new entry. The link row itself need not exist.
+// its consents), blanks the tax ids, email, phone and link token on the link and the tax ids and holder refs (their
+// pseudonym) on its consents, and drops the raw bodies of webhook deliveries and inbox items that mention the link
+// or one of its consents (event payloads carry personalTaxId/businessTaxId). Consents keep their status, ids and
+// timeline, and each gets one PII-free audit entry (PurgeAuditTitle) when something was erased. It is idempotent: a
+// second call erases nothing and writes no new entry. The link row itself need not exist.
 func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
 	return s.purgeLink(ctx, linkID, PurgeAuditTitle, "consent_deleted_by_user")
 }
@@ -44,7 +44,8 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int, error)
 	rows, err := s.r.QueryContext(ctx, `SELECT id FROM links l WHERE l.created_at < ?1 AND (
 		l.personal_tax_id <> '' OR l.business_tax_id <> '' OR l.email <> '' OR l.phone <> '' OR l.link_token <> ''
 		OR EXISTS (SELECT 1 FROM reports r WHERE r.link_id = l.id)
-		OR EXISTS (SELECT 1 FROM consents c WHERE c.link_id = l.id AND (c.personal_tax_id <> '' OR c.business_tax_id <> '')))
+		OR EXISTS (SELECT 1 FROM consents c WHERE c.link_id = l.id AND (c.personal_tax_id <> '' OR c.business_tax_id <> ''
+			OR c.holder_ref <> '')))
 		ORDER BY l.created_at`, ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge expired: %w", err)
@@ -107,8 +108,9 @@ func (s *Store) purgeLink(ctx context.Context, linkID, title, reason string) (Pu
 			return err
 		}
 		p.Reports = n
-		if p.Consents, err = execCount(ctx, tx, `UPDATE consents SET personal_tax_id = '', business_tax_id = ''
-			WHERE link_id = ? AND (personal_tax_id <> '' OR business_tax_id <> '')`, linkID); err != nil {
+		if p.Consents, err = execCount(ctx, tx, `UPDATE consents SET personal_tax_id = '', business_tax_id = '',
+			holder_ref = '' WHERE link_id = ? AND (personal_tax_id <> '' OR business_tax_id <> '' OR holder_ref <> '')`,
+			linkID); err != nil {
 			return err
 		}
 		if p.Links, err = execCount(ctx, tx, `UPDATE links SET personal_tax_id = '', business_tax_id = '',

@@ -23,9 +23,9 @@ func seedPurge(t *testing.T, s *Store) {
 		}
 	}
 	for _, c := range []Consent{
-		{ID: "consent-a1", LinkID: "link-a", PersonType: "personal", PersonalTaxID: "52998224725", TrackIDHash: "h1"},
-		{ID: "consent-a2", LinkID: "link-a", PersonType: "business", PersonalTaxID: "52998224725", BusinessTaxID: "11222333000181", TrackIDHash: "h2"},
-		{ID: "consent-b1", LinkID: "link-b", PersonType: "personal", PersonalTaxID: "11144477735", TrackIDHash: "h3"},
+		{ID: "consent-a1", LinkID: "link-a", PersonType: "personal", PersonalTaxID: "52998224725", TrackIDHash: "h1", HolderRef: "ref-a1"},
+		{ID: "consent-a2", LinkID: "link-a", PersonType: "business", PersonalTaxID: "52998224725", BusinessTaxID: "11222333000181", TrackIDHash: "h2", HolderRef: "ref-a2"},
+		{ID: "consent-b1", LinkID: "link-b", PersonType: "personal", PersonalTaxID: "11144477735", TrackIDHash: "h3", HolderRef: "ref-b1"},
 	} {
 		if err := s.CreateConsent(ctx, c); err != nil {
 			t.Fatal(err)
@@ -101,6 +101,9 @@ func TestPurgeLink(t *testing.T) {
 		if c.PersonalTaxID != "" || c.BusinessTaxID != "" {
 			t.Errorf("%s keeps tax ids", id)
 		}
+		if c.HolderRef != "" {
+			t.Errorf("%s keeps its holder ref %q (a pseudonym of the erased tax id)", id, c.HolderRef)
+		}
 		tl, _ := s.Timeline(ctx, id)
 		if len(tl) != 1 || tl[0].Title != PurgeAuditTitle || tl[0].Kind != "status" || !tl[0].OK {
 			t.Errorf("%s audit = %+v", id, tl)
@@ -133,8 +136,11 @@ func TestPurgeLink(t *testing.T) {
 		t.Error("a body mentioning a longer id was dropped")
 	}
 	c, _ := s.Consent(ctx, "consent-b1")
-	if c.PersonalTaxID != "11144477735" {
+	if c.PersonalTaxID != "11144477735" || c.HolderRef != "ref-b1" {
 		t.Error("other consent touched")
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM consents WHERE holder_ref IN ('ref-a1', 'ref-a2')`); n != 0 {
+		t.Errorf("%d consents still hold the purged holder's refs", n)
 	}
 
 	// Idempotent: nothing left, no new audit entry.
@@ -198,10 +204,21 @@ func TestPurgeExpiredErasesOnlyLinksPastTheCutoff(t *testing.T) {
 		LinkToken: "tok-new", TokenExpiresAt: t0}); err != nil {
 		t.Fatal(err)
 	}
+	// An old link whose only remaining personal data is a consent's holder ref is still due.
+	if err := s.CreateConsent(ctx, Consent{ID: "c-ref-only", LinkID: "old-ref", HolderRef: "ref-only"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLink(ctx, Link{ID: "old-ref", SessionID: "s3", PersonType: "personal", TokenExpiresAt: t0,
+		CreatedAt: c.Now().Add(-35 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	cutoff := c.Now().Add(-30 * 24 * time.Hour)
 	n, err := s.PurgeExpired(ctx, cutoff)
-	if err != nil || n != 1 {
-		t.Fatalf("PurgeExpired = %d, %v; want 1 link", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeExpired = %d, %v; want 2 links", n, err)
+	}
+	if ro, _ := s.Consent(ctx, "c-ref-only"); ro.HolderRef != "" {
+		t.Errorf("holder ref kept past the retention: %q", ro.HolderRef)
 	}
 	if got := countRows(t, s, `SELECT count(*) FROM reports WHERE link_id = 'old'`); got != 0 {
 		t.Errorf("reports of the old link = %d, want 0", got)

@@ -244,6 +244,9 @@ func init() {
 		"consents.reports":        {"Relatórios", "Reports"},
 		"consents.open":           {"Abrir", "Open"},
 		"consents.empty_filtered": {"Nenhum consentimento corresponde a esses filtros.", "No consent matches these filters."},
+		"consents.filtered_by":    {"Filtrado por", "Filtered by"},
+		"consents.holder_none":    {"Nenhum consentimento para este CPF/CNPJ.", "No consent for this CPF/CNPJ."},
+		"consents.clear_holder":   {"Limpar filtro de CPF/CNPJ", "Clear the CPF/CNPJ filter"},
 		"consents.start":          {"Criar um consentimento", "Create a consent"},
 		"consents.empty":          {"Nenhum consentimento criado ainda.", "No consent created yet."},
 

@@ -112,12 +112,18 @@ type ConsentRow struct {
 
 // ConsentsVM feeds the consents list.
 type ConsentsVM struct {
-	Status, TaxID string
-	TaxIDError    string // message key
-	Rows          []ConsentRow
-	Statuses      []string
-	Next          string // opaque cursor of the next (older) page; "" on the last page
-	Paged         bool   // not the first page: offer a link back to the newest
+	Status string
+	// TaxID is set only on the answer to a failed POST /consents/search: what the user typed, shown back in the
+	// input of that POST response. It never goes into a link: the list filters by Holder.
+	TaxID      string
+	TaxIDError string // message key
+	// Holder is the holder ref filter (a keyed pseudonym of the CPF/CNPJ, safe in URLs); HolderMasked the masked
+	// tax id it stands for, "" when no consent has that ref.
+	Holder, HolderMasked string
+	Rows                 []ConsentRow
+	Statuses             []string
+	Next                 string // opaque cursor of the next (older) page; "" on the last page
+	Paged                bool   // not the first page: offer a link back to the newest
 }
 
 // ReportsListVM feeds /consents/{id}/reports.
