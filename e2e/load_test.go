@@ -292,28 +292,7 @@ loop:
 		t.Fatalf("open database: %v", err)
 	}
 	defer db.Close()
-	var integrity string
-	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&integrity); err != nil {
-		t.Fatalf("integrity_check: %v", err)
-	}
-	stored := map[string]int{}
-	rows, err := db.Query(`SELECT key, COUNT(*) FROM inbox WHERE kind = 'event' AND key LIKE ? GROUP BY key`,
-		"load-"+runID+"-%")
-	if err != nil {
-		t.Fatalf("query inbox: %v", err)
-	}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			t.Fatalf("scan inbox: %v", err)
-		}
-		stored[k] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read inbox: %v", err)
-	}
-	rows.Close()
+	integrity, stored := readInbox(t, filepath.Join(dir, "load.db"), "load-"+runID+"-")
 	present, multi, badStored := 0, 0, 0
 	for id := range acked {
 		if stored[id] >= 1 {
