@@ -157,14 +157,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Errorf("generated session key not kept beside the database: %v", err)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v after cancel", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	waitReturned(t, done)
 }
 
 func TestLoggerRedactsSensitiveValues(t *testing.T) {
@@ -254,14 +247,7 @@ func TestRunSandboxAlone(t *testing.T) {
 		t.Errorf("POST /auth with other keys = %d, want 401", got)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v after cancel", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	waitReturned(t, done)
 }
 
 // The start page's table of test tax ids (views, which may not import the sandbox) lists exactly the sandbox's
@@ -278,5 +264,18 @@ func TestStartPageScenariosMatchTheSandbox(t *testing.T) {
 	slices.Sort(onStartPage)
 	if !slices.Equal(fromSandbox, onStartPage) {
 		t.Errorf("start page lists %v, sandbox has %v", onStartPage, fromSandbox)
+	}
+}
+
+// waitReturned fails the test unless run, already cancelled, returns nil within its shutdown grace.
+func waitReturned(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after cancel", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }

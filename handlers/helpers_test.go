@@ -367,3 +367,13 @@ func storeFilterAll() store.ConsentFilter { return store.ConsentFilter{Limit: 10
 
 // wrapUnauthorized returns an error that errors.Is(klavi.ErrUnauthorized).
 func wrapUnauthorized() error { return &klavi.APIError{HTTPStatus: 401} }
+
+// pollNow runs the reconciler's poll of one consent at once, as the background loop would when it is due.
+func (e *env) pollNow(consentID string) {
+	e.t.Helper()
+	c, err := e.st.Consent(context.Background(), consentID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.s.pollConsent(context.Background(), c)
+}

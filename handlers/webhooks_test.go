@@ -347,9 +347,7 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
 	id, _ := e.startFlow(e.browser(), "52998224725")
 	link := e.linkOf(id)
-	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
-		`"productReportId":"rep-link-only","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + link +
-		`","institutionCode":"341","consents":[]}],"savingsAccounts":[]}`)
+	body := reportFor("rep-link-only", link, "") // names the link, no consent
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
 	reps, err := e.st.ReportsForConsent(context.Background(), id)
 	if err != nil || len(reps) != 1 || reps[0].ID != "rep-link-only" {
@@ -376,18 +374,10 @@ func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusAwaitingAuthorisation)
-	poll := func() {
-		t.Helper()
-		c, err := e.st.Consent(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.s.pollConsent(context.Background(), c)
-	}
-	poll() // STARTED → AWAITING_AUTHORISATION: a change
-	poll()
-	poll()
-	poll()
+	e.pollNow(id) // STARTED → AWAITING_AUTHORISATION: a change
+	e.pollNow(id)
+	e.pollNow(id)
+	e.pollNow(id)
 	tl, _ := e.st.Timeline(context.Background(), id)
 	var polls []string
 	repeats := 0
@@ -418,30 +408,22 @@ func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusAuthorised)
-	poll := func() {
-		t.Helper()
-		c, err := e.st.Consent(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.s.pollConsent(context.Background(), c)
-	}
-	poll() // AUTHORISED → first report request
+	e.pollNow(id) // AUTHORISED → first report request
 	if n := e.kc.reportCalls.Load(); n != 1 {
 		t.Fatalf("report requests after AUTHORISED = %d, want 1", n)
 	}
 	offset.Store(int64(5 * time.Minute))
-	poll()
+	e.pollNow(id)
 	if n := e.kc.reportCalls.Load(); n != 1 {
 		t.Fatalf("report requests after 5 min = %d, want still 1", n)
 	}
 	offset.Store(int64(11 * time.Minute))
-	poll()
+	e.pollNow(id)
 	if n := e.kc.reportCalls.Load(); n != 2 {
 		t.Fatalf("report requests after 11 min without a report = %d, want 2", n)
 	}
 	offset.Store(int64(30 * time.Minute))
-	poll()
+	e.pollNow(id)
 	if n := e.kc.reportCalls.Load(); n != 2 {
 		t.Fatalf("report requests after 30 min = %d, want 2 (asked again only once)", n)
 	}
@@ -461,15 +443,11 @@ func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
 	})
 	id, _ := e.startFlow(e.browser(), "52998224725")
 	e.kc.setStatus(id, klavi.StatusAuthorised)
-	c, _ := e.st.Consent(context.Background(), id)
-	e.s.pollConsent(context.Background(), c)
-	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
-		`"productReportId":"rep-arrived","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + e.linkOf(id) +
-		`","institutionCode":"341","consents":[{"consentId":"` + id + `"}]}],"savingsAccounts":[]}`)
+	e.pollNow(id)
+	body := reportFor("rep-arrived", e.linkOf(id), id)
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
 	offset.Store(int64(20 * time.Minute))
-	c, _ = e.st.Consent(context.Background(), id)
-	e.s.pollConsent(context.Background(), c)
+	e.pollNow(id)
 	if n := e.kc.reportCalls.Load(); n != 1 {
 		t.Errorf("report requests = %d, want 1", n)
 	}
@@ -485,9 +463,7 @@ func TestRetentionPurgeErasesOldData(t *testing.T) {
 	})
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
-	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
-		`"productReportId":"rep-old","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"` + e.linkOf(id) +
-		`","institutionCode":"341","consents":[{"consentId":"` + id + `"}]}],"savingsAccounts":[]}`)
+	body := reportFor("rep-old", e.linkOf(id), id)
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
 	e.s.purgeExpired(context.Background())
 	if reps, _ := e.st.ReportsForConsent(context.Background(), id); len(reps) != 1 {

@@ -129,18 +129,6 @@ func insertDelivery(ctx context.Context, tx *sql.Tx, d Delivery) (int64, error) 
 	return res.LastInsertId()
 }
 
-// SetDeliveryResult records the processing result shown for a delivery on /webhooks (for example after its
-// inbox items were processed). Returns ErrNotFound if there is no such delivery.
-func (s *Store) SetDeliveryResult(ctx context.Context, id int64, result string) error {
-	return s.tx(ctx, "set delivery result", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET result = ? WHERE id = ?`, result, id)
-		if err != nil {
-			return err
-		}
-		return mustAffect(res)
-	})
-}
-
 const inboxCols = `id, delivery_id, kind, key, event_name, body, received_at, processed_at, result, attempts`
 
 // PendingInbox returns up to limit (<= 0 means 100) unprocessed items, oldest first.
