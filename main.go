@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/handlers"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
@@ -116,16 +117,28 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		return fmt.Errorf("KLAVI_BASE_URL: %w", err)
 	}
 
+	lifecycle, err := flow.New(flow.Options{
+		Logger:       log,
+		Store:        st,
+		Klavi:        kc,
+		PublicURL:    publicURL,
+		HolderKey:    sessionKey,
+		Now:          time.Now,
+		PollInterval: cfg.PollInterval,
+		Retention:    cfg.Retention,
+	})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
 	srv, err := handlers.NewServer(handlers.Options{
 		Logger:        log,
 		Store:         st,
 		Klavi:         kc,
+		Flow:          lifecycle,
 		WebhookSecret: secretKey,
 		PublicURL:     publicURL,
 		SessionKey:    sessionKey,
 		Now:           time.Now,
-		PollInterval:  cfg.PollInterval,
-		Retention:     cfg.Retention,
 		SandboxHints:  sb != nil,
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
@@ -156,7 +169,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		srv.Run(ctx)
+		lifecycle.Run(ctx)
 	}()
 
 	fmt.Fprintf(stdout, "portal listening on %s\n", publicURL)

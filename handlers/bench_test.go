@@ -27,14 +27,17 @@ func benchServer(b *testing.B) (*Server, *store.Store) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	s, err := newServer(Options{
+	o := envOptions{Options: Options{
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Store:         st,
 		WebhookSecret: testSecret,
 		PublicURL:     "http://127.0.0.1:8080",
 		SessionKey:    bytes.Repeat([]byte("k"), 64),
 		RateLimit:     -1,
-	}, newFakeKlavi())
+	}}
+	kc := newFakeKlavi()
+	o.Flow = newFlow(b, o, kc)
+	s, err := newServer(o.Options, kc)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/flow"
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -19,44 +19,9 @@ const defaultConsentMaxAge = 60 * time.Minute
 
 // Caps for the unauthenticated values on the callback URL (reliability.md §2).
 const (
-	maxIDLen        = 64
 	maxErrorLen     = 256
 	maxErrorDescLen = 1024
 )
-
-// validID reports whether s is a plausible Klavi/our id: 1–64 characters of [A-Za-z0-9_-].
-func validID(s string) bool {
-	if s == "" || len(s) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// cleanText strips control characters and invalid UTF-8 and cuts s to max bytes (on a rune boundary).
-func cleanText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return s
-}
 
 // handleCallback answers GET /callback, where Klavi sends the browser after the bank and the LGPD page. The
 // query string is unauthenticated: it is checked against the session (external_track_id is our state,
@@ -68,8 +33,8 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	if len(errCode) > maxErrorLen {
 		errCode = "other" // never cut a junk value into something that looks like a code
 	}
-	errCode = cleanText(errCode, maxErrorLen)
-	errDesc := cleanText(q.Get("error_description"), maxErrorDescLen)
+	errCode = consent.CleanText(errCode, maxErrorLen)
+	errDesc := consent.CleanText(q.Get("error_description"), maxErrorDescLen)
 	sid := sessionFrom(r.Context()).ID()
 	if sid == "" {
 		// The user finished in another browser or the bank's app: reveal nothing and change nothing, whatever
@@ -78,7 +43,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		s.page(w, r, http.StatusOK, "title.callback", 3, "", views.CallbackNeutralPage())
 		return nil
 	}
-	if !validID(consentID) || !validID(track) || (linkID != "" && !validID(linkID)) {
+	if !consent.ValidID(consentID) || !consent.ValidID(track) || (linkID != "" && !consent.ValidID(linkID)) {
 		// A security event: the raw values are attacker-chosen (CR/LF, NUL, markup), so only hashes of
 		// them are logged, never the text itself.
 		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r),
@@ -113,16 +78,18 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if first {
-		title, detail := "callback: back from the bank (success)", ""
+		title, detail := consent.M(consent.TLCallbackOK), consent.Msg{}
 		if errCode != "" {
 			// Only the (charset- and length-checked) error code is logged, once per consent. error_description
 			// is untrusted free text: it goes to the consent row and its timeline only (cut, control
 			// characters stripped, tax ids masked, escaped when rendered).
 			s.log.InfoContext(r.Context(), "callback with error", "request_id", reqID(r), "error", errCode)
-			title = "callback: back from the bank with error=" + errCode
-			detail = errDesc
+			title = consent.M(consent.TLCallbackError, errCode)
+			if errDesc != "" {
+				detail = consent.M(consent.TLText, errDesc)
+			}
 		}
-		s.timeline(r.Context(), c.ID, "callback", title, detail, errCode == "")
+		s.flow.Record(r.Context(), c.ID, "callback", title, detail, errCode == "")
 		s.confirmConsent(r.Context(), c)
 	}
 	http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
@@ -185,14 +152,14 @@ func (s *Server) confirmConsent(ctx context.Context, c store.Consent) {
 	defer cancel()
 	kc, err := s.kc.Consent(cctx, c.ID)
 	if err != nil {
-		s.timeline(ctx, c.ID, "api", "api: GET /consents/{id} failed; will check again", klaviErrText(err), false)
+		s.flow.Record(ctx, c.ID, "api", consent.M(consent.TLConfirmFailed), flow.KlaviErr(err), false)
 		return
 	}
-	s.timeline(ctx, c.ID, "api", "api: GET /consents/{id} → "+string(kc.Status), "", true)
+	s.flow.Record(ctx, c.ID, "api", consent.M(consent.TLConfirm, string(kc.Status)), consent.Msg{}, true)
 	if !kc.Status.Known() {
 		return
 	}
-	if _, err := s.applyStatus(cctx, c, string(kc.Status), kc.PermissionsGranted, kc.ExpireAt, "callback"); err != nil {
-		s.log.WarnContext(ctx, "apply status failed", "err", safeErr(err))
+	if _, err := s.flow.ApplyStatus(cctx, c, consent.Status(kc.Status), kc.PermissionsGranted, kc.ExpireAt, flow.FromCallback); err != nil {
+		s.log.WarnContext(ctx, "apply status failed", "err", taxid.MaskErr(err))
 	}
 }

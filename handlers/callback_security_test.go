@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -54,7 +55,7 @@ func logMark(e *env) int { return len(e.logs.String()) }
 
 // §2 test 1: no session → neutral page, no PII, nothing changed; the webhook still completes the consent.
 func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, track := e.startFlow(e.browser(), "52998224725")
 	link := e.linkOf(id)
 	before := snapshot(t, e, id)
@@ -85,7 +86,7 @@ func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
 // §2 tests 2 and 4: missing / wrong / foreign / consumed track ids and an attacker's own valid callback URL
 // opened in the victim's session → refused, nothing changed, one security event with hashed ids only.
 func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	victim, attacker := e.browser(), e.browser()
 	vid, vtrack := e.startFlow(victim, "52998224725")
 	aid, atrack := e.startFlow(attacker, "11144477735")
@@ -157,7 +158,7 @@ func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
 // §2 test 5: malformed ids in any of the three parameters → 400, nothing changed, one log line that holds no
 // part of the value.
 func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	b := e.browser()
 	id, track := e.startFlow(b, "52998224725")
 	link := e.linkOf(id)
@@ -214,7 +215,7 @@ func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
 		}
 	}
 	// A 36-character UUID, as Klavi's ids are, is a valid shape.
-	if !validID("ac246093-353b-4310-bd9c-c6ce0b278de8") || !validID(strings.Repeat("a", maxIDLen)) {
+	if !consent.ValidID("ac246093-353b-4310-bd9c-c6ce0b278de8") || !consent.ValidID(strings.Repeat("a", consent.MaxIDLen)) {
 		t.Error("valid id shapes refused")
 	}
 	wantStatus(t, e.get(b, callbackQuery(id, link, track)), http.StatusSeeOther)
@@ -223,7 +224,7 @@ func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
 // §2 test 6: hostile error and error_description → stored cut and cleaned, rendered escaped, and exactly one
 // log line (the sanitised error code) besides the access log.
 func TestCallbackHostileErrorParameters(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	cases := []struct {
 		name, errCode, desc, wantCode string
 	}{
@@ -290,7 +291,7 @@ func TestCallbackHostileErrorParameters(t *testing.T) {
 // §2 test 9: cross-origin protection on every state-changing form, and a header-less POST still needs a
 // session.
 func TestCrossOriginProtectionOnEveryForm(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour; o.RateLimit = -1 })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusRejected)
@@ -397,7 +398,7 @@ func TestEverySetCookie(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		name := map[bool]string{false: "http", true: "https"}[secure]
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, func(o *Options) {
+			e := newEnv(t, func(o *envOptions) {
 				if secure {
 					o.PublicURL = "https://portal.example"
 				}
@@ -466,7 +467,7 @@ func sessionIDOf(e *env, name, value string) string {
 // §2 test 11: a session cookie planted by an attacker (a valid one, from the attacker's own visit) is replaced
 // when the victim starts a flow; the planted id reaches none of the victim's data.
 func TestSessionFixationWithPlantedCookie(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PublicURL = "https://portal.example"; o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example"; o.PollInterval = time.Hour })
 	attacker := newCookieClient(e)
 	wantStatus(t, attacker.do("POST", "/start", url.Values{"person_type": {"personal"}, "tax_id": {"11144477735"}}.Encode(), nil), http.StatusSeeOther)
 	planted := attacker.jar["__Host-sid"]
@@ -505,7 +506,7 @@ func TestSessionFixationWithPlantedCookie(t *testing.T) {
 // The language switch on the neutral page drops the query (ids are never echoed into links): the page it leads
 // to is the same neutral page in the other language, not a "malformed return" error.
 func TestCallbackNeutralPageSurvivesTheLanguageSwitch(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, track := e.startFlow(e.browser(), "52998224725")
 	stranger := e.browser()
 	r := e.get(stranger, callbackQuery(id, e.linkOf(id), track))

@@ -9,21 +9,18 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
-)
-
-// Products requested at user level (README.md "What the portal requests").
-var (
-	personalProducts = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3"}
-	businessProducts = []string{"pj_checking_account", "pj_credit_card"}
 )
 
 // newTrackID returns a fresh 128-bit externalTrackId (our OAuth-style state), base64url without padding.
@@ -46,7 +43,7 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	code := r.PostForm.Get("institution_code")
-	if !validID(code) {
+	if !consent.ValidID(code) {
 		return statusError(http.StatusBadRequest)
 	}
 	validity := 12
@@ -114,7 +111,7 @@ func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, cod
 	if err != nil {
 		return "", "", err
 	}
-	if !validID(cc.ConsentID) {
+	if !consent.ValidID(cc.ConsentID) {
 		return "", "", fmt.Errorf("handlers: create consent: %w: bad consent id", klavi.ErrBadResponse)
 	}
 	if !bankURLAllowed(cc.ConsentRedirectURL) {
@@ -131,33 +128,20 @@ func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, cod
 		InstitutionCode: code,
 		InstitutionName: name,
 		ValidityPeriod:  validity,
-		Status:          string(klavi.StatusStarted),
+		Status:          consent.Started,
 		ExpireAt:        cc.ExpireAt,
 	}
-	c.HolderRef = s.consentHolderRef(c)
+	c.HolderRef = s.flow.ConsentHolderRef(c)
 	if err := s.st.CreateConsent(ctx, c); err != nil {
 		return "", "", err
 	}
-	s.timeline(ctx, c.ID, "api", "api: POST /consents", fmt.Sprintf("consent created at %s (%s), validity %s", name, code, validityText(validity)), true)
-	s.timeline(ctx, c.ID, "redirect", "redirect: browser sent to the institution (303)", "", true)
+	created := consent.M(consent.TLCreatedAtIndefinite, name, code)
+	if validity != 0 {
+		created = consent.M(consent.TLCreatedAtMonths, name, code, strconv.Itoa(validity))
+	}
+	s.flow.Record(ctx, c.ID, "api", consent.M(consent.TLConsentCreated), created, true)
+	s.flow.Record(ctx, c.ID, "redirect", consent.M(consent.TLRedirect), consent.Msg{}, true)
 	return cc.ConsentRedirectURL, c.ID, nil
-}
-
-func validityText(v int) string {
-	if v == 0 {
-		return "indefinite"
-	}
-	return fmt.Sprintf("%d months", v)
-}
-
-// timeline adds an entry and only logs a failure: the timeline is an explanation, never the source of truth.
-func (s *Server) timeline(ctx context.Context, consentID, kind, title, detail string, ok bool) {
-	err := s.st.AddTimeline(context.WithoutCancel(ctx), store.TimelineEntry{
-		ConsentID: consentID, Kind: kind, Title: title, Detail: maskText(detail), OK: ok, At: s.now(),
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "timeline write failed", "kind", kind, "err", safeErr(err))
-	}
 }
 
 // handleConsentRetry answers POST /consents/{id}/retry: a new consent (new track id) for the same
@@ -188,7 +172,7 @@ func (s *Server) handleConsentRetry(w http.ResponseWriter, r *http.Request) erro
 		}
 		return err
 	}
-	s.timeline(r.Context(), c.ID, "api", "retry: a new consent was created for the same institution", "", true)
+	s.flow.Record(r.Context(), c.ID, "api", consent.M(consent.TLRetry), consent.Msg{}, true)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, redirect, http.StatusSeeOther)
 	return nil
@@ -197,7 +181,7 @@ func (s *Server) handleConsentRetry(w http.ResponseWriter, r *http.Request) erro
 // consentParam loads the consent named by {id}; a malformed id is a 404.
 func (s *Server) consentParam(r *http.Request) (store.Consent, error) {
 	id := chi.URLParam(r, "id")
-	if !validID(id) {
+	if !consent.ValidID(id) {
 		return store.Consent{}, statusError(http.StatusNotFound)
 	}
 	return s.st.Consent(r.Context(), id)
@@ -214,7 +198,7 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	m := s.meta(w, r, "title.consent", 3, "consents")
-	if vm.Status == string(klavi.StatusAuthorised) || len(vm.Reports) > 0 {
+	if vm.Status == consent.Authorised || len(vm.Reports) > 0 {
 		m.Step = 4
 	}
 	m.Refresh = vm.Live
@@ -247,13 +231,13 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	if err != nil {
 		return views.ConsentVM{}, err
 	}
-	status := klavi.ConsentStatus(c.Status)
+	status := c.Status
 	vm := views.ConsentVM{
 		ID:               c.ID,
 		Status:           c.Status,
 		InstitutionCode:  c.InstitutionCode,
 		InstitutionName:  c.InstitutionName,
-		TaxIDMasked:      taxid.Mask(consentTaxID(c)),
+		TaxIDMasked:      taxid.Mask(flow.ConsentTaxID(c)),
 		PersonType:       c.PersonType,
 		ValidityPeriod:   c.ValidityPeriod,
 		ExpireAt:         c.ExpireAt,
@@ -264,7 +248,7 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 		ErrorKey:         consentErrorKey(c),
 		ReportsRequested: c.ReportsRequestedAt != nil,
 		ReportRequestID:  c.ReportRequestID,
-		Products:         productsFor(c.PersonType),
+		Products:         flow.Products(c.PersonType),
 		CanRevoke:        !status.Terminal(),
 	}
 	if vm.InstitutionName == "" {
@@ -272,7 +256,7 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	}
 	sid := sessionFrom(ctx).ID()
 	vm.CanRetry = vm.ErrorKey != "" && sid != "" && sid == c.SessionID &&
-		status != klavi.StatusAuthorised && status != klavi.StatusRevoked && status != klavi.StatusDeletedByUser
+		status != consent.Authorised && status != consent.Revoked && status != consent.DeletedByUser
 	for _, e := range tl {
 		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At,
 			Repeats: e.Repeats, LastAt: e.LastAt})
@@ -287,14 +271,6 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 func reportItem(rp store.Report) views.ReportItem {
 	return views.ReportItem{ID: rp.ID, Product: rp.ProductName, Code: rp.Code, Message: rp.Message,
 		ReceivedAt: rp.ReceivedAt, Size: rp.Size}
-}
-
-// productsFor is what requestReports asks for a person type.
-func productsFor(personType string) []string {
-	if personType == "business" {
-		return businessProducts
-	}
-	return personalProducts
 }
 
 // settledProducts counts the requested products that have a report or that Klavi said failed. Duplicate or
@@ -321,33 +297,24 @@ func (s *Server) isLive(c store.Consent, settled int) bool {
 	if now.Sub(c.CreatedAt) > 2*time.Hour {
 		return false
 	}
-	status := klavi.ConsentStatus(c.Status)
 	switch {
-	case status == klavi.StatusAuthorised:
+	case c.Status == consent.Authorised:
 		if c.ReportsRequestedAt == nil {
 			return true
 		}
-		return settled < len(productsFor(c.PersonType)) && now.Sub(*c.ReportsRequestedAt) < 3*time.Minute
-	case status.Terminal():
+		return settled < len(flow.Products(c.PersonType)) && now.Sub(*c.ReportsRequestedAt) < 3*time.Minute
+	case c.Status.Terminal():
 		return false
 	default:
 		return true
 	}
 }
 
-// consentTaxID is the tax id a consent is about (CNPJ for businesses).
-func consentTaxID(c store.Consent) string {
-	if c.PersonType == "business" && c.BusinessTaxID != "" {
-		return c.BusinessTaxID
-	}
-	return c.PersonalTaxID
-}
-
 // consentErrorKey picks the message for a consent that did not (yet) succeed. Klavi's status wins over the
 // callback's error value: a consent Klavi reports AUTHORISED shows no error.
 func consentErrorKey(c store.Consent) string {
-	st := klavi.ConsentStatus(c.Status)
-	if st == klavi.StatusAuthorised || st == klavi.StatusRevoked || st == klavi.StatusDeletedByUser {
+	st := c.Status
+	if st == consent.Authorised || st == consent.Revoked || st == consent.DeletedByUser {
 		return ""
 	}
 	switch c.ErrorCode {
@@ -367,11 +334,11 @@ func consentErrorKey(c store.Consent) string {
 		return "cerr.other"
 	}
 	switch st {
-	case klavi.StatusRejected:
+	case consent.Rejected:
 		return "cerr.rejected"
-	case klavi.StatusError:
+	case consent.Error:
 		return "cerr.error"
-	case klavi.StatusExpired:
+	case consent.Expired:
 		return "cerr.expired"
 	}
 	return ""
@@ -390,7 +357,7 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 	if q.Has("tax_id") {
 		return s.redirectLegacyTaxIDFilter(w, r, q)
 	}
-	vm := views.ConsentsVM{Statuses: views.Statuses, Status: consentListStatus(q.Get("status"))}
+	vm := views.ConsentsVM{Statuses: consent.All, Status: consentListStatus(q.Get("status"))}
 	if h := q.Get("holder"); validHolderRef(h) {
 		vm.Holder = h
 	}
@@ -405,7 +372,7 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 	for _, row := range page.Rows {
 		c := row.Consent
 		vm.Rows = append(vm.Rows, views.ConsentRow{
-			ID: c.ID, Status: c.Status, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(consentTaxID(c)),
+			ID: c.ID, Status: c.Status, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(flow.ConsentTaxID(c)),
 			PersonType: c.PersonType, CreatedAt: c.CreatedAt, Reports: row.Reports,
 		})
 	}
@@ -433,7 +400,7 @@ func (s *Server) holderMasked(ctx context.Context, f store.ConsentFilter, page s
 	if len(page.Rows) == 0 {
 		return "", nil
 	}
-	return taxid.Mask(consentTaxID(page.Rows[0].Consent)), nil
+	return taxid.Mask(flow.ConsentTaxID(page.Rows[0].Consent)), nil
 }
 
 // handleConsentSearch answers POST /consents/search, the consents filter form: a valid CPF/CNPJ (any format) gives
@@ -454,7 +421,7 @@ func (s *Server) handleConsentSearch(w http.ResponseWriter, r *http.Request) err
 			if len(typed) > 64 {
 				typed = typed[:64] // what Normalize looks at anyway; a megabyte is not echoed back
 			}
-			vm := views.ConsentsVM{Statuses: views.Statuses, Status: status, TaxID: typed, TaxIDError: "err.taxid_filter"}
+			vm := views.ConsentsVM{Statuses: consent.All, Status: status, TaxID: typed, TaxIDError: "err.taxid_filter"}
 			s.page(w, r, http.StatusUnprocessableEntity, "title.consents", 0, "consents", views.ConsentsPage(vm))
 			return nil
 		}
@@ -463,7 +430,7 @@ func (s *Server) handleConsentSearch(w http.ResponseWriter, r *http.Request) err
 		holder = r.PostForm.Get("holder")
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, views.ConsentsListURL(status, holder, ""), http.StatusSeeOther)
+	http.Redirect(w, r, views.ConsentsListURL(string(status), holder, ""), http.StatusSeeOther)
 	return nil
 }
 
@@ -491,7 +458,7 @@ func (s *Server) redirectLegacyTaxIDFilter(w http.ResponseWriter, r *http.Reques
 		before = cur.String()
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, views.ConsentsListURL(consentListStatus(q.Get("status")), holder, before), http.StatusSeeOther)
+	http.Redirect(w, r, views.ConsentsListURL(string(consentListStatus(q.Get("status"))), holder, before), http.StatusSeeOther)
 	return nil
 }
 
@@ -502,15 +469,13 @@ func (s *Server) taxIDFilterRef(v string) (string, bool) {
 	if err != nil || (len(n) != taxid.CPFLength && len(n) != taxid.CNPJLength) {
 		return "", false
 	}
-	return s.holderRef(n), true
+	return s.flow.HolderRef(n), true
 }
 
 // consentListStatus returns v when it is one of the statuses the list filters by, else "".
-func consentListStatus(v string) string {
-	for _, st := range views.Statuses {
-		if v == st {
-			return st
-		}
+func consentListStatus(v string) consent.Status {
+	if st := consent.Status(v); st.Known() {
+		return st
 	}
 	return ""
 }
@@ -526,11 +491,11 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if r.URL.Query().Get("confirm") != "1" && r.PostForm.Get("confirm") != "1" {
-		vm := views.RevokeVM{ID: c.ID, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(consentTaxID(c)), Status: c.Status}
+		vm := views.RevokeVM{ID: c.ID, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(flow.ConsentTaxID(c)), Status: c.Status}
 		s.page(w, r, http.StatusOK, "title.revoke", 0, "consents", views.RevokeConfirmPage(vm))
 		return nil
 	}
-	if klavi.ConsentStatus(c.Status).Terminal() {
+	if c.Status.Terminal() {
 		http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
 		return nil
 	}
@@ -538,21 +503,21 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 	defer cancel()
 	if err := s.kc.RevokeConsent(ctx, c.ID); err != nil {
 		s.logKlaviErr(r, "revoke failed", err)
-		s.timeline(ctx, c.ID, "revoke", "api: DELETE /consents/{id}/revoke failed", klaviErrText(err), false)
+		s.flow.Record(ctx, c.ID, "revoke", consent.M(consent.TLRevokeFailed), flow.KlaviErr(err), false)
 		return err
 	}
-	s.timeline(ctx, c.ID, "revoke", "api: DELETE /consents/{id}/revoke", "revoked by the user in the portal", true)
+	s.flow.Record(ctx, c.ID, "revoke", consent.M(consent.TLRevoke), consent.M(consent.TLRevokedByUser), true)
 	// Klavi decides what a revoke becomes: REVOKED after AUTHORISED, REJECTED for a consent still in progress
 	// (klavi-api.md §6.1, §6.7). Read it back; if that read fails, only an authorised consent is known to be
 	// REVOKED, and the reconciler settles anything else.
-	status := ""
+	var status consent.Status
 	if kcs, err := s.kc.Consent(ctx, c.ID); err == nil && kcs.Status.Known() {
-		status = string(kcs.Status)
-	} else if c.Status == string(klavi.StatusAuthorised) {
-		status = string(klavi.StatusRevoked)
+		status = consent.Status(kcs.Status)
+	} else if c.Status == consent.Authorised {
+		status = consent.Revoked
 	}
 	if status != "" {
-		if _, err := s.applyStatus(ctx, c, status, nil, "", "revoke"); err != nil {
+		if _, err := s.flow.ApplyStatus(ctx, c, status, nil, "", flow.FromRevoke); err != nil {
 			return err
 		}
 	}
@@ -581,24 +546,6 @@ func (s *Server) handleConsentReports(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// klaviErrText is a short, PII-free description of a failed Klavi call for the timeline.
-func klaviErrText(err error) string {
-	var ae *klavi.APIError
-	switch {
-	case errors.As(err, &ae):
-		if ae.Code != 0 && ae.Code != ae.HTTPStatus {
-			return fmt.Sprintf("Klavi answered HTTP %d (code %d)", ae.HTTPStatus, ae.Code)
-		}
-		return fmt.Sprintf("Klavi answered HTTP %d", ae.HTTPStatus)
-	case errors.Is(err, klavi.ErrUnavailable):
-		return "Klavi unavailable (timeout or connection error)"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "call interrupted"
-	default:
-		return "unexpected error"
-	}
-}
-
 // bankURLAllowed says whether the browser may be sent to a consentRedirectURL. It comes from Klavi's response
 // and points at the bank, whose host varies, so no host list applies (ASVS 3.7.2's documented exception); it
 // must be https, except plain http to a loopback host, which only the local sandbox serves.
@@ -620,4 +567,17 @@ func bankURLAllowed(raw string) bool {
 	default:
 		return false
 	}
+}
+
+// validHolderRef accepts exactly what flow.Service.HolderRef makes: 32 lowercase hex characters.
+func validHolderRef(v string) bool {
+	if len(v) != flow.HolderRefLen {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 )
 
@@ -505,7 +506,7 @@ func TestRevokingAConsentInProgressShowsWhatKlaviDecided(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != string(klavi.StatusRejected) {
+	if got.Status != consent.Rejected {
 		t.Errorf("status after revoking a consent in progress = %q, want REJECTED (read back from Klavi)", got.Status)
 	}
 }
@@ -524,7 +525,7 @@ func TestRevokeFallsBackToRevokedWhenTheReadBackFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != string(klavi.StatusRevoked) {
+	if got.Status != consent.Revoked {
 		t.Errorf("status = %q, want REVOKED", got.Status)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -52,7 +53,7 @@ func serveAs(s *Server, remote, method, path string, form url.Values, hdr map[st
 
 func TestRateLimitOnFlowPosts(t *testing.T) {
 	clk := &testClock{}
-	e := newEnv(t, func(o *Options) { o.RateLimit = 3; o.Now = clk.Now })
+	e := newEnv(t, func(o *envOptions) { o.RateLimit = 3; o.Now = clk.Now })
 	c := e.browser()
 	start := url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}
 
@@ -112,7 +113,7 @@ func TestRateLimitOnFlowPosts(t *testing.T) {
 }
 
 func TestRateLimitDisabledAndDefault(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.RateLimit = -1 })
+	e := newEnv(t, func(o *envOptions) { o.RateLimit = -1 })
 	if e.s.limiter != nil {
 		t.Error("negative RateLimit should disable the limiter")
 	}
@@ -200,7 +201,7 @@ func TestClientKey(t *testing.T) {
 func TestCallbackForTooOldConsent(t *testing.T) {
 	t.Run("first callback after 60 minutes: 400, nothing changed", func(t *testing.T) {
 		clk := &testClock{}
-		e := newEnv(t, func(o *Options) { o.Now = clk.Now; o.PollInterval = time.Hour })
+		e := newEnv(t, func(o *envOptions) { o.Now = clk.Now; o.PollInterval = time.Hour })
 		b := e.browser()
 		id, track := e.startFlow(b, "52998224725")
 		e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -224,7 +225,7 @@ func TestCallbackForTooOldConsent(t *testing.T) {
 	})
 	t.Run("59 minutes: accepted", func(t *testing.T) {
 		clk := &testClock{}
-		e := newEnv(t, func(o *Options) { o.Now = clk.Now })
+		e := newEnv(t, func(o *envOptions) { o.Now = clk.Now })
 		b := e.browser()
 		id, track := e.startFlow(b, "52998224725")
 		e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -233,7 +234,7 @@ func TestCallbackForTooOldConsent(t *testing.T) {
 	})
 	t.Run("replay of a seen callback stays idempotent after 60 minutes", func(t *testing.T) {
 		clk := &testClock{}
-		e := newEnv(t, func(o *Options) { o.Now = clk.Now })
+		e := newEnv(t, func(o *envOptions) { o.Now = clk.Now })
 		b := e.browser()
 		id, track := e.startFlow(b, "52998224725")
 		e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -244,7 +245,7 @@ func TestCallbackForTooOldConsent(t *testing.T) {
 	})
 	t.Run("ConsentMaxAge option", func(t *testing.T) {
 		clk := &testClock{}
-		e := newEnv(t, func(o *Options) { o.Now = clk.Now; o.ConsentMaxAge = time.Minute })
+		e := newEnv(t, func(o *envOptions) { o.Now = clk.Now; o.ConsentMaxAge = time.Minute })
 		b := e.browser()
 		id, track := e.startFlow(b, "52998224725")
 		clk.Advance(2 * time.Minute)
@@ -363,7 +364,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			if via == "poll" {
 				poll = 10 * time.Millisecond
 			}
-			e := newEnv(t, func(o *Options) { o.PollInterval = poll })
+			e := newEnv(t, func(o *envOptions) { o.PollInterval = poll })
 			ctx := context.Background()
 			b := e.browser()
 			wantStatus(t, e.post(b, "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"},
@@ -373,7 +374,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			id := strings.TrimPrefix(strings.SplitN(r.header.Get("Location"), "?", 2)[0], "http://localhost:1/bank/")
 			track := e.kc.lastTrack()
 			link := e.linkOf(id)
-			if c, _ := e.st.Consent(ctx, id); c.HolderRef != e.s.holderRef("52998224725") {
+			if c, _ := e.st.Consent(ctx, id); c.HolderRef != e.flow.HolderRef("52998224725") {
 				t.Fatalf("consent holder ref = %q before the purge", c.HolderRef)
 			}
 			e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -393,7 +394,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			eventually(t, "purge after consent_deleted_by_user via "+via, func() bool {
 				tl, _ := e.st.Timeline(ctx, id)
 				for _, en := range tl {
-					if en.Title == store.PurgeAuditTitle {
+					if en.Title.Key == consent.TLPurgedByHolder {
 						return true
 					}
 				}
@@ -406,7 +407,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 					c.BusinessTaxID, c.HolderRef)
 			}
 			// The pseudonym went with the tax id: searching for the CPF finds nothing.
-			if r := e.get(b, "/consents?holder="+e.s.holderRef("52998224725")); r.doc(t).Find(`[data-testid="consent-row"]`).Length() != 0 ||
+			if r := e.get(b, "/consents?holder="+e.flow.HolderRef("52998224725")); r.doc(t).Find(`[data-testid="consent-row"]`).Length() != 0 ||
 				r.doc(t).Find(`[data-testid="consents-holder-none"]`).Length() != 1 {
 				t.Error("the purged consent is still found by its holder ref")
 			}
@@ -420,7 +421,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			wantStatus(t, e.get(b, "/reports/rep-del-1"), http.StatusNotFound)
 			tl, _ := e.st.Timeline(ctx, id)
 			for _, en := range tl {
-				if strings.Contains(en.Title+en.Detail, "52998224725") || strings.Contains(en.Title+en.Detail, "982.247") {
+				if strings.Contains(enText(en.Title)+enText(en.Detail), "52998224725") || strings.Contains(enText(en.Title)+enText(en.Detail), "982.247") {
 					t.Errorf("timeline entry holds the CPF: %+v", en)
 				}
 			}
@@ -430,7 +431,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 			if strings.Contains(page.body, "982.247") {
 				t.Error("consent page still shows the CPF")
 			}
-			if !strings.Contains(page.body, store.PurgeAuditTitle) {
+			if !strings.Contains(page.body, "dados apagados a pedido do titular") {
 				t.Error("consent page does not show the audit entry")
 			}
 			ds, _ := e.st.Deliveries(ctx, 100)

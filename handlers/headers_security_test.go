@@ -51,13 +51,13 @@ func checkHSTS(t *testing.T, r resp) {
 // §2 test 12: with an https PUBLIC_URL, every kind of answer (pages, static files, redirects, JSON receivers,
 // 400/401/403/404/405/413/415/429/500/503) carries the security headers and HSTS; HTML is never cached.
 func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
-	e := newEnv(t, func(o *Options) {
+	e := newEnv(t, func(o *envOptions) {
 		o.PublicURL = "https://portal.example"
 		o.RateLimit = 3
 		o.PollInterval = time.Hour
 	})
 	pk := &panicOnceKlavi{fakeKlavi: e.kc}
-	e.s.kc = pk
+	e.useKlavi(pk)
 	c := newCookieClient(e)
 	form := url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}.Encode()
 	big := url.Values{"tax_id": {strings.Repeat("1", 70<<10)}}.Encode()
@@ -127,7 +127,7 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 		t.Fatal("the handler never panicked")
 	}
 	t.Run("health 503 when the database is gone", func(t *testing.T) {
-		h := newEnv(t, func(o *Options) { o.PublicURL = "https://portal.example" })
+		h := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example" })
 		_ = h.st.Close()
 		r := h.get(h.browser(), "/healthz")
 		wantStatus(t, r, http.StatusServiceUnavailable)
@@ -141,7 +141,7 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 func TestHandlerPanicThroughRouter(t *testing.T) {
 	e := newEnv(t)
 	pk := &panicOnceKlavi{fakeKlavi: e.kc}
-	e.s.kc = pk
+	e.useKlavi(pk)
 	b := e.browser()
 	wantStatus(t, e.post(b, "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}), http.StatusSeeOther)
 	mark := logMark(e)
@@ -253,8 +253,11 @@ func newEnvTB(tb testing.TB) tbEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := newServer(Options{Store: st, WebhookSecret: testSecret, PublicURL: "http://127.0.0.1:8080",
-		SessionKey: bytes.Repeat([]byte("k"), 64), PollInterval: time.Hour, RateLimit: -1}, newFakeKlavi())
+	o := envOptions{Options: Options{Store: st, WebhookSecret: testSecret, PublicURL: "http://127.0.0.1:8080",
+		SessionKey: bytes.Repeat([]byte("k"), 64), RateLimit: -1}, PollInterval: time.Hour}
+	kc := newFakeKlavi()
+	o.Flow = newFlow(tb, o, kc)
+	s, err := newServer(o.Options, kc)
 	if err != nil {
 		tb.Fatal(err)
 	}

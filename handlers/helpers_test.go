@@ -19,8 +19,11 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
+	"github.com/klavi-demo/portal/views"
 )
 
 const testSecret = "demo-secret-key"
@@ -174,6 +177,8 @@ func (f *fakeKlavi) lastTrack() string {
 type env struct {
 	t    *testing.T
 	s    *Server
+	flow *flow.Service
+	sw   *swapKlavi // what s and flow call; kc unless a test swapped in another fake
 	st   *store.Store
 	kc   *fakeKlavi
 	srv  *httptest.Server
@@ -199,7 +204,25 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newEnv(t *testing.T, mods ...func(*Options)) *env {
+// envOptions are the server's options plus the lifecycle settings a test may change.
+type envOptions struct {
+	Options
+	PollInterval time.Duration // flow.Options.PollInterval
+	Retention    time.Duration // flow.Options.Retention
+}
+
+// newFlow builds the lifecycle service a test server runs on.
+func newFlow(t testing.TB, o envOptions, kc flow.Klavi) *flow.Service {
+	t.Helper()
+	fs, err := flow.New(flow.Options{Logger: o.Logger, Store: o.Store, Klavi: kc, PublicURL: o.PublicURL,
+		HolderKey: o.SessionKey, Now: o.Now, PollInterval: o.PollInterval, Retention: o.Retention})
+	if err != nil {
+		t.Fatalf("flow.New: %v", err)
+	}
+	return fs
+}
+
+func newEnv(t *testing.T, mods ...func(*envOptions)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "portal.db")
@@ -209,25 +232,26 @@ func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	logs := &syncBuffer{}
-	o := Options{
+	o := envOptions{Options: Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:         st,
 		WebhookSecret: testSecret,
 		PublicURL:     "http://127.0.0.1:8080",
 		SessionKey:    bytes.Repeat([]byte("k"), 64),
-		PollInterval:  20 * time.Millisecond,
-	}
+	}, PollInterval: 20 * time.Millisecond}
 	for _, m := range mods {
 		m(&o)
 	}
 	kc := newFakeKlavi()
-	s, err := newServer(o, kc)
+	sw := &swapKlavi{k: kc}
+	o.Flow = newFlow(t, o, sw)
+	s, err := newServer(o.Options, sw)
 	if err != nil {
 		t.Fatalf("newServer: %v", err)
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, s: s, st: st, kc: kc, srv: srv, logs: logs, dbPath: dbPath}
+	e := &env{t: t, s: s, flow: o.Flow, sw: sw, st: st, kc: kc, srv: srv, logs: logs, dbPath: dbPath}
 	// Every test's log output is scanned for personal data, tokens, state values and bodies (reliability.md §6
 	// test 5). Registered after the server so it runs before it closes, and after anything the test adds later.
 	t.Cleanup(func() { assertCleanLogs(t, logs.String(), kc.secrets()...) })
@@ -356,7 +380,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func (e *env) runBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { e.s.Run(ctx); close(done) }()
+	go func() { e.flow.Run(ctx); close(done) }()
 	e.t.Cleanup(func() { cancel(); <-done })
 }
 
@@ -375,5 +399,46 @@ func (e *env) pollNow(consentID string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.s.pollConsent(context.Background(), c)
+	e.flow.Poll(context.Background(), c)
+}
+
+// enText is a timeline title or detail as an English reader sees it.
+func enText(m consent.Msg) string {
+	return views.TimelineText(views.WithLang(context.Background(), views.EN), m)
+}
+
+// fullKlavi is every Klavi call the server and the lifecycle make.
+type fullKlavi interface {
+	klaviAPI
+	flow.Klavi
+}
+
+// swapKlavi lets a test replace the fake behind a running server and its lifecycle (with one that panics, say).
+type swapKlavi struct {
+	mu sync.RWMutex
+	k  fullKlavi
+}
+
+func (s *swapKlavi) get() fullKlavi { s.mu.RLock(); defer s.mu.RUnlock(); return s.k }
+
+// useKlavi makes the server and the lifecycle call k from now on.
+func (e *env) useKlavi(k fullKlavi) { e.sw.mu.Lock(); e.sw.k = k; e.sw.mu.Unlock() }
+
+func (s *swapKlavi) CreateLink(ctx context.Context, req klavi.LinkRequest) (*klavi.Link, error) {
+	return s.get().CreateLink(ctx, req)
+}
+func (s *swapKlavi) Institutions(ctx context.Context, token string) ([]klavi.Institution, error) {
+	return s.get().Institutions(ctx, token)
+}
+func (s *swapKlavi) CreateConsent(ctx context.Context, token string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error) {
+	return s.get().CreateConsent(ctx, token, req)
+}
+func (s *swapKlavi) Consent(ctx context.Context, id string) (*klavi.Consent, error) {
+	return s.get().Consent(ctx, id)
+}
+func (s *swapKlavi) RevokeConsent(ctx context.Context, id string) error {
+	return s.get().RevokeConsent(ctx, id)
+}
+func (s *swapKlavi) RequestReports(ctx context.Context, req klavi.ReportRequest) (*klavi.ReportRequestResult, error) {
+	return s.get().RequestReports(ctx, req)
 }

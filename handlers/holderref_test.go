@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/store"
 )
 
@@ -64,25 +65,25 @@ func search(t *testing.T, e *env, c *http.Client, form url.Values) string {
 
 func TestHolderRef(t *testing.T) {
 	e := newEnv(t)
-	ref := e.s.holderRef(cpfAna)
+	ref := e.flow.HolderRef(cpfAna)
 	if !validHolderRef(ref) {
 		t.Fatalf("holderRef = %q, want 32 lowercase hex", ref)
 	}
 	for _, v := range []string{"529.982.247-25", " 529 982 247 25 "} {
-		if got := e.s.holderRef(v); got != ref {
+		if got := e.flow.HolderRef(v); got != ref {
 			t.Errorf("holderRef(%q) = %q, want the normalised id's %q", v, got, ref)
 		}
 	}
-	if e.s.holderRef("12.abc.345/01de-35") != e.s.holderRef("12ABC34501DE35") {
+	if e.flow.HolderRef("12.abc.345/01de-35") != e.flow.HolderRef("12ABC34501DE35") {
 		t.Error("an alphanumeric CNPJ's ref depends on its case or format")
 	}
-	if e.s.holderRef(cpfBia) == ref || e.s.holderRef("") != "" || e.s.holderRef("５２９") != "" {
+	if e.flow.HolderRef(cpfBia) == ref || e.flow.HolderRef("") != "" || e.flow.HolderRef("５２９") != "" {
 		t.Error("refs are not per tax id")
 	}
 	// Stable across restarts (same session key), different under another key.
 	same := newEnv(t)
-	other := newEnv(t, func(o *Options) { o.SessionKey = bytes.Repeat([]byte("x"), 64) })
-	if same.s.holderRef(cpfAna) != ref || other.s.holderRef(cpfAna) == ref {
+	other := newEnv(t, func(o *envOptions) { o.SessionKey = bytes.Repeat([]byte("x"), 64) })
+	if same.flow.HolderRef(cpfAna) != ref || other.flow.HolderRef(cpfAna) == ref {
 		t.Error("the ref does not follow the session key")
 	}
 	for _, bad := range []string{"", ref[:31], ref + "0", strings.ToUpper(ref), "g" + ref[1:], cpfAna, "../" + ref[3:]} {
@@ -93,20 +94,20 @@ func TestHolderRef(t *testing.T) {
 }
 
 func TestConsentSearch(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour; o.RateLimit = -1 })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
 	ana1, ana2, bia := seedHolders(t, e)
 	c := e.browser()
 
 	t.Run("created consents carry their holder ref", func(t *testing.T) {
 		for id, cpf := range map[string]string{ana1: cpfAna, ana2: cpfAna, bia: cpfBia} {
-			if got, _ := e.st.Consent(context.Background(), id); got.HolderRef != e.s.holderRef(cpf) {
+			if got, _ := e.st.Consent(context.Background(), id); got.HolderRef != e.flow.HolderRef(cpf) {
 				t.Errorf("%s HolderRef = %q", id, got.HolderRef)
 			}
 		}
 	})
 	t.Run("a valid CPF redirects to its holder URL and lists only that holder", func(t *testing.T) {
 		loc := search(t, e, c, url.Values{"tax_id": {"529.982.247-25"}})
-		if !holderURLRE.MatchString(loc) || loc != "/consents?holder="+e.s.holderRef(cpfAna) {
+		if !holderURLRE.MatchString(loc) || loc != "/consents?holder="+e.flow.HolderRef(cpfAna) {
 			t.Fatalf("Location = %q", loc)
 		}
 		r := e.get(c, loc)
@@ -121,7 +122,7 @@ func TestConsentSearch(t *testing.T) {
 		if v, _ := d.Find(`[data-testid="filter-taxid"]`).Attr("value"); v != "" {
 			t.Errorf("the tax id input is prefilled with %q", v)
 		}
-		if v, _ := d.Find(`input[name="holder"]`).Attr("value"); v != e.s.holderRef(cpfAna) {
+		if v, _ := d.Find(`input[name="holder"]`).Attr("value"); v != e.flow.HolderRef(cpfAna) {
 			t.Errorf("hidden holder = %q", v)
 		}
 		if m, _ := d.Find(`[data-testid="consents-filter"]`).Attr("method"); m != "post" {
@@ -137,7 +138,7 @@ func TestConsentSearch(t *testing.T) {
 	})
 	t.Run("the status select is part of the same form", func(t *testing.T) {
 		loc := search(t, e, c, url.Values{"tax_id": {cpfAna}, "status": {"REJECTED"}})
-		if want := "/consents?holder=" + e.s.holderRef(cpfAna) + "&status=REJECTED"; loc != want {
+		if want := "/consents?holder=" + e.flow.HolderRef(cpfAna) + "&status=REJECTED"; loc != want {
 			t.Fatalf("Location = %q, want %q", loc, want)
 		}
 		r := e.get(c, loc)
@@ -148,12 +149,12 @@ func TestConsentSearch(t *testing.T) {
 			t.Errorf("selected status = %q", v)
 		}
 		// An unknown status is dropped, not echoed.
-		if loc := search(t, e, c, url.Values{"tax_id": {cpfAna}, "status": {"<x>"}}); loc != "/consents?holder="+e.s.holderRef(cpfAna) {
+		if loc := search(t, e, c, url.Values{"tax_id": {cpfAna}, "status": {"<x>"}}); loc != "/consents?holder="+e.flow.HolderRef(cpfAna) {
 			t.Errorf("unknown status: Location = %q", loc)
 		}
 	})
 	t.Run("an empty tax id keeps the holder filter and applies the status", func(t *testing.T) {
-		ref := e.s.holderRef(cpfAna)
+		ref := e.flow.HolderRef(cpfAna)
 		if loc := search(t, e, c, url.Values{"tax_id": {" "}, "holder": {ref}, "status": {"AUTHORISED"}}); loc != "/consents?holder="+ref+"&status=AUTHORISED" {
 			t.Errorf("Location = %q", loc)
 		}
@@ -164,7 +165,7 @@ func TestConsentSearch(t *testing.T) {
 			t.Errorf("bad hidden holder: Location = %q", loc)
 		}
 		// A new tax id replaces the holder the page was filtered by.
-		if loc := search(t, e, c, url.Values{"tax_id": {cpfBia}, "holder": {ref}}); loc != "/consents?holder="+e.s.holderRef(cpfBia) {
+		if loc := search(t, e, c, url.Values{"tax_id": {cpfBia}, "holder": {ref}}); loc != "/consents?holder="+e.flow.HolderRef(cpfBia) {
 			t.Errorf("new tax id: Location = %q", loc)
 		}
 	})
@@ -207,7 +208,7 @@ func TestConsentSearch(t *testing.T) {
 			wantStatus(t, r, http.StatusSeeOther)
 			loc := r.header.Get("Location")
 			noCPFIn(t, "Location", loc)
-			if want := "/consents?holder=" + e.s.holderRef(cpfAna) + "&status=AUTHORISED"; loc != want {
+			if want := "/consents?holder=" + e.flow.HolderRef(cpfAna) + "&status=AUTHORISED"; loc != want {
 				t.Errorf("%s → %q, want %q", q, loc, want)
 			}
 			if strings.Contains(r.body, "982") {
@@ -217,7 +218,7 @@ func TestConsentSearch(t *testing.T) {
 		// The cursor is kept.
 		cur := store.ConsentCursor{CreatedAt: time.Now(), ID: ana1}.String()
 		r := e.get(c, "/consents?tax_id="+cpfAna+"&before="+cur)
-		if want := "/consents?before=" + cur + "&holder=" + e.s.holderRef(cpfAna); r.header.Get("Location") != want {
+		if want := "/consents?before=" + cur + "&holder=" + e.flow.HolderRef(cpfAna); r.header.Get("Location") != want {
 			t.Errorf("with a cursor → %q, want %q", r.header.Get("Location"), want)
 		}
 		// An empty one just goes away; an invalid one too, with the reason as a flash message.
@@ -238,7 +239,7 @@ func TestConsentSearch(t *testing.T) {
 		}
 	})
 	t.Run("a bad holder value shows the unfiltered first page", func(t *testing.T) {
-		ref := e.s.holderRef(cpfAna)
+		ref := e.flow.HolderRef(cpfAna)
 		for _, bad := range []string{cpfAna, strings.ToUpper(ref), ref[:31], ref + "a", "<script>", ""} {
 			r := e.get(c, "/consents?holder="+url.QueryEscape(bad))
 			wantStatus(t, r, http.StatusOK)
@@ -302,14 +303,14 @@ func TestConsentSearch(t *testing.T) {
 
 // Consents stored before the holder_ref column get theirs when the server starts.
 func TestHolderRefBackfill(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	ctx := context.Background()
 	old := []store.Consent{
 		{ID: "old-personal", PersonType: "personal", PersonalTaxID: cpfAna, Status: "AUTHORISED"},
 		{ID: "old-business", PersonType: "business", PersonalTaxID: cpfBia, BusinessTaxID: "11222333000181", Status: "AUTHORISED"},
 		{ID: "old-purged", PersonType: "personal", Status: "DELETED_BY_USER"},
 		{ID: "old-cnpj-only", PersonType: "personal", BusinessTaxID: "11222333000181", Status: "REJECTED"},
-		{ID: "already", PersonType: "personal", PersonalTaxID: cpfAna, HolderRef: e.s.holderRef(cpfAna), Status: "REJECTED"},
+		{ID: "already", PersonType: "personal", PersonalTaxID: cpfAna, HolderRef: e.flow.HolderRef(cpfAna), Status: "REJECTED"},
 	}
 	for _, c := range old {
 		if err := e.st.CreateConsent(ctx, c); err != nil {
@@ -318,7 +319,7 @@ func TestHolderRefBackfill(t *testing.T) {
 	}
 	// Before the backfill the old consents cannot be found by their holder.
 	c := e.browser()
-	if ids := consentRowIDs(t, e.get(c, "/consents?holder="+e.s.holderRef(cpfAna))); len(ids) != 1 {
+	if ids := consentRowIDs(t, e.get(c, "/consents?holder="+e.flow.HolderRef(cpfAna))); len(ids) != 1 {
 		t.Fatalf("before the backfill: %v", ids)
 	}
 	e.runBackground()
@@ -327,11 +328,11 @@ func TestHolderRefBackfill(t *testing.T) {
 		return got.HolderRef != ""
 	})
 	want := map[string]string{
-		"old-personal":  e.s.holderRef(cpfAna),
-		"old-business":  e.s.holderRef("11222333000181"), // the CNPJ, as consentTaxID says
+		"old-personal":  e.flow.HolderRef(cpfAna),
+		"old-business":  e.flow.HolderRef("11222333000181"), // the CNPJ, as consentTaxID says
 		"old-purged":    "",
 		"old-cnpj-only": "", // a personal consent without a CPF has nothing to be found by
-		"already":       e.s.holderRef(cpfAna),
+		"already":       e.flow.HolderRef(cpfAna),
 	}
 	eventually(t, "every old consent filled", func() bool {
 		for id, ref := range want {
@@ -351,19 +352,19 @@ func TestHolderRefBackfill(t *testing.T) {
 	eventually(t, "the backfill log line", func() bool { return strings.Contains(e.logs.String(), "holder refs backfilled") })
 
 	t.Run("more rows than one batch", func(t *testing.T) {
-		for i := 0; i < holderRefBatch+30; i++ {
+		for i := 0; i < flow.HolderRefBatch+30; i++ {
 			if err := e.st.CreateConsent(ctx, store.Consent{ID: fmt.Sprintf("bulk-%03d", i), PersonType: "personal",
 				PersonalTaxID: cpfBia, Status: "REJECTED"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n := e.s.backfillHolderRefs(ctx); n != holderRefBatch+30 {
-			t.Errorf("backfill set %d refs, want %d", n, holderRefBatch+30)
+		if n := e.flow.BackfillHolderRefs(ctx); n != flow.HolderRefBatch+30 {
+			t.Errorf("backfill set %d refs, want %d", n, flow.HolderRefBatch+30)
 		}
 		if left, _ := e.st.ConsentsMissingHolderRef(ctx, "", 1000); len(left) != 1 || left[0].ID != "old-cnpj-only" {
 			t.Errorf("left without a ref: %d", len(left))
 		}
-		if n := e.s.backfillHolderRefs(ctx); n != 0 {
+		if n := e.flow.BackfillHolderRefs(ctx); n != 0 {
 			t.Errorf("second backfill set %d", n)
 		}
 	})
@@ -372,24 +373,24 @@ func TestHolderRefBackfill(t *testing.T) {
 // The purge that follows consent_deleted_by_user blanks the holder ref with the tax ids (the webhook path is
 // covered in TestConsentDeletedByUserPurges); a consent purged while the backfill runs gets no ref back.
 func TestPurgeBlanksHolderRef(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	ctx := context.Background()
 	id, _ := e.startFlow(e.browser(), cpfAna)
 	c, _ := e.st.Consent(ctx, id)
 	if c.HolderRef == "" {
 		t.Fatal("no holder ref at creation")
 	}
-	if err := e.s.purgeLink(ctx, c, "test"); err != nil {
+	if err := e.flow.Purge(ctx, c, "test"); err != nil {
 		t.Fatal(err)
 	}
 	c, _ = e.st.Consent(ctx, id)
 	if c.HolderRef != "" || c.PersonalTaxID != "" {
 		t.Errorf("after purge: holder ref %q, CPF %q", c.HolderRef, c.PersonalTaxID)
 	}
-	if set, err := e.st.SetHolderRef(ctx, id, e.s.holderRef(cpfAna)); err != nil || set {
+	if set, err := e.st.SetHolderRef(ctx, id, e.flow.HolderRef(cpfAna)); err != nil || set {
 		t.Errorf("SetHolderRef on a purged consent = %v, %v", set, err)
 	}
-	if n := e.s.backfillHolderRefs(ctx); n != 0 {
+	if n := e.flow.BackfillHolderRefs(ctx); n != 0 {
 		t.Errorf("backfill gave %d purged consents a ref", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
@@ -226,7 +227,7 @@ func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	code := r.URL.Query().Get("institution")
-	if !validID(code) {
+	if !consent.ValidID(code) {
 		return statusError(http.StatusNotFound)
 	}
 	in, ok, err := s.findInstitution(r.Context(), l, code)

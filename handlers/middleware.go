@@ -100,7 +100,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 			}
 			s.log.ErrorContext(r.Context(), "panic in handler",
 				"request_id", middleware.GetReqID(r.Context()),
-				"panic", taxid.MaskText(panicText(rec)),
+				"panic", taxid.MaskPanic(rec),
 				"stack", taxid.MaskText(string(debug.Stack())))
 			if ww, ok := w.(middleware.WrapResponseWriter); ok && ww.Status() != 0 {
 				// The status line already went out (a streamed download): appending an error page would hand the
@@ -111,17 +111,6 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func panicText(v any) string {
-	switch x := v.(type) {
-	case error:
-		return x.Error()
-	case string:
-		return x
-	default:
-		return "non-error panic"
-	}
 }
 
 // limitBody caps the request body; reading past it yields *http.MaxBytesError (→ 413 in the error sink) and
@@ -171,5 +160,3 @@ func parseForm(r *http.Request) error {
 	}
 	return nil
 }
-
-func maskText(s string) string { return taxid.MaskText(s) }

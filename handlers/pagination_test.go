@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/store"
 )
 
@@ -224,13 +225,13 @@ func TestConsentListPagination(t *testing.T) {
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
 	// 120 consents for one CPF, a second apart; even ones AUTHORISED, odd ones REJECTED. pg-000 is the oldest.
 	for i := 0; i < 120; i++ {
-		status := "AUTHORISED"
+		status := consent.Authorised
 		if i%2 == 1 {
-			status = "REJECTED"
+			status = consent.Rejected
 		}
 		c := store.Consent{ID: fmt.Sprintf("pg-%03d", i), LinkID: fmt.Sprintf("link-%03d", i), PersonType: "personal",
 			PersonalTaxID: "52998224725", InstitutionName: "Banco", Status: status, CreatedAt: base.Add(time.Duration(i) * time.Second)}
-		c.HolderRef = e.s.consentHolderRef(c)
+		c.HolderRef = e.flow.ConsentHolderRef(c)
 		if err := e.st.CreateConsent(ctx, c); err != nil {
 			t.Fatal(err)
 		}

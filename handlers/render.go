@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/static"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
@@ -146,7 +147,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", middleware.GetReqID(r.Context()),
-			"status", status, "err", safeErr(err))
+			"status", status, "err", taxid.MaskErr(err))
 	}
 	s.errorPage(w, r, status)
 }
@@ -209,17 +210,4 @@ func safeNext(next string) string {
 		return path
 	}
 	return path + "?" + q.Encode()
-}
-
-// safeErr renders an error for the log with anything that looks like a CPF/CNPJ masked. Klavi errors are
-// already sanitised by klavi/; this is a backstop for wrapped driver errors.
-func safeErr(err error) string {
-	if err == nil {
-		return ""
-	}
-	msg := err.Error()
-	if len(msg) > 500 {
-		msg = msg[:500]
-	}
-	return maskText(msg)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
@@ -23,7 +24,7 @@ func (s *Server) reportParam(r *http.Request, id string) (store.Report, error) {
 
 // validReportID accepts productReportIds and our "sha256:<hex>" fallback keys.
 func validReportID(id string) bool {
-	return validID(id) || (strings.HasPrefix(id, "sha256:") && validID(strings.TrimPrefix(id, "sha256:")))
+	return consent.ValidID(id) || (strings.HasPrefix(id, "sha256:") && consent.ValidID(strings.TrimPrefix(id, "sha256:")))
 }
 
 // handleReport answers GET /reports/{id}?account=K&page=N: the report rendered for people. /reports/{id}.json is the

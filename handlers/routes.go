@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/static"
 )
 
@@ -83,7 +84,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.st.Ping(r.Context()); err != nil {
 		s.log.ErrorContext(r.Context(), "health check failed", "request_id", middleware.GetReqID(r.Context()),
-			"err", safeErr(err))
+			"err", taxid.MaskErr(err))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("unavailable\n"))
 		return

@@ -117,7 +117,7 @@ func TestPanicGives500Page(t *testing.T) {
 }
 
 func TestHSTSAndSecureCookieOnHTTPS(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PublicURL = "https://portal.example" })
+	e := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example" })
 	r := e.post(e.browser(), "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if !strings.Contains(r.header.Get("Strict-Transport-Security"), "max-age=31536000") {
@@ -287,7 +287,7 @@ func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
 	if strings.Contains(got, "tax_id") || strings.Contains(got, "982") {
 		t.Errorf("language link next = %q, carries the tax id", got)
 	}
-	if want := "/consents?holder=" + e.s.holderRef("52998224725") + "&status=AUTHORISED"; got != want || loc != want {
+	if want := "/consents?holder=" + e.flow.HolderRef("52998224725") + "&status=AUTHORISED"; got != want || loc != want {
 		t.Errorf("language link next = %q (redirect %q), want %q: the holder and status filters kept", got, loc, want)
 	}
 }

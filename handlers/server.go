@@ -1,6 +1,7 @@
-// Package handlers is the portal's HTTP surface: the API-Only consent flow pages, the Klavi webhook
-// receivers, and the background inbox worker and reconciler that finish what the webhooks and the browser
-// start. It talks to Klavi only through klavi/ and keeps every byte in store/.
+// Package handlers is the portal's HTTP surface: the API-Only consent flow pages, the Klavi webhook receivers
+// and the inbox pages. It serves HTTP only: what a status change means, and the background work that finishes
+// what webhooks and browsers start, belong to flow/. It talks to Klavi only through klavi/ and keeps every byte
+// in store/.
 package handlers
 
 import (
@@ -11,29 +12,26 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
 
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
 
-// Options are the server's dependencies. Logger, Store, Klavi, PublicURL and SessionKey are required.
+// Options are the server's dependencies. Store, Klavi, Flow, PublicURL and SessionKey are required.
 type Options struct {
 	Logger        *slog.Logger
 	Store         *store.Store
 	Klavi         *klavi.Client
-	WebhookSecret string // KLAVI_SECRET_KEY: verifies X-Klavi-Signature
-	PublicURL     string // e.g. "http://127.0.0.1:8080": callback = PublicURL+"/callback"
-	SessionKey    []byte // 64 bytes: [:32] hash key, [32:] block key for gorilla/sessions
+	Flow          *flow.Service // the consent lifecycle (main starts its loops with Run)
+	WebhookSecret string        // KLAVI_SECRET_KEY: verifies X-Klavi-Signature
+	PublicURL     string        // e.g. "http://127.0.0.1:8080": callback = PublicURL+"/callback"
+	SessionKey    []byte        // 64 bytes: [:32] hash key, [32:] block key for gorilla/sessions
 	Now           func() time.Time
-	PollInterval  time.Duration // reconciler base period (default 2s); backoff per consent up to 1 min
-	SandboxHints  bool          // show the test CPF table on the start page
-	// Retention, when positive, erases hourly the personal data and reports of links created longer ago
-	// (store.PurgeExpired); 0 keeps them.
-	Retention time.Duration
+	SandboxHints  bool // show the test CPF table on the start page
 	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (r.RemoteAddr;
 	// proxy headers are not trusted) to this many requests per RateWindow. 0 means the default, 60; a negative
 	// value disables the limit. Over the limit: 429 with Retry-After.
@@ -58,27 +56,23 @@ type klaviAPI interface {
 	CreateConsent(ctx context.Context, linkToken string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error)
 	Consent(ctx context.Context, consentID string) (*klavi.Consent, error)
 	RevokeConsent(ctx context.Context, consentID string) error
-	RequestReports(ctx context.Context, req klavi.ReportRequest) (*klavi.ReportRequestResult, error)
 }
 
-// Server is the portal: an http.Handler plus the background work started by Run.
+// Server is the portal's http.Handler.
 type Server struct {
 	log          *slog.Logger
 	st           *store.Store
 	kc           klaviAPI
+	flow         *flow.Service
 	secret       string
 	publicURL    string
 	secure       bool
 	cookieName   string
 	sessions     *sessions.CookieStore
-	holderKey    []byte // HMAC key of the consents' holder refs (holderref.go), derived from the session key
 	now          func() time.Time
-	pollInterval time.Duration
-	retention    time.Duration
 	sandboxHints bool
 	router       http.Handler
 
-	wake  chan struct{} // nudges the inbox worker right after a webhook was stored
 	insts institutionCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
@@ -90,12 +84,9 @@ type Server struct {
 	consentMaxAge time.Duration
 	// webhookAllow is Options.WebhookAllowlist (nil: every source may post, the HMAC decides).
 	webhookAllow []netip.Prefix
-	// statusLocks serialise status changes per consent (striped by id hash) so each transition is logged once.
-	statusLocks [64]sync.Mutex
 }
 
-// NewServer validates the options and builds the router. The returned *Server serves HTTP at once; call Run
-// in a goroutine for the webhook worker and the reconciler.
+// NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
 func NewServer(o Options) (*Server, error) {
 	if o.Klavi == nil {
 		return nil, errors.New("handlers: Options.Klavi is required")
@@ -111,6 +102,9 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	if kc == nil {
 		return nil, errors.New("handlers: a Klavi client is required")
 	}
+	if o.Flow == nil {
+		return nil, errors.New("handlers: Options.Flow is required")
+	}
 	if len(o.SessionKey) != 64 {
 		return nil, errors.New("handlers: Options.SessionKey must be 64 bytes")
 	}
@@ -124,21 +118,16 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 2 * time.Second
-	}
 	s := &Server{
 		log:          o.Logger,
 		st:           o.Store,
 		kc:           kc,
+		flow:         o.Flow,
 		secret:       o.WebhookSecret,
 		publicURL:    strings.TrimRight(o.PublicURL, "/"),
 		secure:       pu.Scheme == "https",
 		now:          o.Now,
-		pollInterval: o.PollInterval,
-		retention:    o.Retention,
 		sandboxHints: o.SandboxHints,
-		wake:         make(chan struct{}, 1),
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
 	}
@@ -167,7 +156,6 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now
 	s.initSessions(o.SessionKey)
-	s.holderKey = deriveHolderKey(o.SessionKey)
 	s.router = s.routes()
 	return s, nil
 }
@@ -180,11 +168,3 @@ func (s *Server) callbackURL() string { return s.publicURL + "/callback" }
 
 // reportsWebhookURL is the per-link and per-request productsCallbackURL ("all" products).
 func (s *Server) reportsWebhookURL() string { return s.publicURL + "/webhooks/klavi/reports" }
-
-// nudge wakes the inbox worker without blocking.
-func (s *Server) nudge() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,7 +15,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -118,7 +119,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, bod
 	d := store.Delivery{Kind: kind, ReceivedAt: s.now(), SignatureValid: sigValid, BodySHA256: bodyHash(body),
 		Size: len(body), Result: result}
 	if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
-		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "request_id", reqID(r), "err", safeErr(err))
+		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
 	}
 	s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", result, "request_id", reqID(r))
 	writeJSON(w, status, map[string]any{"error": result})
@@ -158,12 +159,12 @@ func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
 	n, err := s.st.RecordEventDelivery(r.Context(), d, items)
 	if err != nil {
 		// Not durable: let Klavi retry.
-		s.log.ErrorContext(r.Context(), "store event delivery failed", "request_id", reqID(r), "err", safeErr(err))
+		s.log.ErrorContext(r.Context(), "store event delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
 	}
 	if n > 0 {
-		s.nudge()
+		s.flow.Nudge()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
 }
@@ -233,13 +234,13 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 	if !matched {
 		result = "unmatched"
 	}
-	if matched && known.Status == string(klavi.StatusDeletedByUser) {
+	if matched && known.Status == consent.DeletedByUser {
 		// The holder deleted this consent and its data was purged: acknowledge (a 4xx would only make Klavi
 		// retry) but keep nothing of the report.
 		d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
 			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: "discarded: data deleted by the holder"}
 		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
-			s.log.ErrorContext(r.Context(), "record discarded report failed", "request_id", reqID(r), "err", safeErr(err))
+			s.log.ErrorContext(r.Context(), "record discarded report failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 			return
 		}
@@ -250,16 +251,16 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result}
 	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "store report delivery failed", "request_id", reqID(r), "err", safeErr(err))
+		s.log.ErrorContext(r.Context(), "store report delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
 	}
 	if inserted && matched {
-		detail := fmt.Sprintf("productReportId %s, %s", key, humanSize(len(body)))
+		detail := consent.M(consent.TLReportReceivedDetail, key, humanSize(len(body)))
 		if rep.Code != 0 && rep.Code != 200 {
-			detail += fmt.Sprintf(", code %d", rep.Code)
+			detail = consent.M(consent.TLReportReceivedCode, key, humanSize(len(body)), strconv.Itoa(rep.Code))
 		}
-		s.timeline(r.Context(), known.ID, "reports", "report "+rep.ProductName+" received", detail, true)
+		s.flow.Record(r.Context(), known.ID, "reports", consent.M(consent.TLReportReceived, rep.ProductName), detail, true)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
 }
@@ -272,85 +273,6 @@ func humanSize(n int) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	default:
 		return strconv.Itoa(n) + " bytes"
-	}
-}
-
-// processInboxItem applies one stored event. It returns the result shown in the inbox; an error means
-// "try again later" (the item stays pending).
-func (s *Server) processInboxItem(ctx context.Context, it store.InboxItem) (string, error) {
-	events, err := klavi.ParseEvents(it.Body)
-	if err != nil || len(events) == 0 {
-		return "ignored: unreadable", nil
-	}
-	ev := events[0]
-	if status, ok := ev.EventName.ConsentStatus(); ok {
-		p, err := ev.ConsentPayload()
-		if err != nil || !validID(p.Consents.ConsentID) {
-			return "ignored: no consent id", nil
-		}
-		c, err := s.st.Consent(ctx, p.Consents.ConsentID)
-		if errors.Is(err, store.ErrNotFound) {
-			return "unmatched", nil
-		}
-		if err != nil {
-			return "", err
-		}
-		var granted []string
-		expire := ""
-		if status == klavi.StatusAuthorised {
-			// The event carries no permissions: ask Klavi (best effort; the reconciler fills gaps).
-			cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
-			if kc, err := s.kc.Consent(cctx, c.ID); err == nil && kc.Status == klavi.StatusAuthorised {
-				granted, expire = kc.PermissionsGranted, kc.ExpireAt
-			}
-			cancel()
-		}
-		// A late or reordered event (consent_authorised after consent_revoked) is shown, and changes nothing.
-		stale := !store.StatusTakesEffect(c.Status, string(status))
-		detail := "eventId " + it.Key
-		if stale {
-			detail += "; no effect: the consent is already " + c.Status
-		}
-		// Written after the only call that may fail or panic, so a retried item does not log twice.
-		s.timeline(ctx, c.ID, "webhook", "webhook "+string(ev.EventName)+", signature ok", detail, true)
-		if _, err := s.applyStatus(ctx, c, string(status), granted, expire, "webhook"); err != nil {
-			return "", err
-		}
-		if stale {
-			return "ignored: the consent is already " + c.Status, nil
-		}
-		return "processed", nil
-	}
-	switch ev.EventName {
-	case klavi.EventProductRequestReceived, klavi.EventProductGeneratedSuccess, klavi.EventProductGeneratedFailed:
-		p, err := ev.ProductPayload()
-		if err != nil {
-			return "ignored: unreadable payload", nil
-		}
-		matched := false
-		for _, id := range p.ConsentIDs {
-			if !validID(id) {
-				continue
-			}
-			if _, err := s.st.Consent(ctx, id); err != nil {
-				continue
-			}
-			matched = true
-			title := "webhook " + string(ev.EventName) + ", signature ok"
-			detail := p.ProductName
-			if ev.EventName == klavi.EventProductGeneratedFailed && p.Message != "" {
-				detail += ": " + cleanText(p.Message, 200)
-			}
-			s.timeline(ctx, id, "webhook", title, detail, ev.EventName != klavi.EventProductGeneratedFailed)
-		}
-		if !matched {
-			return "unmatched", nil
-		}
-		return "processed", nil
-	case klavi.EventLinkCreated:
-		return "ignored: link_created", nil
-	default:
-		return "ignored: " + cleanText(string(ev.EventName), 64), nil
 	}
 }
 
@@ -420,7 +342,7 @@ func (s *Server) handleWebhookDetail(w http.ResponseWriter, r *http.Request) err
 		if len(b) > maxShownBody {
 			b = b[:maxShownBody]
 		}
-		vm.Body = maskText(prettyJSON(b))
+		vm.Body = taxid.MaskText(prettyJSON(b))
 	}
 	s.page(w, r, http.StatusOK, "title.webhook", 0, "webhooks", views.WebhookDetailPage(vm))
 	return nil

@@ -140,7 +140,7 @@ func flip(sig string) string {
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestWebhookDrivesConsent(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = 1e9 * 3600 }) // reconciler out of the way
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = 1e9 * 3600 }) // reconciler out of the way
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -156,7 +156,7 @@ func TestWebhookDrivesConsent(t *testing.T) {
 	tl, _ := e.st.Timeline(context.Background(), id)
 	n := 0
 	for _, en := range tl {
-		if en.Title == "webhook consent_authorised, signature ok" {
+		if enText(en.Title) == "webhook consent_authorised, signature ok" {
 			n++
 		}
 	}
@@ -170,7 +170,7 @@ func TestWebhookDrivesConsent(t *testing.T) {
 	eventually(t, "product failure on the timeline", func() bool {
 		tl, _ := e.st.Timeline(context.Background(), id)
 		for _, en := range tl {
-			if en.Title == "webhook product_generated_failed, signature ok" && !en.OK {
+			if enText(en.Title) == "webhook product_generated_failed, signature ok" && !en.OK {
 				return true
 			}
 		}
@@ -215,7 +215,7 @@ func TestReportWebhook(t *testing.T) {
 // TestReportsRequestedOnce: AUTHORISED observed at once by the callback, the webhook worker and the
 // reconciler → exactly one report request.
 func TestReportsRequestedOnce(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = 5e6 })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = 5e6 })
 	e.kc.reportDelay = 50e6
 	b := e.browser()
 	id, track := e.startFlow(b, "52998224725")
@@ -252,7 +252,7 @@ func TestReportsRequestedOnce(t *testing.T) {
 	tl, _ := e.st.Timeline(context.Background(), id)
 	n := 0
 	for _, en := range tl {
-		if strings.HasSuffix(en.Title, "→ AUTHORISED") && (en.Kind == "status" || en.Kind == "poll") {
+		if strings.HasSuffix(enText(en.Title), "→ AUTHORISED") && (en.Kind == "status" || en.Kind == "poll") {
 			n++
 		}
 	}
@@ -262,7 +262,7 @@ func TestReportsRequestedOnce(t *testing.T) {
 }
 
 func TestReportRequestFailureIsRetried(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = 5e6 })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = 5e6 })
 	e.kc.reportErr = klavi.ErrUnavailable
 	b := e.browser()
 	id, track := e.startFlow(b, "52998224725")
@@ -320,9 +320,9 @@ func (p *panicKlavi) Consent(ctx context.Context, id string) (*klavi.Consent, er
 }
 
 func TestWorkerPanicIsRecoveredAndRetried(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	pk := &panicKlavi{fakeKlavi: e.kc}
-	e.s.kc = pk
+	e.useKlavi(pk)
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusAuthorised)
@@ -344,7 +344,7 @@ func TestWorkerPanicIsRecoveredAndRetried(t *testing.T) {
 // A report that names only the link (user-level requests may) belongs to that link's consent: shown on its page,
 // on its timeline, and not marked unmatched in the inbox.
 func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, _ := e.startFlow(e.browser(), "52998224725")
 	link := e.linkOf(id)
 	body := reportFor("rep-link-only", link, "") // names the link, no consent
@@ -360,7 +360,7 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 	tl, _ := e.st.Timeline(context.Background(), id)
 	found := false
 	for _, en := range tl {
-		found = found || en.Title == "report pf_savings_account received"
+		found = found || enText(en.Title) == "report pf_savings_account received"
 	}
 	if !found {
 		t.Errorf("no report entry on the timeline: %+v", tl)
@@ -370,7 +370,7 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 // Each poll is on the timeline, but polls that see the same status share one line with a count; a change
 // gets its own line.
 func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.PollInterval = time.Hour })
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	e.kc.setStatus(id, klavi.StatusAwaitingAuthorisation)
@@ -383,7 +383,7 @@ func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
 	repeats := 0
 	for _, en := range tl {
 		if en.Kind == "poll" {
-			polls = append(polls, en.Title)
+			polls = append(polls, enText(en.Title))
 			repeats = en.Repeats
 		}
 	}
@@ -401,7 +401,7 @@ func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
 // Reports that never arrive are asked for once more, ten minutes after the request, and only once.
 func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
 	var offset atomic.Int64
-	e := newEnv(t, func(o *Options) {
+	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour
 		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	})
@@ -437,7 +437,7 @@ func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
 // A consent whose reports arrived is never asked again.
 func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
 	var offset atomic.Int64
-	e := newEnv(t, func(o *Options) {
+	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour
 		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	})
@@ -456,7 +456,7 @@ func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
 // The retention purge erases what is older than RETENTION_DAYS and says so on the consent's timeline.
 func TestRetentionPurgeErasesOldData(t *testing.T) {
 	var offset atomic.Int64
-	e := newEnv(t, func(o *Options) {
+	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour
 		o.Retention = 30 * 24 * time.Hour
 		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -465,12 +465,12 @@ func TestRetentionPurgeErasesOldData(t *testing.T) {
 	id, _ := e.startFlow(b, "52998224725")
 	body := reportFor("rep-old", e.linkOf(id), id)
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
-	e.s.purgeExpired(context.Background())
+	e.flow.PurgeExpired(context.Background())
 	if reps, _ := e.st.ReportsForConsent(context.Background(), id); len(reps) != 1 {
 		t.Fatalf("a fresh report was purged: %d left", len(reps))
 	}
 	offset.Store(int64(31 * 24 * time.Hour))
-	e.s.purgeExpired(context.Background())
+	e.flow.PurgeExpired(context.Background())
 	if reps, _ := e.st.ReportsForConsent(context.Background(), id); len(reps) != 0 {
 		t.Errorf("reports after the retention period = %d, want 0", len(reps))
 	}

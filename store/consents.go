@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 // Consent is what the portal knows about one Klavi consent.
@@ -24,7 +26,7 @@ type Consent struct {
 	InstitutionCode    string
 	InstitutionName    string
 	ValidityPeriod     int
-	Status             string // Klavi consent status; "STARTED" when created empty
+	Status             consent.Status // "STARTED" when created empty
 	PermissionsApply   []string
 	PermissionsGranted []string
 	ExpireAt           string // as Klavi sent it
@@ -39,59 +41,13 @@ type Consent struct {
 	UpdatedAt          time.Time // set to CreatedAt on create; moves when the status (or grant) changes
 }
 
-// Consent statuses (klavi-api.md §6.6), ranked for SetStatus: a consent only moves forward.
-const (
-	statusStarted         = "STARTED"
-	statusAwaitingAuth    = "AWAITING_AUTHORISATION"
-	statusAwaitingLGPD    = "AWAITING_LGPD_AUTHORISATION"
-	statusAuthorised      = "AUTHORISED"
-	statusError           = "ERROR"
-	statusRejected        = "REJECTED"
-	statusExpired         = "EXPIRED"
-	statusRevoked         = "REVOKED"
-	statusDeletedByUser   = "DELETED_BY_USER"
-	rankTerminal          = 5
-	terminalStatusesInSQL = `('REJECTED', 'ERROR', 'EXPIRED', 'REVOKED', 'DELETED_BY_USER')`
-)
+// terminalInSQL is the terminal statuses as an SQL list, spelled exactly as in the partial index consents_due_poll
+// (migration 0001) so that DueForPoll can use it.
+var terminalInSQL = consent.TerminalSQL()
 
-var statusRank = map[string]int{
-	statusStarted:       1,
-	statusAwaitingAuth:  2,
-	statusAwaitingLGPD:  3,
-	statusAuthorised:    4,
-	statusError:         rankTerminal,
-	statusRejected:      rankTerminal,
-	statusExpired:       rankTerminal,
-	statusRevoked:       rankTerminal,
-	statusDeletedByUser: rankTerminal,
-}
-
-// isTerminal reports whether a consent status never changes again (REJECTED ERROR EXPIRED REVOKED
-// DELETED_BY_USER).
-func isTerminal(status string) bool { return statusRank[status] == rankTerminal }
-
-// StatusTakesEffect reports whether SetStatus would move a consent from status from to status to (the same
-// status counts as taking effect). A late or reordered observation of an older status does not.
-func StatusTakesEffect(from, to string) bool { return from == to || statusAllowed(from, to) }
-
-// statusAllowed is the transition rule of SetStatus; from == to is handled by the caller.
-func statusAllowed(from, to string) bool {
-	toRank, known := statusRank[to]
-	if !known {
-		// Klavi: treat an unknown status as "pending, check again later"; it must not overwrite anything.
-		return false
-	}
-	fromRank := statusRank[from] // unknown or empty current status ranks 0: anything known replaces it
-	switch {
-	case fromRank == rankTerminal:
-		return false
-	case from == statusAuthorised:
-		// An authorised consent can still end, but never go back to a pending state or "fail".
-		return to == statusRevoked || to == statusExpired || to == statusDeletedByUser
-	default:
-		return toRank > fromRank
-	}
-}
+// StatusTakesEffect reports whether SetStatus would leave a consent in status from in status to: the same status, or
+// a forward move (consent.Status.TakesEffect).
+func StatusTakesEffect(from, to consent.Status) bool { return from.TakesEffect(to) }
 
 // CreateConsent stores a new consent. Returns ErrConflict when the ID or the (non-empty) TrackIDHash exists.
 func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
@@ -99,7 +55,7 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 		return fmt.Errorf("store: create consent: empty id")
 	}
 	if c.Status == "" {
-		c.Status = statusStarted
+		c.Status = consent.Started
 	}
 	c.CreatedAt = s.stamp(c.CreatedAt)
 	if c.UpdatedAt.IsZero() {
@@ -189,7 +145,7 @@ func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Con
 
 // ConsentFilter selects consents for ListConsents and ListConsentPage. Empty fields match everything.
 type ConsentFilter struct {
-	Status    string
+	Status    consent.Status
 	HolderRef string         // exact match on Consent.HolderRef (the pseudonym of the consent's tax id)
 	Before    *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
 	Limit     int            // <= 0 means 100; at most 1000
@@ -403,18 +359,19 @@ func exists(ctx context.Context, tx *sql.Tx, id string) error {
 // granted (when not nil) and expireAt (when not empty) are stored together with an allowed change, or on their
 // own when status equals the current one and they differ. UpdatedAt moves only when something changed.
 // Returns ErrNotFound if the consent does not exist.
-func (s *Store) SetStatus(ctx context.Context, id, status string, granted []string, expireAt string) (changed bool, err error) {
+func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status, granted []string, expireAt string) (changed bool, err error) {
 	err = s.tx(ctx, "set status", func(tx *sql.Tx) error {
-		var cur, curGranted, curExpire string
+		var cur consent.Status
+		var curGranted, curExpire string
 		err := tx.QueryRowContext(ctx, `SELECT status, permissions_granted, expire_at FROM consents WHERE id = ?`,
 			id).Scan(&cur, &curGranted, &curExpire)
 		if err != nil {
 			return notFound(err)
 		}
-		if cur != status && !statusAllowed(cur, status) {
+		if !cur.TakesEffect(status) {
 			return nil
 		}
-		if cur == status && isTerminal(cur) {
+		if cur == status && cur.Terminal() {
 			return nil // frozen, details included
 		}
 		newGranted, newExpire := curGranted, curExpire
@@ -485,7 +442,7 @@ func (s *Store) ReleaseReportRequest(ctx context.Context, id string) error {
 // not after now, those never scheduled first, then the most overdue.
 func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Consent, error) {
 	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents
-		WHERE status NOT IN `+terminalStatusesInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
+		WHERE status NOT IN `+terminalInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
 		ORDER BY next_poll_at, created_at LIMIT ?`, ms(now), limitOr(limit, 50, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("store: due for poll: %w", err)
@@ -505,10 +462,6 @@ func (s *Store) SchedulePoll(ctx context.Context, id string, next time.Time, att
 		return mustAffect(res)
 	})
 }
-
-// knownStatuses lists every status SetStatus understands, in flow order (for tests and documentation).
-var knownStatuses = []string{statusStarted, statusAwaitingAuth, statusAwaitingLGPD, statusAuthorised,
-	statusError, statusRejected, statusExpired, statusRevoked, statusDeletedByUser}
 
 // ReleaseMissingReports makes the consent's reports claimable again, once in its life, when they were requested
 // at or before requestedBefore and not one report has arrived (none naming it, none naming only its link): a lost

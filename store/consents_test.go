@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 func TestLinks(t *testing.T) {
@@ -222,19 +224,19 @@ func TestMarkCallback(t *testing.T) {
 // TestSetStatusTransitions: every (from, to) pair of known statuses plus unknown ones; rows are data.
 func TestSetStatusTransitions(t *testing.T) {
 	const (
-		st  = "STARTED"
-		aa  = "AWAITING_AUTHORISATION"
-		al  = "AWAITING_LGPD_AUTHORISATION"
-		au  = "AUTHORISED"
-		er  = "ERROR"
-		rj  = "REJECTED"
-		ex  = "EXPIRED"
-		rv  = "REVOKED"
-		del = "DELETED_BY_USER"
-		unk = "SOMETHING_NEW"
+		st  consent.Status = "STARTED"
+		aa                 = "AWAITING_AUTHORISATION"
+		al                 = "AWAITING_LGPD_AUTHORISATION"
+		au                 = "AUTHORISED"
+		er                 = "ERROR"
+		rj                 = "REJECTED"
+		ex                 = "EXPIRED"
+		rv                 = "REVOKED"
+		del                = "DELETED_BY_USER"
+		unk                = "SOMETHING_NEW"
 	)
 	// allowed[from] lists every status it may move to; anything else leaves it unchanged.
-	allowed := map[string][]string{
+	allowed := map[consent.Status][]consent.Status{
 		st:  {aa, al, au, er, rj, ex, rv, del},
 		aa:  {al, au, er, rj, ex, rv, del},
 		al:  {au, er, rj, ex, rv, del},
@@ -245,19 +247,19 @@ func TestSetStatusTransitions(t *testing.T) {
 		rv:  {},
 		del: {},
 	}
-	all := append(append([]string{}, knownStatuses...), unk)
+	all := append(append([]consent.Status{}, consent.All...), unk)
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	n := 0
-	for _, from := range knownStatuses {
+	for _, from := range consent.All {
 		for _, to := range all {
 			n++
 			wantChanged := false
 			for _, a := range allowed[from] {
 				wantChanged = wantChanged || a == to
 			}
-			t.Run(from+" to "+to, func(t *testing.T) {
-				id := "c-" + from + "-" + to
+			t.Run(string(from)+" to "+string(to), func(t *testing.T) {
+				id := "c-" + string(from) + "-" + string(to)
 				if err := s.CreateConsent(ctx, Consent{ID: id, Status: from}); err != nil {
 					t.Fatal(err)
 				}
@@ -278,7 +280,7 @@ func TestSetStatusTransitions(t *testing.T) {
 			})
 		}
 	}
-	if n != len(knownStatuses)*(len(knownStatuses)+1) {
+	if n != len(consent.All)*(len(consent.All)+1) {
 		t.Fatalf("ran %d pairs", n)
 	}
 }
@@ -291,7 +293,7 @@ func TestSetStatusDetails(t *testing.T) {
 	}
 	steps := []struct {
 		name        string
-		status      string
+		status      consent.Status
 		granted     []string
 		expireAt    string
 		wantChanged bool
@@ -461,10 +463,10 @@ func TestTimeline(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	entries := []TimelineEntry{
-		{ConsentID: "c1", Kind: "api", Title: "Consent created", OK: true},
-		{ConsentID: "c1", Kind: "redirect", Title: "Sent to the bank", OK: true},
-		{ConsentID: "other", Kind: "api", Title: "x"},
-		{ConsentID: "c1", Kind: "webhook", Title: "consent_authorised", Detail: "signature invalid", OK: false},
+		{ConsentID: "c1", Kind: "api", Title: consent.M("Consent created"), OK: true},
+		{ConsentID: "c1", Kind: "redirect", Title: consent.M("Sent to the bank"), OK: true},
+		{ConsentID: "other", Kind: "api", Title: consent.M("x")},
+		{ConsentID: "c1", Kind: "webhook", Title: consent.M("consent_authorised"), Detail: consent.M(consent.TLText, "signature invalid"), OK: false},
 	}
 	for _, e := range entries {
 		if err := s.AddTimeline(ctx, e); err != nil {
@@ -473,7 +475,7 @@ func TestTimeline(t *testing.T) {
 		c.Advance(time.Second)
 	}
 	// An explicit time earlier than the others sorts first.
-	if err := s.AddTimeline(ctx, TimelineEntry{ConsentID: "c1", Kind: "poll", Title: "early", At: t0.Add(-time.Hour)}); err != nil {
+	if err := s.AddTimeline(ctx, TimelineEntry{ConsentID: "c1", Kind: "poll", Title: consent.M("early"), At: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Timeline(ctx, "c1")
@@ -482,13 +484,13 @@ func TestTimeline(t *testing.T) {
 	}
 	var titles []string
 	for _, e := range got {
-		titles = append(titles, e.Title)
+		titles = append(titles, e.Title.Key)
 	}
 	if strings.Join(titles, "|") != "early|Consent created|Sent to the bank|consent_authorised" {
 		t.Errorf("Timeline titles = %v", titles)
 	}
 	last := got[len(got)-1]
-	if last.Kind != "webhook" || last.OK || last.Detail != "signature invalid" || !last.At.Equal(t0.Add(3*time.Second)) || last.ID == 0 {
+	if last.Kind != "webhook" || last.OK || !last.Detail.Equal(consent.M(consent.TLText, "signature invalid")) || !last.At.Equal(t0.Add(3*time.Second)) || last.ID == 0 {
 		t.Errorf("last entry = %+v", last)
 	}
 	if got, err := s.Timeline(ctx, "none"); err != nil || len(got) != 0 {
@@ -529,9 +531,9 @@ func TestListConsentPage(t *testing.T) {
 	// 9 consents; b1..b3 share one created_at (the id breaks the tie), the others are a second apart.
 	var want []string // newest first
 	for i, id := range []string{"a1", "a2", "b3", "b1", "b2", "a3", "a4", "a5", "a6"} {
-		status := "AUTHORISED"
+		status := consent.Authorised
 		if i%2 == 1 {
-			status = "REJECTED"
+			status = consent.Rejected
 		}
 		if err := s.CreateConsent(ctx, Consent{ID: id, LinkID: "L" + id, Status: status}); err != nil {
 			t.Fatal(err)

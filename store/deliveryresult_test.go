@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
@@ -59,14 +61,14 @@ func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
 func TestAddTimelineCoalescedCountsRepeats(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
-	poll := TimelineEntry{ConsentID: "c1", Kind: "poll", Title: "poll: GET /consents/{id} → STARTED", OK: true}
+	poll := TimelineEntry{ConsentID: "c1", Kind: "poll", Title: consent.M(consent.TLPollUnchanged, "STARTED"), OK: true}
 	for range 3 {
 		if err := s.AddTimelineCoalesced(ctx, poll); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(time.Second)
 	}
-	if err := s.AddTimeline(ctx, TimelineEntry{ConsentID: "c1", Kind: "webhook", Title: "webhook consent_authorised", OK: true}); err != nil {
+	if err := s.AddTimeline(ctx, TimelineEntry{ConsentID: "c1", Kind: "webhook", Title: consent.M(consent.TLWebhook, "consent_authorised"), OK: true}); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(time.Second)

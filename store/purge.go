@@ -5,14 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
-)
 
-// PurgeAuditTitle is the timeline title PurgeLink writes on each consent of a purged link, and RetentionAuditTitle
-// the one PurgeExpired writes. Like every timeline entry they carry no personal data.
-const (
-	PurgeAuditTitle     = "dados apagados a pedido do titular"
-	RetentionAuditTitle = "data erased: retention period over"
+	"github.com/klavi-demo/portal/consent"
 )
 
 // Purged counts what PurgeLink erased.
@@ -31,10 +27,10 @@ func (p Purged) Empty() bool { return p == Purged{} }
 // its consents), blanks the tax ids, email, phone and link token on the link and the tax ids and holder refs (their
 // pseudonym) on its consents, and drops the raw bodies of webhook deliveries and inbox items that mention the link
 // or one of its consents (event payloads carry personalTaxId/businessTaxId). Consents keep their status, ids and
-// timeline, and each gets one PII-free audit entry (PurgeAuditTitle) when something was erased. It is idempotent: a
+// timeline, and each gets one PII-free audit entry (consent.TLPurgedByHolder) when something was erased. It is idempotent: a
 // second call erases nothing and writes no new entry. The link row itself need not exist.
 func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
-	return s.purgeLink(ctx, linkID, PurgeAuditTitle, "consent_deleted_by_user")
+	return s.purgeLink(ctx, linkID, consent.TLPurgedByHolder, consent.TLPurgeHolderDetail)
 }
 
 // PurgeExpired erases, as PurgeLink does, the personal data of every link created before the cutoff that still
@@ -65,7 +61,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int, error)
 	}
 	n := 0
 	for _, id := range ids {
-		p, err := s.purgeLink(ctx, id, RetentionAuditTitle, "retention")
+		p, err := s.purgeLink(ctx, id, consent.TLPurgedRetention, consent.TLPurgeRetentionDetail)
 		if err != nil {
 			return n, err
 		}
@@ -76,8 +72,8 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int, error)
 	return n, nil
 }
 
-// purgeLink is PurgeLink with the audit entry's title and the reason that starts its detail.
-func (s *Store) purgeLink(ctx context.Context, linkID, title, reason string) (Purged, error) {
+// purgeLink is PurgeLink with the message keys of the audit entry's title and detail.
+func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey string) (Purged, error) {
 	if linkID == "" {
 		return Purged{}, errors.New("store: purge link: empty link id")
 	}
@@ -137,11 +133,11 @@ func (s *Store) purgeLink(ctx context.Context, linkID, title, reason string) (Pu
 		if p.Empty() {
 			return nil
 		}
-		detail := fmt.Sprintf("%s: %d report(s) deleted; tax ids, email, phone and link token "+
-			"erased; %d webhook body(ies) dropped", reason, p.Reports, p.Deliveries)
+		e := TimelineEntry{Kind: "status", OK: true, Title: consent.M(titleKey),
+			Detail: consent.M(detailKey, strconv.Itoa(p.Reports), strconv.Itoa(p.Deliveries))}
 		for _, id := range consentIDs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (consent_id, kind, title, detail, ok, at)
-				VALUES (?, 'status', ?, ?, 1, ?)`, id, title, detail, at); err != nil {
+			e.ConsentID = id
+			if err := insertTimelineTx(ctx, tx, e, at); err != nil {
 				return err
 			}
 		}

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 // seedPurge stores two links (one to purge, one to keep) with consents, reports and webhook bodies.
@@ -105,11 +108,11 @@ func TestPurgeLink(t *testing.T) {
 			t.Errorf("%s keeps its holder ref %q (a pseudonym of the erased tax id)", id, c.HolderRef)
 		}
 		tl, _ := s.Timeline(ctx, id)
-		if len(tl) != 1 || tl[0].Title != PurgeAuditTitle || tl[0].Kind != "status" || !tl[0].OK {
+		if len(tl) != 1 || tl[0].Title.Key != consent.TLPurgedByHolder || tl[0].Kind != "status" || !tl[0].OK {
 			t.Errorf("%s audit = %+v", id, tl)
 		}
 		for _, e := range tl {
-			if strings.Contains(e.Title+e.Detail, "52998224725") || strings.Contains(e.Title+e.Detail, "11222333000181") {
+			if strings.Contains(fmt.Sprint(e.Title, e.Detail), "52998224725") || strings.Contains(fmt.Sprint(e.Title, e.Detail), "11222333000181") {
 				t.Errorf("audit entry has a tax id: %+v", e)
 			}
 		}
@@ -234,7 +237,7 @@ func TestPurgeExpiredErasesOnlyLinksPastTheCutoff(t *testing.T) {
 		t.Errorf("old consent = %+v, %v; want it kept without the CPF", old, err)
 	}
 	tl, _ := s.Timeline(ctx, "c-old")
-	if len(tl) != 1 || tl[0].Title != RetentionAuditTitle || !strings.HasPrefix(tl[0].Detail, "retention: 1 report(s) deleted") {
+	if len(tl) != 1 || tl[0].Title.Key != consent.TLPurgedRetention || tl[0].Detail.Key != consent.TLPurgeRetentionDetail || tl[0].Detail.Args[0] != "1" {
 		t.Errorf("audit entry = %+v", tl)
 	}
 	if n, err := s.PurgeExpired(ctx, cutoff); err != nil || n != 0 {

@@ -6,20 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
-// TimelineEntry is one thing that happened to a consent, shown on its page. Title and Detail must never
-// contain personal data (CPF/CNPJ, tokens, bodies): the caller writes them for people to read.
+// TimelineEntry is one thing that happened to a consent, shown on its page. Title and Detail are message keys with
+// arguments (rendered in the reader's language by views); their arguments must never contain personal data
+// (CPF/CNPJ, tokens, bodies).
 type TimelineEntry struct {
 	ID        int64
 	ConsentID string
 	Kind      string // api | redirect | callback | webhook | poll | status | reports | revoke
-	Title     string
-	Detail    string
+	Title     consent.Msg
+	Detail    consent.Msg // zero when the entry has no detail
 	OK        bool
 	At        time.Time // set to now when zero
 	Repeats   int       // how many times it happened (1, or more for a coalesced entry; see AddTimelineCoalesced)
 	LastAt    time.Time // when it last happened, for Repeats > 1
+}
+
+const insertTimeline = `INSERT INTO timeline (consent_id, kind, title_key, title_args, detail_key, detail_args, ok, at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertTimelineTx writes e inside tx at the given time (milliseconds).
+func insertTimelineTx(ctx context.Context, tx *sql.Tx, e TimelineEntry, at int64) error {
+	_, err := tx.ExecContext(ctx, insertTimeline, e.ConsentID, e.Kind, e.Title.Key, encodeList(e.Title.Args),
+		e.Detail.Key, encodeList(e.Detail.Args), boolInt(e.OK), at)
+	return err
 }
 
 // AddTimeline appends an entry. The consent need not exist yet (an API call may be logged before the consent
@@ -29,11 +42,7 @@ func (s *Store) AddTimeline(ctx context.Context, e TimelineEntry) error {
 		return fmt.Errorf("store: add timeline: empty consent id")
 	}
 	at := s.stamp(e.At)
-	return s.tx(ctx, "add timeline", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO timeline (consent_id, kind, title, detail, ok, at)
-			VALUES (?, ?, ?, ?, ?, ?)`, e.ConsentID, e.Kind, e.Title, e.Detail, boolInt(e.OK), ms(at))
-		return err
-	})
+	return s.tx(ctx, "add timeline", func(tx *sql.Tx) error { return insertTimelineTx(ctx, tx, e, ms(at)) })
 }
 
 // AddTimelineCoalesced appends e, unless the consent's newest entry is the same thing (kind, title, detail and
@@ -46,27 +55,34 @@ func (s *Store) AddTimelineCoalesced(ctx context.Context, e TimelineEntry) error
 	at := s.stamp(e.At)
 	return s.tx(ctx, "add timeline", func(tx *sql.Tx) error {
 		var id int64
-		var kind, title, detail string
-		var ok bool
-		err := tx.QueryRowContext(ctx, `SELECT id, kind, title, detail, ok FROM timeline WHERE consent_id = ?
-			ORDER BY at DESC, id DESC LIMIT 1`, e.ConsentID).Scan(&id, &kind, &title, &detail, &ok)
+		var last TimelineEntry
+		var titleArgs, detailArgs string
+		err := tx.QueryRowContext(ctx, `SELECT id, kind, title_key, title_args, detail_key, detail_args, ok
+			FROM timeline WHERE consent_id = ? ORDER BY at DESC, id DESC LIMIT 1`, e.ConsentID).Scan(&id, &last.Kind,
+			&last.Title.Key, &titleArgs, &last.Detail.Key, &detailArgs, &last.OK)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err == nil && kind == e.Kind && title == e.Title && detail == e.Detail && ok == e.OK {
-			_, err = tx.ExecContext(ctx, `UPDATE timeline SET repeats = repeats + 1, last_at = ? WHERE id = ?`, ms(at), id)
-			return err
+		if err == nil {
+			if last.Title.Args, err = decodeList(titleArgs); err != nil {
+				return err
+			}
+			if last.Detail.Args, err = decodeList(detailArgs); err != nil {
+				return err
+			}
+			if last.Kind == e.Kind && last.Title.Equal(e.Title) && last.Detail.Equal(e.Detail) && last.OK == e.OK {
+				_, err = tx.ExecContext(ctx, `UPDATE timeline SET repeats = repeats + 1, last_at = ? WHERE id = ?`, ms(at), id)
+				return err
+			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO timeline (consent_id, kind, title, detail, ok, at)
-			VALUES (?, ?, ?, ?, ?, ?)`, e.ConsentID, e.Kind, e.Title, e.Detail, boolInt(e.OK), ms(at))
-		return err
+		return insertTimelineTx(ctx, tx, e, ms(at))
 	})
 }
 
 // Timeline returns the consent's entries, oldest first (insertion order for equal times); empty when none.
 func (s *Store) Timeline(ctx context.Context, consentID string) ([]TimelineEntry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, consent_id, kind, title, detail, ok, at, repeats, last_at FROM timeline
-		WHERE consent_id = ? ORDER BY at, id`, consentID)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, consent_id, kind, title_key, title_args, detail_key, detail_args,
+		ok, at, repeats, last_at FROM timeline WHERE consent_id = ? ORDER BY at, id`, consentID)
 	if err != nil {
 		return nil, fmt.Errorf("store: timeline: %w", err)
 	}
@@ -76,7 +92,15 @@ func (s *Store) Timeline(ctx context.Context, consentID string) ([]TimelineEntry
 		var e TimelineEntry
 		var at int64
 		var last sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.ConsentID, &e.Kind, &e.Title, &e.Detail, &e.OK, &at, &e.Repeats, &last); err != nil {
+		var titleArgs, detailArgs string
+		if err := rows.Scan(&e.ID, &e.ConsentID, &e.Kind, &e.Title.Key, &titleArgs, &e.Detail.Key, &detailArgs,
+			&e.OK, &at, &e.Repeats, &last); err != nil {
+			return nil, fmt.Errorf("store: timeline: %w", err)
+		}
+		if e.Title.Args, err = decodeList(titleArgs); err != nil {
+			return nil, fmt.Errorf("store: timeline: %w", err)
+		}
+		if e.Detail.Args, err = decodeList(detailArgs); err != nil {
 			return nil, fmt.Errorf("store: timeline: %w", err)
 		}
 		e.At = fromMS(at)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 // Scenarios is the sandbox test table shown on the start page when the embedded sandbox runs
@@ -26,33 +28,27 @@ var Scenarios = []Scenario{
 	{"33.444.555/0001-81", "business", "scn.bizdeny"},
 }
 
-// Statuses lists the consent statuses in flow order (for filters).
-var Statuses = []string{"STARTED", "AWAITING_AUTHORISATION", "AWAITING_LGPD_AUTHORISATION", "AUTHORISED",
-	"REJECTED", "ERROR", "EXPIRED", "REVOKED", "DELETED_BY_USER"}
-
 // StatusLabel is the human label of a consent status; unknown statuses are shown as sent.
-func StatusLabel(ctx context.Context, status string) string {
-	if _, ok := messages["status."+status]; ok {
-		return T(ctx, "status."+status)
+func StatusLabel(ctx context.Context, status consent.Status) string {
+	if _, ok := messages["status."+string(status)]; ok {
+		return T(ctx, "status."+string(status))
 	}
 	if status == "" {
 		return T(ctx, "status.unknown")
 	}
-	return status
+	return string(status)
 }
 
 // statusClass groups statuses into the badge colours.
-func statusClass(status string) string {
+func statusClass(status consent.Status) string {
 	switch status {
-	case "AUTHORISED":
+	case consent.Authorised:
 		return "ok"
-	case "REJECTED", "ERROR":
+	case consent.Rejected, consent.Error:
 		return "danger"
-	case "EXPIRED", "REVOKED", "DELETED_BY_USER":
+	case consent.Expired, consent.Revoked, consent.DeletedByUser:
 		return "muted"
-	case "STARTED", "AWAITING_AUTHORISATION", "AWAITING_LGPD_AUTHORISATION":
-		return "pending"
-	default:
+	default: // the steps before an authorisation, and unknown statuses
 		return "pending"
 	}
 }
@@ -169,70 +165,21 @@ func ResultLabel(ctx context.Context, result string) string {
 	}
 	if rest, ok := strings.CutPrefix(result, "dead: "); ok {
 		if why, ok := strings.CutPrefix(rest, "retry: "); ok {
-			return T(ctx, "result.dead") + ": " + TimelineText(ctx, why)
+			return T(ctx, "result.dead") + ": " + legacyText(ctx, why)
 		}
 		return T(ctx, "result.dead") + ": " + ResultLabel(ctx, rest)
 	}
 	if rest, ok := strings.CutPrefix(result, "retry: "); ok {
-		return T(ctx, "result.retry") + ": " + TimelineText(ctx, rest)
+		return T(ctx, "result.retry") + ": " + legacyText(ctx, rest)
 	}
 	if _, ok := messages["result."+result]; ok {
 		return T(ctx, "result."+result)
 	}
 	// Other "ignored: <event or reason>" results keep their technical tail but get a translated verb.
 	if rest, ok := strings.CutPrefix(result, "ignored: "); ok {
-		return T(ctx, "result.ignored") + ": " + TimelineText(ctx, rest)
+		return T(ctx, "result.ignored") + ": " + legacyText(ctx, rest)
 	}
 	return result
-}
-
-// timelinePT translates the fixed English fragments the handlers write into timeline entries (they are stored
-// once, in English, and shown in either language). Event names, endpoints, statuses and ids are kept as they are:
-// they are what a developer searches for. Order matters: longer fragments first.
-var timelinePT = strings.NewReplacer(
-	"redirect: browser sent to the institution (303)", "redirecionamento: navegador enviado à instituição (303)",
-	"Klavi unavailable (timeout or connection error)", "Klavi indisponível (tempo esgotado ou falha de conexão)",
-	"Klavi answered HTTP ", "a Klavi respondeu HTTP ",
-	"call interrupted", "chamada interrompida",
-	"unexpected error", "erro inesperado",
-	" (code ", " (código ",
-	"callback: back from the bank (success)", "retorno: de volta da instituição (sucesso)",
-	"callback: back from the bank with error=", "retorno: de volta da instituição com error=",
-	"; will check again", "; nova consulta em instantes",
-	"retry: a new consent was created for the same institution", "nova tentativa: um novo consentimento foi criado para a mesma instituição",
-	"revoked by the user in the portal", "revogado pelo usuário no portal",
-	" failed (will retry)", " falhou (nova tentativa em instantes)",
-	"/revoke failed", "/revoke falhou",
-	"} failed", "} falhou",
-	"consent created at ", "consentimento criado em ",
-	", validity indefinite", ", validade indeterminada",
-	", validity ", ", validade ",
-	" months", " meses",
-	", signature ok", ", assinatura válida",
-	"observed via ", "observado via ",
-	"(after reconciler)", "(após a reconciliação)",
-	"(after ", "(após ",
-	"reports: none arrived 10 min after the request; asking Klavi again", "relatórios: nenhum chegou 10 min após o pedido; pedindo de novo à Klavi",
-	" report(s) deleted; tax ids, email, phone and link token erased; ", " relatório(s) apagado(s); CPF/CNPJ, e-mail, telefone e token do link apagados; ",
-	" webhook body(ies) dropped", " corpo(s) de webhook descartado(s)",
-	"data erased: retention period over", "dados apagados: prazo de retenção vencido",
-	"retention: ", "retenção: ",
-	"; no effect: the consent is already ", "; sem efeito: o consentimento já está ",
-	"the consent is already ", "o consentimento já está ",
-	"poll: ", "consulta: ",
-	" (unchanged)", " (sem mudança)",
-	"status: ", "situação: ",
-	"products: ", "produtos: ",
-	"report ", "relatório ",
-	" received", " recebido",
-)
-
-// TimelineText shows a stored timeline title or detail in the UI language (see timelinePT).
-func TimelineText(ctx context.Context, s string) string {
-	if LangFrom(ctx) == EN {
-		return s
-	}
-	return timelinePT.Replace(s)
 }
 
 // MissingProduct is a requested product without a report yet: State is "failed" (Klavi said
@@ -245,7 +192,7 @@ type MissingProduct struct {
 // reports are and not only as a red dot in the timeline. Failures are read from the timeline entries the
 // handlers write for product_generated_failed (detail "<product>[: message]").
 func missingProducts(vm ConsentVM) []MissingProduct {
-	if vm.Status != "AUTHORISED" && len(vm.Reports) == 0 {
+	if vm.Status != consent.Authorised && len(vm.Reports) == 0 {
 		return nil
 	}
 	if !vm.ReportsRequested && len(vm.Reports) == 0 {
@@ -271,19 +218,6 @@ func missingProducts(vm ConsentVM) []MissingProduct {
 	return out
 }
 
-// FailedProducts reads, from a consent's timeline, the products Klavi said it could not generate: the entries the
-// handlers write for product_generated_failed have the detail "<product>[: message]".
-func FailedProducts(tl []TimelineItem) map[string]bool {
-	failed := map[string]bool{}
-	for _, e := range tl {
-		if !e.OK && strings.Contains(e.Title, "product_generated_failed") {
-			p, _, _ := strings.Cut(e.Detail, ":")
-			failed[strings.TrimSpace(p)] = true
-		}
-	}
-	return failed
-}
-
 // PermissionLabel is the human name of an Open Finance permission group ("ACCOUNTS_ALL" → "Contas"); unknown
 // values are shown as sent.
 func PermissionLabel(ctx context.Context, p string) string {
@@ -293,11 +227,11 @@ func PermissionLabel(ctx context.Context, p string) string {
 	return p
 }
 
-func expiryLabel(ctx context.Context, status string) string {
+func expiryLabel(ctx context.Context, status consent.Status) string {
 	switch status {
-	case "EXPIRED":
+	case consent.Expired:
 		return T(ctx, "consent.expired_on")
-	case "REVOKED", "DELETED_BY_USER":
+	case consent.Revoked, consent.DeletedByUser:
 		return T(ctx, "consent.was_valid_until")
 	}
 	return T(ctx, "consent.expires")
@@ -307,20 +241,20 @@ func expiryLabel(ctx context.Context, status string) string {
 // there would suggest something is active.
 func expiryValue(ctx context.Context, vm ConsentVM) string {
 	switch vm.Status {
-	case "AUTHORISED", "EXPIRED", "REVOKED", "DELETED_BY_USER":
+	case consent.Authorised, consent.Expired, consent.Revoked, consent.DeletedByUser:
 		if vm.ExpireAt == "" && vm.ValidityPeriod == 0 {
 			return T(ctx, "consent.no_end")
 		}
 		return DateFor(ctx, isoDateInBRT(vm.ExpireAt))
-	case "REJECTED", "ERROR":
+	case consent.Rejected, consent.Error:
 		return T(ctx, "consent.never_valid")
 	}
 	return T(ctx, "consent.not_valid_yet")
 }
 
-func noPermissionsText(ctx context.Context, status string) string {
+func noPermissionsText(ctx context.Context, status consent.Status) string {
 	switch status {
-	case "REJECTED", "ERROR", "EXPIRED":
+	case consent.Rejected, consent.Error, consent.Expired:
 		return T(ctx, "consent.no_permissions_final")
 	}
 	return T(ctx, "consent.no_permissions")

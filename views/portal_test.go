@@ -3,12 +3,14 @@ package views
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
+	"github.com/klavi-demo/portal/consent"
 )
 
 func renderDoc(t *testing.T, ctx context.Context, c templ.Component) *goquery.Document {
@@ -90,7 +92,7 @@ func TestInstitutionsPage(t *testing.T) {
 func TestConsentPage(t *testing.T) {
 	vm := ConsentVM{ID: "c1", Status: "REJECTED", InstitutionName: "Itaú", TaxIDMasked: "***.982.247-**",
 		ErrorKey: "cerr.access_denied", ErrorCode: "access_denied", CanRetry: true, CanRevoke: false, Live: false,
-		Timeline: []TimelineItem{{Kind: "api", Title: "api: POST /consents", OK: true, At: time.Now()}},
+		Timeline: []TimelineItem{{Kind: "api", Title: consent.M(consent.TLConsentCreated), OK: true, At: time.Now()}},
 		Reports:  []ReportItem{{ID: "r1", Product: "pf_checking_account"}}}
 	d := renderDoc(t, WithLang(context.Background(), EN), ConsentPage(vm))
 	hasIDs(t, d, "consent-status", "consent-institution", "consent-taxid", "timeline", "timeline-entry", "permissions",
@@ -108,7 +110,7 @@ func TestConsentPage(t *testing.T) {
 
 func TestListsAndMisc(t *testing.T) {
 	ctx := context.Background()
-	d := renderDoc(t, ctx, ConsentsPage(ConsentsVM{Statuses: Statuses, Rows: []ConsentRow{{ID: "c1", Status: "AUTHORISED"}}}))
+	d := renderDoc(t, ctx, ConsentsPage(ConsentsVM{Statuses: consent.All, Rows: []ConsentRow{{ID: "c1", Status: "AUTHORISED"}}}))
 	hasIDs(t, d, "consents-table", "consent-row", "filter-status", "filter-taxid")
 	d = renderDoc(t, ctx, WebhooksPage(WebhooksVM{Rows: []WebhookRow{{ID: 1, Kind: "event", SignatureValid: false, Duplicate: true}}}))
 	hasIDs(t, d, "webhook-row", "webhook-kind")
@@ -140,21 +142,68 @@ func TestFoldAndInitials(t *testing.T) {
 	}
 }
 
-// The error details handlers write into the timeline read in Portuguese on pt-BR pages.
+// The error details written into the timeline read in Portuguese on pt-BR pages, and as written in English.
 func TestTimelineTextTranslatesKlaviErrors(t *testing.T) {
-	ctx := WithLang(context.Background(), PT)
-	for in, want := range map[string]string{
-		"Klavi answered HTTP 416 (code 4004)":              "a Klavi respondeu HTTP 416 (código 4004)",
-		"Klavi unavailable (timeout or connection error)":  "Klavi indisponível (tempo esgotado ou falha de conexão)",
-		"call interrupted":                                 "chamada interrompida",
-		"api: GET /consents/{id} failed; will check again": "api: GET /consents/{id} falhou; nova consulta em instantes",
+	pt, en := WithLang(context.Background(), PT), WithLang(context.Background(), EN)
+	for _, c := range []struct {
+		in     consent.Msg
+		pt, en string
+	}{
+		{consent.M(consent.TLKlaviHTTPCode, "416", "4004"), "a Klavi respondeu HTTP 416 (código 4004)", "Klavi answered HTTP 416 (code 4004)"},
+		{consent.M(consent.TLKlaviUnavailable), "Klavi indisponível (tempo esgotado ou falha de conexão)", "Klavi unavailable (timeout or connection error)"},
+		{consent.M(consent.TLCallInterrupted), "chamada interrompida", "call interrupted"},
+		{consent.M(consent.TLConfirmFailed), "api: GET /consents/{id} falhou; nova consulta em instantes", "api: GET /consents/{id} failed; will check again"},
+		// Lines stored as English text before message keys.
+		{consent.M(consent.TLLegacy, "Klavi answered HTTP 416 (code 4004)"), "a Klavi respondeu HTTP 416 (código 4004)", "Klavi answered HTTP 416 (code 4004)"},
+		{consent.M(consent.TLLegacy, "api: GET /consents/{id} failed; will check again"), "api: GET /consents/{id} falhou; nova consulta em instantes", "api: GET /consents/{id} failed; will check again"},
 	} {
-		if got := TimelineText(ctx, in); got != want {
-			t.Errorf("TimelineText(%q) = %q, want %q", in, got, want)
+		if got := TimelineText(pt, c.in); got != c.pt {
+			t.Errorf("TimelineText(pt, %v) = %q, want %q", c.in, got, c.pt)
+		}
+		if got := TimelineText(en, c.in); got != c.en {
+			t.Errorf("TimelineText(en, %v) = %q, want %q", c.in, got, c.en)
 		}
 	}
-	if got := TimelineText(WithLang(context.Background(), EN), "call interrupted"); got != "call interrupted" {
-		t.Errorf("English changed: %q", got)
+}
+
+// TestTimelineCatalogue checks every timeline key of consent against the catalogue: an entry in both languages that
+// places each of its arguments exactly (no missing or extra verb), and text that differs between the languages
+// only where it should. An unknown key shows itself instead of vanishing.
+func TestTimelineCatalogue(t *testing.T) {
+	for key, n := range consent.TimelineArgs {
+		v, ok := messages[key]
+		if !ok {
+			t.Errorf("%s: no catalogue entry", key)
+			continue
+		}
+		args := make([]string, n)
+		for i := range args {
+			args[i] = fmt.Sprintf("ARG%d", i+1)
+		}
+		for li, lang := range []Lang{PT, EN} {
+			if v[li] == "" {
+				t.Errorf("%s: empty %s text", key, lang)
+			}
+			got := TimelineText(WithLang(context.Background(), lang), consent.M(key, args...))
+			if strings.Contains(got, "%!") {
+				t.Errorf("%s (%s): bad verbs: %q", key, lang, got)
+			}
+			for _, a := range args {
+				if key != consent.TLLegacy && !strings.Contains(got, a) {
+					t.Errorf("%s (%s): argument %s not shown: %q", key, lang, a, got)
+				}
+			}
+		}
+	}
+	for key := range messages {
+		if strings.HasPrefix(key, "tl.") {
+			if _, ok := consent.TimelineArgs[key]; !ok {
+				t.Errorf("%s: in the catalogue but not a timeline key of consent", key)
+			}
+		}
+	}
+	if got := TimelineText(context.Background(), consent.M("tl.unknown", "x")); got != "tl.unknown x" {
+		t.Errorf("unknown key = %q", got)
 	}
 }
 

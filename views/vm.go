@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/klavi-demo/portal/consent"
 )
 
 // Meta is what the layout needs from every page: title, the current path (for the language switch), the flow
@@ -69,11 +71,12 @@ type ConsentNewVM struct {
 
 // TimelineItem is one line of a consent's timeline.
 type TimelineItem struct {
-	Kind, Title, Detail string
-	OK                  bool
-	At                  time.Time
-	Repeats             int       // > 1: the same thing happened this many times (polls)
-	LastAt              time.Time // when it last happened, for Repeats > 1
+	Kind          string
+	Title, Detail consent.Msg // rendered by TimelineText in the reader's language
+	OK            bool
+	At            time.Time
+	Repeats       int       // > 1: the same thing happened this many times (polls)
+	LastAt        time.Time // when it last happened, for Repeats > 1
 }
 
 // ReportItem is one report in a list.
@@ -87,32 +90,36 @@ type ReportItem struct {
 
 // ConsentVM feeds the consent page and its live fragment.
 type ConsentVM struct {
-	ID, Status, InstitutionCode, InstitutionName string
-	TaxIDMasked, PersonType                      string
-	ValidityPeriod                               int
-	ExpireAt                                     string
-	CreatedAt                                    time.Time
-	Requested, Granted                           []string
-	ErrorKey                                     string // message key for consent-error, "" when none
-	ErrorCode                                    string // sanitised error value from the bank return
-	CanRetry, CanRevoke, Live                    bool
-	ReportsRequested                             bool
-	ReportRequestID                              string
-	Products                                     []string // the products the portal requests for this person type, in display order
-	Timeline                                     []TimelineItem
-	Reports                                      []ReportItem
+	ID                               string
+	Status                           consent.Status
+	InstitutionCode, InstitutionName string
+	TaxIDMasked, PersonType          string
+	ValidityPeriod                   int
+	ExpireAt                         string
+	CreatedAt                        time.Time
+	Requested, Granted               []string
+	ErrorKey                         string // message key for consent-error, "" when none
+	ErrorCode                        string // sanitised error value from the bank return
+	CanRetry, CanRevoke, Live        bool
+	ReportsRequested                 bool
+	ReportRequestID                  string
+	Products                         []string // the products the portal requests for this person type, in display order
+	Timeline                         []TimelineItem
+	Reports                          []ReportItem
 }
 
 // ConsentRow is one line of the consents list.
 type ConsentRow struct {
-	ID, Status, InstitutionName, TaxIDMasked, PersonType string
-	CreatedAt                                            time.Time
-	Reports                                              int
+	ID                                       string
+	Status                                   consent.Status
+	InstitutionName, TaxIDMasked, PersonType string
+	CreatedAt                                time.Time
+	Reports                                  int
 }
 
 // ConsentsVM feeds the consents list.
 type ConsentsVM struct {
-	Status string
+	Status consent.Status // the filter; "" for all
 	// TaxID is set only on the answer to a failed POST /consents/search: what the user typed, shown back in the
 	// input of that POST response. It never goes into a link: the list filters by Holder.
 	TaxID      string
@@ -121,15 +128,16 @@ type ConsentsVM struct {
 	// tax id it stands for, "" when no consent has that ref.
 	Holder, HolderMasked string
 	Rows                 []ConsentRow
-	Statuses             []string
+	Statuses             []consent.Status
 	Next                 string // opaque cursor of the next (older) page; "" on the last page
 	Paged                bool   // not the first page: offer a link back to the newest
 }
 
 // ReportsListVM feeds /consents/{id}/reports.
 type ReportsListVM struct {
-	ConsentID, InstitutionName, Status string
-	Reports                            []ReportItem
+	ConsentID, InstitutionName string
+	Status                     consent.Status
+	Reports                    []ReportItem
 }
 
 // WebhookRow is one delivery in the inbox page.
@@ -174,7 +182,8 @@ type CallbackVM struct {
 
 // RevokeVM feeds the revoke confirmation page.
 type RevokeVM struct {
-	ID, InstitutionName, TaxIDMasked, Status string
+	ID, InstitutionName, TaxIDMasked string
+	Status                           consent.Status
 }
 
 // formatTime renders t in Brasília time (UTC−3, no DST since 2019), the time zone of every Open Finance user.

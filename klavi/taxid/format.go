@@ -172,3 +172,28 @@ func maskAt(s string, i int) (end int, mask string, ok bool) {
 func isAlnum(c byte) bool {
 	return isDigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
 }
+
+// MaskErr is err's text for a log line: cut to 500 bytes, every CPF/CNPJ masked (MaskText); "" for nil. Klavi's
+// errors never carry personal data; this is the backstop for wrapped driver errors and the like.
+func MaskErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	return MaskText(msg)
+}
+
+// MaskPanic is the text of a recovered panic value for a log line, every CPF/CNPJ masked.
+func MaskPanic(v any) string {
+	switch x := v.(type) {
+	case error:
+		return MaskErr(x)
+	case string:
+		return MaskText(x)
+	default:
+		return "non-error panic"
+	}
+}

@@ -1,4 +1,4 @@
-package handlers
+package flow
 
 import (
 	"context"
@@ -7,18 +7,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 )
 
-// Run processes the webhook inbox and reconciles pending consents until ctx is done, after starting the
-// one-off fill of missing holder refs. It blocks; a panic in one unit of work is recovered and logged (the item
-// is retried later), so it never kills the process.
-func (s *Server) Run(ctx context.Context) {
+// Run processes the webhook inbox, reconciles pending consents and applies the retention period until ctx is
+// done, after starting the one-off fill of missing holder refs. It blocks; a panic in one unit of work is
+// recovered and logged (the item is retried later), so it never kills the process. Every loop lives here, so
+// that running several replicas needs changing this one place.
+func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(4)
-	go func() { defer wg.Done(); s.safely(ctx, "holder refs", func() { s.backfillHolderRefs(ctx) }) }()
+	go func() { defer wg.Done(); s.safely(ctx, "holder refs", func() { s.BackfillHolderRefs(ctx) }) }()
 	go func() { defer wg.Done(); s.runWorker(ctx) }()
 	go func() { defer wg.Done(); s.runReconciler(ctx) }()
 	go func() { defer wg.Done(); s.runRetention(ctx) }()
@@ -30,14 +32,14 @@ const retentionEvery = time.Hour
 
 // runRetention erases, at start and then hourly, what is older than the retention period (LGPD art. 6 III:
 // a demo keeps personal data only for a while). Off when the retention is 0.
-func (s *Server) runRetention(ctx context.Context) {
+func (s *Service) runRetention(ctx context.Context) {
 	if s.retention <= 0 {
 		return
 	}
 	tick := time.NewTicker(retentionEvery)
 	defer tick.Stop()
 	for {
-		s.safely(ctx, "retention", func() { s.purgeExpired(ctx) })
+		s.safely(ctx, "retention", func() { s.PurgeExpired(ctx) })
 		select {
 		case <-ctx.Done():
 			return
@@ -46,23 +48,23 @@ func (s *Server) runRetention(ctx context.Context) {
 	}
 }
 
-// purgeExpired runs one retention pass and logs what it erased (counts only).
-func (s *Server) purgeExpired(ctx context.Context) {
+// PurgeExpired runs one retention pass and logs what it erased (counts only).
+func (s *Service) PurgeExpired(ctx context.Context) {
 	n, err := s.st.PurgeExpired(ctx, s.now().Add(-s.retention))
 	switch {
 	case err != nil && ctx.Err() == nil:
-		s.log.ErrorContext(ctx, "retention purge failed", "err", safeErr(err))
+		s.log.ErrorContext(ctx, "retention purge failed", "err", taxid.MaskErr(err))
 	case n > 0:
 		s.log.InfoContext(ctx, "retention purge", "links", n, "retention_days", int(s.retention/(24*time.Hour)))
 	}
 }
 
 // runWorker drains the inbox when nudged by a receiver, and every second as a backstop.
-func (s *Server) runWorker(ctx context.Context) {
+func (s *Service) runWorker(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		s.safely(ctx, "inbox", func() { s.drainInbox(ctx) })
+		s.safely(ctx, "inbox", func() { s.DrainInbox(ctx) })
 		select {
 		case <-ctx.Done():
 			return
@@ -72,13 +74,13 @@ func (s *Server) runWorker(ctx context.Context) {
 	}
 }
 
-// drainInbox processes pending items until none is left (or ctx ends).
-func (s *Server) drainInbox(ctx context.Context) {
+// DrainInbox processes pending inbox items until none is left (or ctx ends, or a whole batch failed).
+func (s *Service) DrainInbox(ctx context.Context) {
 	for ctx.Err() == nil {
 		items, err := s.st.PendingInbox(ctx, 50)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "read inbox failed", "err", safeErr(err))
+				s.log.ErrorContext(ctx, "read inbox failed", "err", taxid.MaskErr(err))
 			}
 			return
 		}
@@ -101,14 +103,14 @@ func (s *Server) drainInbox(ctx context.Context) {
 }
 
 // processOne handles one inbox item with panic recovery; it reports whether the item was finished.
-func (s *Server) processOne(ctx context.Context, it store.InboxItem) (finished bool) {
+func (s *Service) processOne(ctx context.Context, it store.InboxItem) (finished bool) {
 	var result string
 	var err error
 	func() {
 		defer func() {
 			if rec := recover(); rec != nil {
 				s.log.ErrorContext(ctx, "panic processing inbox item", "inbox_id", it.ID,
-					"panic", taxid.MaskText(panicText(rec)), "stack", taxid.MaskText(string(debug.Stack())))
+					"panic", taxid.MaskPanic(rec), "stack", taxid.MaskText(string(debug.Stack())))
 				result, err = "panic", errPanic
 			}
 		}()
@@ -119,18 +121,18 @@ func (s *Server) processOne(ctx context.Context, it store.InboxItem) (finished b
 		// The delivery's result combines its items' (several events, or one given up after its last try).
 		if it.DeliveryID != 0 {
 			if serr := s.st.SettleDeliveryResult(bg, it.DeliveryID); serr != nil {
-				s.log.WarnContext(ctx, "settle delivery result failed", "inbox_id", it.ID, "err", safeErr(serr))
+				s.log.WarnContext(ctx, "settle delivery result failed", "inbox_id", it.ID, "err", taxid.MaskErr(serr))
 			}
 		}
 	}()
 	if err != nil {
 		if rerr := s.st.RetryInbox(bg, it.ID, "retry: "+klaviErrText(err)); rerr != nil {
-			s.log.ErrorContext(ctx, "retry inbox failed", "inbox_id", it.ID, "err", safeErr(rerr))
+			s.log.ErrorContext(ctx, "retry inbox failed", "inbox_id", it.ID, "err", taxid.MaskErr(rerr))
 		}
 		return false
 	}
 	if ferr := s.st.FinishInbox(bg, it.ID, result); ferr != nil {
-		s.log.ErrorContext(ctx, "finish inbox failed", "inbox_id", it.ID, "err", safeErr(ferr))
+		s.log.ErrorContext(ctx, "finish inbox failed", "inbox_id", it.ID, "err", taxid.MaskErr(ferr))
 		return false
 	}
 	return true
@@ -143,7 +145,7 @@ func (panicError) Error() string { return "panic" }
 var errPanic error = panicError{}
 
 // runReconciler polls Klavi for consents that are not terminal, so a lost webhook never leaves a page stuck.
-func (s *Server) runReconciler(ctx context.Context) {
+func (s *Service) runReconciler(ctx context.Context) {
 	tick := time.NewTicker(s.pollInterval)
 	defer tick.Stop()
 	for {
@@ -157,11 +159,11 @@ func (s *Server) runReconciler(ctx context.Context) {
 }
 
 // reconcileOnce polls every consent that is due.
-func (s *Server) reconcileOnce(ctx context.Context) {
+func (s *Service) reconcileOnce(ctx context.Context) {
 	due, err := s.st.DueForPoll(ctx, s.now(), 20)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "due for poll failed", "err", safeErr(err))
+			s.log.ErrorContext(ctx, "due for poll failed", "err", taxid.MaskErr(err))
 		}
 		return
 	}
@@ -169,19 +171,20 @@ func (s *Server) reconcileOnce(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.safely(ctx, "poll", func() { s.pollConsent(ctx, c) })
+		s.safely(ctx, "poll", func() { s.Poll(ctx, c) })
 	}
 }
 
-// pollConsent checks one consent at Klavi and schedules the next check with backoff (base, 2×base, … 60 s).
-func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
+// Poll checks one consent at Klavi, as the reconciler does when it is due, and schedules the next check with
+// backoff (base, 2×base, … 60 s).
+func (s *Service) Poll(ctx context.Context, c store.Consent) {
 	attempts := c.PollAttempts + 1
 	cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
 	kc, err := s.kc.Consent(cctx, c.ID)
 	cancel()
 	changed := false
 	if err == nil && kc.Status.Known() {
-		after, aerr := s.applyStatus(ctx, c, string(kc.Status), kc.PermissionsGranted, kc.ExpireAt, "poll")
+		after, aerr := s.ApplyStatus(ctx, c, consent.Status(kc.Status), kc.PermissionsGranted, kc.ExpireAt, FromPoll)
 		if aerr == nil {
 			if after.Status != c.Status {
 				attempts = 1   // something moved: look again soon
@@ -192,9 +195,9 @@ func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
 	}
 	switch {
 	case err != nil && ctx.Err() == nil:
-		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id} failed", klaviErrText(err), false)
+		s.pollEntry(ctx, c.ID, consent.M(consent.TLPollFailed), KlaviErr(err), false)
 	case err == nil && !changed:
-		s.pollEntry(ctx, c.ID, "poll: GET /consents/{id}: "+string(kc.Status)+" (unchanged)", "", true)
+		s.pollEntry(ctx, c.ID, consent.M(consent.TLPollUnchanged, string(kc.Status)), consent.Msg{}, true)
 	}
 	s.askAgainForMissingReports(ctx, c)
 	next := s.backoff(attempts)
@@ -202,23 +205,23 @@ func (s *Server) pollConsent(ctx context.Context, c store.Consent) {
 	case errors.Is(err, klavi.ErrNotFound):
 		// Klavi does not know it (e.g. an embedded sandbox restarted with an older database): look rarely.
 		next = time.Hour
-	case c.Status == string(klavi.StatusAuthorised) && c.ReportsRequestedAt != nil:
+	case c.Status == consent.Authorised && c.ReportsRequestedAt != nil:
 		// Nothing left to do but notice a revocation made at the bank (which may send no event).
 		next = 5 * time.Minute
 	}
 	if err := s.st.SchedulePoll(context.WithoutCancel(ctx), c.ID, s.now().Add(next), attempts); err != nil {
-		s.log.WarnContext(ctx, "schedule poll failed", "err", safeErr(err))
+		s.log.WarnContext(ctx, "schedule poll failed", "err", taxid.MaskErr(err))
 	}
 }
 
 // missingReportsAfter is how long after the report request the reconciler waits for a first report before asking
-// Klavi once more (its webhook retries are over within about a minute: reliability.md §0.3).
+// Klavi once more: Klavi's own webhook retries are over well within it (docs/klavi.md#webhooks).
 const missingReportsAfter = 10 * time.Minute
 
 // askAgainForMissingReports requests an AUTHORISED consent's reports a second time, once, when none has arrived
 // missingReportsAfter after the first request (a lost report webhook).
-func (s *Server) askAgainForMissingReports(ctx context.Context, c store.Consent) {
-	if c.Status != string(klavi.StatusAuthorised) || c.ReportsRequestedAt == nil ||
+func (s *Service) askAgainForMissingReports(ctx context.Context, c store.Consent) {
+	if c.Status != consent.Authorised || c.ReportsRequestedAt == nil ||
 		s.now().Sub(*c.ReportsRequestedAt) < missingReportsAfter {
 		return
 	}
@@ -226,22 +229,22 @@ func (s *Server) askAgainForMissingReports(ctx context.Context, c store.Consent)
 	if err != nil || !released {
 		return
 	}
-	s.timeline(ctx, c.ID, "reports", "reports: none arrived 10 min after the request; asking Klavi again", "", false)
-	_ = s.requestReports(ctx, c, "reconciler")
+	s.Record(ctx, c.ID, "reports", consent.M(consent.TLReportsMissing), consent.Msg{}, false)
+	_ = s.RequestReports(ctx, c, FromReconciler)
 }
 
 // pollEntry records a poll on the consent's timeline; polls that keep seeing the same thing share one entry.
-func (s *Server) pollEntry(ctx context.Context, consentID, title, detail string, ok bool) {
+func (s *Service) pollEntry(ctx context.Context, consentID string, title, detail consent.Msg, ok bool) {
 	err := s.st.AddTimelineCoalesced(context.WithoutCancel(ctx), store.TimelineEntry{
 		ConsentID: consentID, Kind: "poll", Title: title, Detail: detail, OK: ok, At: s.now(),
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "timeline write failed", "kind", "poll", "err", safeErr(err))
+		s.log.WarnContext(ctx, "timeline write failed", "kind", "poll", "err", taxid.MaskErr(err))
 	}
 }
 
 // backoff is pollInterval·2^(attempts-1), capped at one minute.
-func (s *Server) backoff(attempts int) time.Duration {
+func (s *Service) backoff(attempts int) time.Duration {
 	d := s.pollInterval
 	for i := 1; i < attempts && d < time.Minute; i++ {
 		d *= 2
@@ -250,12 +253,55 @@ func (s *Server) backoff(attempts int) time.Duration {
 }
 
 // safely runs fn, recovering and logging a panic.
-func (s *Server) safely(ctx context.Context, what string, fn func()) {
+func (s *Service) safely(ctx context.Context, what string, fn func()) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			s.log.ErrorContext(ctx, "panic in background work", "what", what,
-				"panic", taxid.MaskText(panicText(rec)), "stack", taxid.MaskText(string(debug.Stack())))
+				"panic", taxid.MaskPanic(rec), "stack", taxid.MaskText(string(debug.Stack())))
 		}
 	}()
 	fn()
+}
+
+// HolderRefBatch is how many consents BackfillHolderRefs reads at a time.
+const HolderRefBatch = 200
+
+// BackfillHolderRefs gives a holder ref to every consent that has a tax id but none yet (rows stored before the
+// column existed). Run calls it once at start, next to the request handlers: each row is one UPDATE that the store
+// skips if the consent was purged meanwhile, so it is safe alongside everything else. It returns how many it set.
+func (s *Service) BackfillHolderRefs(ctx context.Context) int {
+	n, after := 0, ""
+	for ctx.Err() == nil {
+		batch, err := s.st.ConsentsMissingHolderRef(ctx, after, HolderRefBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "holder ref backfill failed", "err", taxid.MaskErr(err))
+			}
+			break
+		}
+		for _, c := range batch {
+			after = c.ID
+			ref := s.ConsentHolderRef(c)
+			if ref == "" {
+				continue // e.g. a personal consent holding only a CNPJ: it is listed, just not searchable
+			}
+			set, err := s.st.SetHolderRef(ctx, c.ID, ref)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "holder ref backfill failed", "err", taxid.MaskErr(err))
+				}
+				return n
+			}
+			if set {
+				n++
+			}
+		}
+		if len(batch) < HolderRefBatch {
+			break
+		}
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "holder refs backfilled", "consents", n)
+	}
+	return n
 }

@@ -1,34 +1,35 @@
-package handlers
+package flow
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 )
 
-// applyStatus records a status observed by source ("callback", "webhook", "poll", "revoke"), adds a timeline
-// entry when the status really changed, and, when the consent is (now) AUTHORISED, requests the reports
-// (exactly once across every path, through store.ClaimReportRequest). It returns the consent as stored
-// afterwards. Callers on every path may run concurrently: each step is idempotent.
-func (s *Server) applyStatus(ctx context.Context, c store.Consent, status string, granted []string, expireAt, source string) (store.Consent, error) {
+// ApplyStatus records a status observed by source, adds a timeline entry when the status really changed, and,
+// when the consent is (now) AUTHORISED, requests the reports (exactly once across every path, through
+// store.ClaimReportRequest). It returns the consent as stored afterwards. Callers on every path may run
+// concurrently: each step is idempotent (docs/reliability.md#idempotency).
+func (s *Service) ApplyStatus(ctx context.Context, c store.Consent, status consent.Status, granted []string, expireAt string, source Source) (store.Consent, error) {
 	after, err := s.setStatusLogged(ctx, c.ID, status, granted, expireAt, source)
 	if err != nil {
 		return c, err
 	}
-	if after.Status == string(klavi.StatusAuthorised) && after.ReportsRequestedAt == nil {
+	if after.Status == consent.Authorised && after.ReportsRequestedAt == nil {
 		// A failure is recorded on the timeline and retried by the reconciler; it is not the caller's error.
-		_ = s.requestReports(ctx, after, source)
+		_ = s.RequestReports(ctx, after, source)
 	}
-	if after.Status == string(klavi.StatusDeletedByUser) && status == string(klavi.StatusDeletedByUser) {
+	if after.Status == consent.DeletedByUser && status == consent.DeletedByUser {
 		// The holder deleted the consent (LGPD art. 18): erase what we keep about the link. Every observation
 		// purges again (idempotent, nothing left the second time), so a purge that failed is redone by the next
 		// delivery of the event; on the webhook path the error keeps the inbox item pending for a retry.
-		if err := s.purgeLink(ctx, after, source); err != nil {
+		if err := s.Purge(ctx, after, source); err != nil {
 			return after, err
 		}
 		if fresh, err := s.st.Consent(ctx, after.ID); err == nil {
@@ -38,15 +39,15 @@ func (s *Server) applyStatus(ctx context.Context, c store.Consent, status string
 	return after, nil
 }
 
-// purgeLink erases the personal data of the consent's link (store.PurgeLink writes the PII-free audit entry).
-func (s *Server) purgeLink(ctx context.Context, c store.Consent, source string) error {
+// Purge erases the personal data of the consent's link (store.PurgeLink writes the PII-free audit entry).
+func (s *Service) Purge(ctx context.Context, c store.Consent, source Source) error {
 	if c.LinkID == "" {
 		s.log.WarnContext(ctx, "purge skipped: consent without link", "source", source)
 		return nil
 	}
 	p, err := s.st.PurgeLink(context.WithoutCancel(ctx), c.LinkID)
 	if err != nil {
-		s.log.ErrorContext(ctx, "purge after consent_deleted_by_user failed", "source", source, "err", safeErr(err))
+		s.log.ErrorContext(ctx, "purge after consent_deleted_by_user failed", "source", source, "err", taxid.MaskErr(err))
 		return err
 	}
 	if !p.Empty() {
@@ -59,7 +60,7 @@ func (s *Server) purgeLink(ctx context.Context, c store.Consent, source string) 
 // setStatusLogged applies the status and writes one timeline entry per real change. The read-modify-read is
 // serialised per consent (callback, worker and reconciler may observe the same change at once), so exactly
 // one of them sees the transition and logs it.
-func (s *Server) setStatusLogged(ctx context.Context, id, status string, granted []string, expireAt, source string) (store.Consent, error) {
+func (s *Service) setStatusLogged(ctx context.Context, id string, status consent.Status, granted []string, expireAt string, source Source) (store.Consent, error) {
 	mu := s.consentLock(id)
 	mu.Lock()
 	defer mu.Unlock()
@@ -75,26 +76,28 @@ func (s *Server) setStatusLogged(ctx context.Context, id, status string, granted
 		return before, err
 	}
 	if after.Status != before.Status {
-		if source == "poll" {
+		from, to := string(before.Status), string(after.Status)
+		if source == FromPoll {
 			// The reconciler's only trace: one entry per change, none for polls that saw nothing new.
-			s.timeline(ctx, id, "poll", fmt.Sprintf("poll: GET /consents/{id}: %s → %s", before.Status, after.Status), "", true)
+			s.Record(ctx, id, "poll", consent.M(consent.TLPollChanged, from, to), consent.Msg{}, true)
 		} else {
-			s.timeline(ctx, id, "status", fmt.Sprintf("status: %s → %s", before.Status, after.Status), "observed via "+source, true)
+			s.Record(ctx, id, "status", consent.M(consent.TLStatusChanged, from, to),
+				consent.M(consent.TLObservedVia, string(source)), true)
 		}
 	}
 	return after, nil
 }
 
 // consentLock returns the mutex stripe for a consent id.
-func (s *Server) consentLock(id string) *sync.Mutex {
+func (s *Service) consentLock(id string) *sync.Mutex {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
 	return &s.statusLocks[h.Sum32()%uint32(len(s.statusLocks))]
 }
 
-// requestReports asks Klavi for the person type's products at user level, once per consent. A failed call
+// RequestReports asks Klavi for the person type's products at user level, once per consent. A failed call
 // releases the claim so the reconciler tries again.
-func (s *Server) requestReports(ctx context.Context, c store.Consent, source string) error {
+func (s *Service) RequestReports(ctx context.Context, c store.Consent, source Source) error {
 	claimed, err := s.st.ClaimReportRequest(ctx, c.ID)
 	if err != nil || !claimed {
 		return err
@@ -105,8 +108,8 @@ func (s *Server) requestReports(ctx context.Context, c store.Consent, source str
 		TaxID:               c.PersonalTaxID,
 		LinkID:              c.LinkID,
 		ConsentIDs:          []string{c.ID},
-		Products:            productsFor(c.PersonType),
-		ProductsCallbackURL: map[string]string{"all": s.reportsWebhookURL()},
+		Products:            Products(c.PersonType),
+		ProductsCallbackURL: map[string]string{"all": s.reportsURL},
 	}
 	endpoint := "POST /personal/user-data"
 	if c.PersonType == "business" {
@@ -117,22 +120,27 @@ func (s *Server) requestReports(ctx context.Context, c store.Consent, source str
 	defer cancel()
 	res, err := s.kc.RequestReports(cctx, req)
 	if err != nil {
-		s.log.WarnContext(ctx, "report request failed", "source", source, "err", safeErr(err))
+		s.log.WarnContext(ctx, "report request failed", "source", source, "err", taxid.MaskErr(err))
 		if rerr := s.st.ReleaseReportRequest(context.WithoutCancel(ctx), c.ID); rerr != nil {
-			s.log.ErrorContext(ctx, "release report request failed", "err", safeErr(rerr))
+			s.log.ErrorContext(ctx, "release report request failed", "err", taxid.MaskErr(rerr))
 		}
-		s.timeline(ctx, c.ID, "reports", "api: "+endpoint+" failed (will retry)", klaviErrText(err), false)
+		s.Record(ctx, c.ID, "reports", consent.M(consent.TLReportsRequestFailed, endpoint), KlaviErr(err), false)
 		return err
 	}
 	if res != nil && res.RequestID != "" {
 		if err := s.st.SetReportRequestID(context.WithoutCancel(ctx), c.ID, res.RequestID); err != nil {
-			s.log.WarnContext(ctx, "store report request id failed", "err", safeErr(err))
+			s.log.WarnContext(ctx, "store report request id failed", "err", taxid.MaskErr(err))
 		}
 	}
-	detail := "products: " + strings.Join(req.Products, ", ")
+	products := strings.Join(req.Products, ", ")
+	detail := consent.M(consent.TLReportsRequestedDetail, products)
 	if res != nil && res.RequestID != "" {
-		detail += "; requestId " + res.RequestID
+		detail = consent.M(consent.TLReportsRequestedID, products, res.RequestID)
 	}
-	s.timeline(ctx, c.ID, "reports", "api: "+endpoint+" (after "+source+")", detail, true)
+	title := consent.M(consent.TLReportsRequested, endpoint, string(source))
+	if source == FromReconciler {
+		title = consent.M(consent.TLReportsRequestedAgain, endpoint)
+	}
+	s.Record(ctx, c.ID, "reports", title, detail, true)
 	return nil
 }
