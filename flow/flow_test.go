@@ -1,0 +1,174 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/store"
+)
+
+// fakeKlavi answers Consent with a set status and counts report requests.
+type fakeKlavi struct {
+	mu      sync.Mutex
+	status  klavi.ConsentStatus
+	err     error
+	reports atomic.Int32
+}
+
+func (f *fakeKlavi) Consent(_ context.Context, id string) (*klavi.Consent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &klavi.Consent{ConsentID: id, Status: f.status}, nil
+}
+
+func (f *fakeKlavi) RequestReports(context.Context, klavi.ReportRequest) (*klavi.ReportRequestResult, error) {
+	f.reports.Add(1)
+	time.Sleep(5 * time.Millisecond) // widen the race window
+	return &klavi.ReportRequestResult{RequestID: "req-1"}, nil
+}
+
+func newTestService(t *testing.T) (*Service, *store.Store, *fakeKlavi) {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "flow.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	kc := &fakeKlavi{status: klavi.StatusAwaitingAuthorisation}
+	s, err := New(Options{Store: st, Klavi: kc, PublicURL: "http://127.0.0.1:8080", HolderKey: []byte("k"),
+		PollInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateConsent(context.Background(), store.Consent{ID: "c1", LinkID: "l1", PersonType: "personal",
+		PersonalTaxID: "52998224725"}); err != nil {
+		t.Fatal(err)
+	}
+	return s, st, kc
+}
+
+// Callback, webhook and poll may all see AUTHORISED at once: one status line, one report request.
+func TestApplyStatusConcurrentlyRequestsReportsOnce(t *testing.T) {
+	t.Parallel()
+	s, st, kc := newTestService(t)
+	ctx := context.Background()
+	c, _ := st.Consent(ctx, "c1")
+	var wg sync.WaitGroup
+	for _, src := range []Source{FromCallback, FromWebhook, FromPoll, FromCallback, FromWebhook} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.ApplyStatus(ctx, c, consent.Authorised, []string{"ACCOUNTS_ALL"}, "", src); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := kc.reports.Load(); n != 1 {
+		t.Errorf("report requests = %d, want 1", n)
+	}
+	tl, _ := st.Timeline(ctx, "c1")
+	changes, requests := 0, 0
+	for _, e := range tl {
+		switch e.Title.Key {
+		case consent.TLStatusChanged, consent.TLPollChanged:
+			changes++
+			if e.Title.Args[0] != "STARTED" || e.Title.Args[1] != "AUTHORISED" {
+				t.Errorf("change line = %v", e.Title)
+			}
+		case consent.TLReportsRequested:
+			requests++
+			if e.Detail.Key != consent.TLReportsRequestedID || e.Detail.Args[1] != "req-1" {
+				t.Errorf("request detail = %v", e.Detail)
+			}
+		}
+	}
+	if changes != 1 || requests != 1 {
+		t.Errorf("timeline: %d status lines, %d request lines; want 1 and 1: %+v", changes, requests, tl)
+	}
+	// A late, older status changes nothing and writes nothing.
+	before := len(tl)
+	if after, _ := s.ApplyStatus(ctx, c, consent.AwaitingAuthorisation, nil, "", FromWebhook); after.Status != consent.Authorised {
+		t.Errorf("status after a stale observation = %s", after.Status)
+	}
+	if tl, _ = st.Timeline(ctx, "c1"); len(tl) != before {
+		t.Errorf("a stale observation wrote %d lines", len(tl)-before)
+	}
+}
+
+// Polls that see nothing new share one coalesced line and back off; a failing poll says why.
+func TestPollCoalescesAndBacksOff(t *testing.T) {
+	t.Parallel()
+	s, st, kc := newTestService(t)
+	ctx := context.Background()
+	var nexts []time.Duration
+	for range 3 {
+		c, _ := st.Consent(ctx, "c1")
+		start := time.Now()
+		s.Poll(ctx, c)
+		c, _ = st.Consent(ctx, "c1")
+		nexts = append(nexts, c.NextPollAt.Sub(start).Round(time.Second))
+	}
+	// The first poll moves STARTED → AWAITING_AUTHORISATION (attempts back to 1), then 2 s, 4 s.
+	if nexts[0] != time.Second || nexts[1] != 2*time.Second || nexts[2] != 4*time.Second {
+		t.Errorf("backoff = %v, want [1s 2s 4s]", nexts)
+	}
+	tl, _ := st.Timeline(ctx, "c1")
+	if len(tl) != 2 || tl[0].Title.Key != consent.TLPollChanged || tl[1].Title.Key != consent.TLPollUnchanged || tl[1].Repeats != 2 {
+		t.Errorf("timeline = %+v", tl)
+	}
+	kc.mu.Lock()
+	kc.err = &klavi.APIError{HTTPStatus: 502, Code: 4001}
+	kc.mu.Unlock()
+	c, _ := st.Consent(ctx, "c1")
+	s.Poll(ctx, c)
+	tl, _ = st.Timeline(ctx, "c1")
+	last := tl[len(tl)-1]
+	if last.Title.Key != consent.TLPollFailed || last.OK || last.Detail.Key != consent.TLKlaviHTTPCode {
+		t.Errorf("failed poll line = %+v", last)
+	}
+}
+
+func TestKlaviErr(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want consent.Msg
+		text string
+	}{
+		{&klavi.APIError{HTTPStatus: 416, Code: 4004}, consent.M(consent.TLKlaviHTTPCode, "416", "4004"), "Klavi answered HTTP 416 (code 4004)"},
+		{&klavi.APIError{HTTPStatus: 500, Code: 500}, consent.M(consent.TLKlaviHTTP, "500"), "Klavi answered HTTP 500"},
+		{klavi.ErrUnavailable, consent.M(consent.TLKlaviUnavailable), "Klavi unavailable (timeout or connection error)"},
+		{context.DeadlineExceeded, consent.M(consent.TLCallInterrupted), "call interrupted"},
+		{errors.New("boom 529.982.247-25"), consent.M(consent.TLUnexpectedError), "unexpected error"},
+	} {
+		if got := KlaviErr(c.err); !got.Equal(c.want) {
+			t.Errorf("KlaviErr(%v) = %v, want %v", c.err, got, c.want)
+		}
+		if got := klaviErrText(c.err); got != c.text {
+			t.Errorf("klaviErrText(%v) = %q, want %q", c.err, got, c.text)
+		}
+	}
+}
+
+// Timeline arguments are masked: a CPF in a bank's message never reaches the page.
+func TestRecordMasksArguments(t *testing.T) {
+	t.Parallel()
+	s, st, _ := newTestService(t)
+	s.Record(context.Background(), "c1", "callback", consent.M(consent.TLCallbackError, "access_denied"),
+		consent.M(consent.TLText, "cpf 529.982.247-25 negado"), false)
+	tl, _ := st.Timeline(context.Background(), "c1")
+	if len(tl) != 1 || tl[0].Detail.Args[0] == "cpf 529.982.247-25 negado" {
+		t.Errorf("detail = %+v, want the CPF masked", tl)
+	}
+}
