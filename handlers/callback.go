@@ -40,7 +40,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		// The user finished in another browser or the bank's app: reveal nothing and change nothing, whatever
 		// the query says; the webhook and the reconciler complete the consent. Checked first so that the
 		// language switch on this page (which drops the query) shows the same page again.
-		s.page(w, r, http.StatusOK, "title.callback", 3, "", views.CallbackNeutralPage())
+		s.page(w, r, http.StatusOK, "title.callback", views.StepAuthorise, "", views.CallbackNeutralPage())
 		return nil
 	}
 	if !consent.ValidID(consentID) || !consent.ValidID(track) || (linkID != "" && !consent.ValidID(linkID)) {
@@ -48,7 +48,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		// them are logged, never the text itself.
 		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r),
 			"reason", "malformed", "consent_ref", logRef(consentID), "track_ref", logRef(track))
-		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
+		s.page(w, r, http.StatusBadRequest, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
 	}
 	if errCode != "" && !validErrorCode(errCode) {
@@ -62,7 +62,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r),
 			"reason", "mismatch", "consent_ref", logRef(consentID), "track_ref", logRef(track),
 			"session_ref", logRef(sid))
-		s.page(w, r, http.StatusForbidden, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
+		s.page(w, r, http.StatusForbidden, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
 		return nil
 	}
 	if c.CallbackAt == nil && s.now().Sub(c.CreatedAt) > s.consentMaxAge {
@@ -70,7 +70,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		// nothing (a replay of an already seen callback stays idempotent below).
 		s.log.WarnContext(r.Context(), "callback refused: consent too old", "request_id", reqID(r),
 			"reason", "too_old", "consent_ref", logRef(c.ID), "consent_age_min", int(s.now().Sub(c.CreatedAt)/time.Minute))
-		s.page(w, r, http.StatusBadRequest, "title.callback", 3, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
+		s.page(w, r, http.StatusBadRequest, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
 	}
 	first, err := s.st.MarkCallback(r.Context(), c.ID, errCode, errDesc)

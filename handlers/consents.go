@@ -60,7 +60,7 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 	vm := s.consentNewVM(l, in, validity)
 	if key := notChoosableKey(vm.Institution); key != "" {
 		vm.FormError = key
-		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
+		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
 		return nil
 	}
 	redirect, _, err := s.startConsent(r.Context(), sid, l, in.InstitutionCode, in.Name, validity)
@@ -70,7 +70,7 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		if errors.Is(err, errBadRedirect) {
 			vm.FormError = "err.redirect"
 		}
-		s.page(w, r, http.StatusBadGateway, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
+		s.page(w, r, http.StatusBadGateway, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
 		return nil
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -197,9 +197,9 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	m := s.meta(w, r, "title.consent", 3, "consents")
+	m := s.meta(w, r, "title.consent", views.StepAuthorise, "consents")
 	if vm.Status == consent.Authorised || len(vm.Reports) > 0 {
-		m.Step = 4
+		m.Step = views.StepData
 	}
 	m.Refresh = vm.Live
 	s.pageMeta(w, r, http.StatusOK, m, views.ConsentPage(vm))
@@ -384,7 +384,7 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 	}
-	s.page(w, r, http.StatusOK, "title.consents", 0, "consents", views.ConsentsPage(vm))
+	s.page(w, r, http.StatusOK, "title.consents", views.StepNone, "consents", views.ConsentsPage(vm))
 	return nil
 }
 
@@ -422,7 +422,7 @@ func (s *Server) handleConsentSearch(w http.ResponseWriter, r *http.Request) err
 				typed = typed[:64] // what Normalize looks at anyway; a megabyte is not echoed back
 			}
 			vm := views.ConsentsVM{Statuses: consent.All, Status: status, TaxID: typed, TaxIDError: "err.taxid_filter"}
-			s.page(w, r, http.StatusUnprocessableEntity, "title.consents", 0, "consents", views.ConsentsPage(vm))
+			s.page(w, r, http.StatusUnprocessableEntity, "title.consents", views.StepNone, "consents", views.ConsentsPage(vm))
 			return nil
 		}
 		holder = ref
@@ -492,7 +492,7 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 	}
 	if r.URL.Query().Get("confirm") != "1" && r.PostForm.Get("confirm") != "1" {
 		vm := views.RevokeVM{ID: c.ID, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(flow.ConsentTaxID(c)), Status: c.Status}
-		s.page(w, r, http.StatusOK, "title.revoke", 0, "consents", views.RevokeConfirmPage(vm))
+		s.page(w, r, http.StatusOK, "title.revoke", views.StepNone, "consents", views.RevokeConfirmPage(vm))
 		return nil
 	}
 	if c.Status.Terminal() {
@@ -542,7 +542,7 @@ func (s *Server) handleConsentReports(w http.ResponseWriter, r *http.Request) er
 	for _, rp := range reps {
 		vm.Reports = append(vm.Reports, reportItem(rp))
 	}
-	s.page(w, r, http.StatusOK, "title.reports", 4, "consents", views.ReportsListPage(vm))
+	s.page(w, r, http.StatusOK, "title.reports", views.StepData, "consents", views.ReportsListPage(vm))
 	return nil
 }
 

@@ -10,9 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
-	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -194,7 +192,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		s.logKlaviErr(r, "institutions failed", err)
 		vm.ErrorKey = "err.institutions_load"
-		s.page(w, r, http.StatusBadGateway, "title.institutions", 2, "start", views.InstitutionsPage(vm))
+		s.page(w, r, http.StatusBadGateway, "title.institutions", views.StepInstitution, "start", views.InstitutionsPage(vm))
 		return nil
 	}
 	resources := map[string]bool{}
@@ -216,40 +214,8 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 		vm.ResourceOptions = append(vm.ResourceOptions, res)
 	}
 	sort.Strings(vm.ResourceOptions)
-	s.page(w, r, http.StatusOK, "title.institutions", 2, "start", views.InstitutionsPage(vm))
+	s.page(w, r, http.StatusOK, "title.institutions", views.StepInstitution, "start", views.InstitutionsPage(vm))
 	return nil
-}
-
-// handleConsentNew answers GET /consents/new?institution=CODE: the confirmation page.
-func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error {
-	l, ok, err := s.sessionLink(w, r)
-	if !ok {
-		return err
-	}
-	code := r.URL.Query().Get("institution")
-	if !consent.ValidID(code) {
-		return statusError(http.StatusNotFound)
-	}
-	in, ok, err := s.findInstitution(r.Context(), l, code)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return statusError(http.StatusNotFound)
-	}
-	vm := s.consentNewVM(l, in, 12)
-	vm.FormError = notChoosableKey(vm.Institution)
-	s.page(w, r, http.StatusOK, "title.consent_new", 3, "start", views.ConsentNewPage(vm))
-	return nil
-}
-
-func (s *Server) consentNewVM(l store.Link, in klavi.Institution, validity int) views.ConsentNewVM {
-	return views.ConsentNewVM{
-		Institution:    institutionItem(in, l.PersonType),
-		ValidityPeriod: validity,
-		PersonType:     l.PersonType,
-		TaxIDMasked:    taxid.Mask(linkTaxID(l)),
-	}
 }
 
 // linkTaxID is the tax id the flow is about: the CNPJ for businesses, else the CPF.

@@ -40,7 +40,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 }
 
 // page wraps body in the layout with the given title key and flow step.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, titleKey string, step int, nav string,
+func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, titleKey string, step views.Step, nav string,
 	body templ.Component) {
 	s.pageMeta(w, r, status, s.meta(w, r, titleKey, step, nav), body)
 }
@@ -50,7 +50,7 @@ func (s *Server) pageMeta(w http.ResponseWriter, r *http.Request, status int, m 
 }
 
 // meta builds the layout data; it pops the flash message (and saves the session) so call it before writing.
-func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, step int, nav string) views.Meta {
+func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, step views.Step, nav string) views.Meta {
 	m := views.Meta{
 		Title: views.T(r.Context(), titleKey),
 		Path:  langNextPath(r),
@@ -156,7 +156,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int) {
 	vm := errorVM(r, status)
 	// The tab title names the problem ("Página não encontrada"), not just "Erro".
-	s.pageMeta(w, r, status, s.meta(w, r, vm.TitleKey, 0, ""), views.ErrorPage(vm))
+	s.pageMeta(w, r, status, s.meta(w, r, vm.TitleKey, views.StepNone, ""), views.ErrorPage(vm))
 }
 
 func (s *Server) errorComponent(r *http.Request, status int) templ.Component {

@@ -43,7 +43,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 		rep = nil // buildReportVM shows the raw body with an "unreadable" notice
 	}
 	vm := buildReportVM(rp, rep, parseReportQuery(r.URL.Query()))
-	m := s.meta(w, r, "title.report", 4, "consents")
+	m := s.meta(w, r, "title.report", views.StepData, "consents")
 	if vm.ProductName != "" {
 		m.Title = views.ProductLabel(r.Context(), vm.ProductName) + " · " + m.Title
 	}

@@ -122,7 +122,7 @@ func (s *Server) handleStartPage(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("type") == "business" {
 		vm.PersonType = "business"
 	}
-	s.page(w, r, http.StatusOK, "title.start", 1, "start", views.StartPage(vm))
+	s.page(w, r, http.StatusOK, "title.start", views.StepIdentify, "start", views.StartPage(vm))
 	return nil
 }
 
@@ -134,7 +134,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := readStartForm(r)
 	if errs := f.validate(); len(errs) > 0 {
-		s.page(w, r, http.StatusUnprocessableEntity, "title.start", 1, "start", views.StartPage(f.vm(errs, s.sandboxHints)))
+		s.page(w, r, http.StatusUnprocessableEntity, "title.start", views.StepIdentify, "start", views.StartPage(f.vm(errs, s.sandboxHints)))
 		return nil
 	}
 	ss := sessionFrom(r.Context())
@@ -149,7 +149,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) error {
 		s.logKlaviErr(r, "create link failed", err)
 		vm := f.vm(nil, s.sandboxHints)
 		vm.FormError = klaviErrKey(err)
-		s.page(w, r, http.StatusBadGateway, "title.start", 1, "start", views.StartPage(vm))
+		s.page(w, r, http.StatusBadGateway, "title.start", views.StepIdentify, "start", views.StartPage(vm))
 		return nil
 	}
 	if err := s.saveSession(w, r, ss); err != nil {

@@ -308,7 +308,7 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error
 	if page.Next > 0 {
 		vm.Next = strconv.FormatInt(page.Next, 10)
 	}
-	s.page(w, r, http.StatusOK, "title.webhooks", 0, "webhooks", views.WebhooksPage(vm))
+	s.page(w, r, http.StatusOK, "title.webhooks", views.StepNone, "webhooks", views.WebhooksPage(vm))
 	return nil
 }
 
@@ -344,7 +344,7 @@ func (s *Server) handleWebhookDetail(w http.ResponseWriter, r *http.Request) err
 		}
 		vm.Body = taxid.MaskText(prettyJSON(b))
 	}
-	s.page(w, r, http.StatusOK, "title.webhook", 0, "webhooks", views.WebhookDetailPage(vm))
+	s.page(w, r, http.StatusOK, "title.webhook", views.StepNone, "webhooks", views.WebhookDetailPage(vm))
 	return nil
 }
 

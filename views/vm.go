@@ -8,12 +8,24 @@ import (
 	"github.com/klavi-demo/portal/consent"
 )
 
+// Step is a page's place in the flow, shown by the step indicator.
+type Step int
+
+// The flow's steps.
+const (
+	StepNone        Step = iota // not part of the flow: no indicator
+	StepIdentify                // 1 Identificação: person type and CPF/CNPJ
+	StepInstitution             // 2 Instituição: the participant list
+	StepAuthorise               // 3 Autorização: confirm, the bank, the return
+	StepData                    // 4 Dados: the consent's reports
+)
+
 // Meta is what the layout needs from every page: title, the current path (for the language switch), the flow
 // step (0 when the page is not part of the flow), asset URLs and whether a no-JS refresh is wanted.
 type Meta struct {
 	Title     string // already translated
 	Path      string // validated current path, used as ?next= on the language links
-	Step      int    // 1 Identificação … 4 Dados; 0 hides the step indicator
+	Step      Step   // where the page sits in the flow; StepNone hides the indicator
 	Nav       string // "start", "consents", "webhooks": highlights the current menu item
 	Refresh   bool   // adds <noscript><meta http-equiv="refresh" content="3"></noscript>
 	CSS, JS   string // cache-busted asset URLs
