@@ -84,6 +84,41 @@ func TestRunHelpPrintsEveryVariable(t *testing.T) {
 	}
 }
 
+// The README's configuration table lists exactly the variables of the settings table, each fixed default as written
+// there (defaults worked out at start are described in words).
+func TestREADMEConfigTableMatchesSettings(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // variable → its row's default cell
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if name != "" && strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == "" {
+				rows[name] = cells[2]
+			}
+		}
+	}
+	for _, s := range settings {
+		cell, ok := rows[s.name]
+		switch {
+		case !ok:
+			t.Errorf("README's configuration table lacks %s", s.name)
+		case s.shown == "" && !strings.Contains(cell, "`"+filepath.ToSlash(s.def)+"`"):
+			t.Errorf("README gives %s the default %q, want `%s`", s.name, strings.TrimSpace(cell), s.def)
+		}
+		delete(rows, s.name)
+	}
+	for name := range rows {
+		t.Errorf("README lists %s, which is not in the settings table", name)
+	}
+}
+
 func TestRunRejectsUnknownCommand(t *testing.T) {
 	err := run(context.Background(), []string{"serve-everything"}, envFrom(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
