@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
+
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/views"
 )
@@ -208,6 +210,18 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	}
 	if !strings.Contains(out, "/consents/abc") {
 		t.Errorf("log line lost a harmless value: %s", out)
+	}
+}
+
+// The portal's logger adds the request id to lines logged with a request's context, and only to those.
+func TestLoggerAddsTheRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, slog.LevelInfo)
+	log.InfoContext(context.WithValue(context.Background(), middleware.RequestIDKey, "host/abc-000042"), "in request")
+	log.InfoContext(context.Background(), "outside a request")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "request_id=host/abc-000042") || strings.Contains(lines[1], "request_id") {
+		t.Errorf("log lines = %q", lines)
 	}
 }
 
