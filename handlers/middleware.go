@@ -122,8 +122,7 @@ func (s *Server) requestLogger(next http.Handler) http.Handler {
 			"method", r.Method,
 			"route", pattern,
 			"status", status,
-			"duration_ms", time.Since(start).Milliseconds(),
-			"request_id", middleware.GetReqID(r.Context()))
+			"duration_ms", time.Since(start).Milliseconds())
 	})
 }
 
@@ -140,7 +139,6 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				panic(rec)
 			}
 			s.log.ErrorContext(r.Context(), "panic in handler",
-				"request_id", middleware.GetReqID(r.Context()),
 				"panic", taxid.MaskText(panicText(rec)),
 				"stack", taxid.MaskText(string(debug.Stack())))
 			if ww, ok := w.(middleware.WrapResponseWriter); ok && ww.Status() != 0 {
