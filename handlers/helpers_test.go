@@ -19,6 +19,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/klavi-demo/portal/internal/logbuf"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -177,26 +178,9 @@ type env struct {
 	st   *store.Store
 	kc   *fakeKlavi
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	// dbPath is the SQLite file behind st (tests open it directly to inspect or break it).
 	dbPath string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func newEnv(t *testing.T, mods ...func(*Options)) *env {
@@ -208,7 +192,7 @@ func newEnv(t *testing.T, mods ...func(*Options)) *env {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	o := Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:         st,
