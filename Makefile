@@ -1,4 +1,5 @@
-# Klavi Link "API Only" demo portal. `make run` and `make test` are the two commands a newcomer needs.
+# Klavi Link "API Only" demo portal. `make run` and `make test` are the two commands a newcomer needs;
+# `make help` lists the others.
 -include .env
 
 GO       ?= go
@@ -9,13 +10,18 @@ DRIVER_ROOT   := $(CURDIR)/.cache/playwright-driver
 CHROMIUM_PATH ?= /usr/bin/chromium
 PW_MODULE     := github.com/playwright-community/playwright-go
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME      ?= 10s
 
 .PHONY: run
 run: ## build and start the portal with the embedded Klavi sandbox
 	$(GO) run .
 
+.PHONY: help
+help: ## list the targets and what they do
+	@awk -F ':.*## ' '/^[a-zA-Z0-9_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
+
 .PHONY: build
-build:
+build: ## build the portal binary (BIN, default bin/portal)
 	$(GO) build -trimpath -o $(BIN) .
 
 .PHONY: generate
@@ -29,7 +35,7 @@ check-generated: ## fail when committed *_templ.go files are stale
 	@test -z "$$(git status --porcelain -- '*_templ.go')" || { echo "uncommitted generated templ files:"; git status --porcelain -- '*_templ.go'; exit 1; }
 
 .PHONY: lint
-lint: check-generated
+lint: check-generated ## generated files up to date, gofmt, go vet (all build tags), templ fmt
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
@@ -70,15 +76,20 @@ test: e2e-deps lint unit e2e ## everything CI runs
 load: ## webhook load test, not part of make test: 50 deliveries/s + 200 slowloris for LOAD_SECONDS (default 60)
 	$(GO) test -tags load -count=1 -run TestWebhookLoad -timeout 10m -v ./e2e/
 
+# go test -fuzz accepts one target per package and run, so each Fuzz* function found in the test files gets its own.
 .PHONY: fuzz
-fuzz: ## short fuzz runs of the parsers and tax-id rules
-	$(GO) test -run='^$$' -fuzz=FuzzParseEvents -fuzztime=20s ./klavi/
-	$(GO) test -run='^$$' -fuzz=FuzzParseReport -fuzztime=20s ./klavi/
+fuzz: ## short fuzz runs of the parsers and tax-id rules: every Fuzz* target, FUZZTIME each (default 10s)
+	@grep -rHo --include='*_test.go' --exclude-dir=.git --exclude-dir=.cache '^func Fuzz[A-Za-z0-9_]*' . | \
+	sed 's|/[^/]*:func | |' | sort | \
+	while read -r dir target; do \
+		echo "fuzz: $$target in $$dir for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$dir" || exit 1; \
+	done
 
 .PHONY: bench
-bench:
+bench: ## benchmarks of every package
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 .PHONY: clean
-clean:
+clean: ## remove the binary, local databases and e2e artifacts
 	rm -rf bin data/*.db data/*.db-wal data/*.db-shm e2e/artifacts

@@ -30,28 +30,44 @@ const (
 	demoSecretKey = "demo-secret-key"
 )
 
-// setting documents one environment variable; the same table feeds `portal help` and the README.
-type setting struct{ name, def, meaning string }
+// setting is one environment variable. The table is the only place a default is written: loadConfig reads every
+// variable through it, `portal help` prints it, and a test checks the README's table against it.
+type setting struct {
+	name, def, meaning string
+	// shown replaces def in `portal help` when the default is worked out at start (def is then empty).
+	shown string
+}
 
 var settings = []setting{
-	{"ADDR", "127.0.0.1:8080", "portal listen address"},
-	{"PUBLIC_URL", "http:// + ADDR", "how browsers and webhooks reach the portal (callback and webhook URLs are built from it)"},
-	{"DATABASE_PATH", "data/portal.db", "SQLite file (its directory is created)"},
-	{"SESSION_KEY", "generated once, kept beside the database", "cookie signing/encryption key (at least 32 characters)"},
-	{"KLAVI_BASE_URL", "empty: start the embedded sandbox", "e.g. https://api-sandbox.klavi.ai/data/v1 for real Klavi"},
-	{"KLAVI_ACCESS_KEY", demoAccessKey, "Klavi accessKey"},
-	{"KLAVI_SECRET_KEY", demoSecretKey, "Klavi secretKey; also verifies webhook signatures"},
-	{"SANDBOX_ADDR", "127.0.0.1:8090", "where the embedded sandbox listens (API under /data/v1)"},
-	{"SANDBOX_PUBLIC_URL", "http://localhost:<sandbox port>", "how browsers reach the sandbox's bank pages (another site than the portal, as in production)"},
-	{"SANDBOX_REDIRECT_TTL", "60s", "lifetime of a single-use consentRedirectURL"},
-	{"SANDBOX_TOKEN_TTL", "30m", "lifetime of sandbox access and link tokens"},
-	{"SANDBOX_IDLE_TIMEOUT", "30m", "an unfinished consent becomes EXPIRED after this"},
-	{"SANDBOX_AUTO_REPORTS", "false", "send reports automatically after AUTHORISED"},
-	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report"},
-	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final"},
-	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them"},
-	{"WEBHOOK_ALLOWLIST", "empty: any source (the signature decides)", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"ADDR", "127.0.0.1:8080", "portal listen address", ""},
+	{"PUBLIC_URL", "", "how browsers and webhooks reach the portal (callback and webhook URLs are built from it)", "http:// + ADDR"},
+	{"DATABASE_PATH", filepath.Join("data", "portal.db"), "SQLite file (its directory is created)", ""},
+	{"SESSION_KEY", "", "cookie signing/encryption key (at least 32 characters)", "generated once, kept beside the database"},
+	{"KLAVI_BASE_URL", "", "e.g. https://api-sandbox.klavi.ai/data/v1 for real Klavi", "empty: start the embedded sandbox"},
+	{"KLAVI_ACCESS_KEY", demoAccessKey, "Klavi accessKey", ""},
+	{"KLAVI_SECRET_KEY", demoSecretKey, "Klavi secretKey; also verifies webhook signatures", ""},
+	{"SANDBOX_ADDR", "127.0.0.1:8090", "where the embedded sandbox listens (API under /data/v1)", ""},
+	{"SANDBOX_PUBLIC_URL", "", "how browsers reach the sandbox's bank pages (another site than the portal, as in production)", "http://localhost:<sandbox port>"},
+	{"SANDBOX_REDIRECT_TTL", "60s", "lifetime of a single-use consentRedirectURL", ""},
+	{"SANDBOX_TOKEN_TTL", "30m", "lifetime of sandbox access and link tokens", ""},
+	{"SANDBOX_IDLE_TIMEOUT", "30m", "an unfinished consent becomes EXPIRED after this", ""},
+	{"SANDBOX_AUTO_REPORTS", "false", "send reports automatically after AUTHORISED", ""},
+	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report", ""},
+	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final", ""},
+	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them", ""},
+	{"WEBHOOK_ALLOWLIST", "", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy", "empty: any source (the signature decides)"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", ""},
+}
+
+// defaultOf returns a variable's default from settings. A name missing from the table is a programming error,
+// caught by any test that loads the configuration.
+func defaultOf(name string) string {
+	for _, s := range settings {
+		if s.name == name {
+			return s.def
+		}
+	}
+	panic("config: " + name + " is not in the settings table")
 }
 
 func printHelp(w io.Writer) {
@@ -63,7 +79,11 @@ func printHelp(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
 	for _, s := range settings {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, s.def, s.meaning)
+		def := s.def
+		if s.shown != "" {
+			def = s.shown
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, def, s.meaning)
 	}
 	tw.Flush()
 }
@@ -83,22 +103,22 @@ type config struct {
 
 // loadConfig applies defaults, reads the environment and validates; every error names its variable.
 func loadConfig(getenv func(string) string) (config, error) {
-	env := func(name, def string) string {
+	env := func(name string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
-		return def
+		return defaultOf(name)
 	}
 	c := config{
-		Addr:             env("ADDR", "127.0.0.1:8080"),
-		PublicURL:        strings.TrimRight(env("PUBLIC_URL", ""), "/"),
-		DatabasePath:     env("DATABASE_PATH", filepath.Join("data", "portal.db")),
+		Addr:             env("ADDR"),
+		PublicURL:        strings.TrimRight(env("PUBLIC_URL"), "/"),
+		DatabasePath:     env("DATABASE_PATH"),
 		SessionKey:       getenv("SESSION_KEY"),
-		KlaviBaseURL:     strings.TrimRight(env("KLAVI_BASE_URL", ""), "/"),
-		AccessKey:        env("KLAVI_ACCESS_KEY", demoAccessKey),
-		SecretKey:        env("KLAVI_SECRET_KEY", demoSecretKey),
-		SandboxAddr:      env("SANDBOX_ADDR", "127.0.0.1:8090"),
-		SandboxPublicURL: strings.TrimRight(env("SANDBOX_PUBLIC_URL", ""), "/"),
+		KlaviBaseURL:     strings.TrimRight(env("KLAVI_BASE_URL"), "/"),
+		AccessKey:        env("KLAVI_ACCESS_KEY"),
+		SecretKey:        env("KLAVI_SECRET_KEY"),
+		SandboxAddr:      env("SANDBOX_ADDR"),
+		SandboxPublicURL: strings.TrimRight(env("SANDBOX_PUBLIC_URL"), "/"),
 	}
 	var errs []error
 	check := func(err error) {
@@ -117,32 +137,32 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.KlaviBaseURL != "" && (getenv("KLAVI_ACCESS_KEY") == "" || getenv("KLAVI_SECRET_KEY") == "") {
 		check(errors.New("KLAVI_ACCESS_KEY and KLAVI_SECRET_KEY: required when KLAVI_BASE_URL is set"))
 	}
-	dur := func(name, def string, dst *time.Duration) {
-		d, err := time.ParseDuration(env(name, def))
+	dur := func(name string, dst *time.Duration) {
+		d, err := time.ParseDuration(env(name))
 		if err != nil || d <= 0 {
-			check(fmt.Errorf("%s: want a positive duration such as %s", name, def))
+			check(fmt.Errorf("%s: want a positive duration such as %s", name, defaultOf(name)))
 			return
 		}
 		*dst = d
 	}
-	dur("SANDBOX_REDIRECT_TTL", "60s", &c.RedirectTTL)
-	dur("SANDBOX_TOKEN_TTL", "30m", &c.TokenTTL)
-	dur("SANDBOX_IDLE_TIMEOUT", "30m", &c.IdleTimeout)
-	dur("SANDBOX_REPORT_DELAY", "300ms", &c.ReportDelay)
-	dur("POLL_INTERVAL", "2s", &c.PollInterval)
-	if days, err := strconv.Atoi(env("RETENTION_DAYS", "30")); err != nil || days < 0 || days > 36500 {
+	dur("SANDBOX_REDIRECT_TTL", &c.RedirectTTL)
+	dur("SANDBOX_TOKEN_TTL", &c.TokenTTL)
+	dur("SANDBOX_IDLE_TIMEOUT", &c.IdleTimeout)
+	dur("SANDBOX_REPORT_DELAY", &c.ReportDelay)
+	dur("POLL_INTERVAL", &c.PollInterval)
+	if days, err := strconv.Atoi(env("RETENTION_DAYS")); err != nil || days < 0 || days > 36500 {
 		check(errors.New("RETENTION_DAYS: want a whole number of days (0 keeps data forever)"))
 	} else {
 		c.Retention = time.Duration(days) * 24 * time.Hour
 	}
-	if v := env("SANDBOX_AUTO_REPORTS", "false"); v != "" {
+	if v := env("SANDBOX_AUTO_REPORTS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			check(errors.New("SANDBOX_AUTO_REPORTS: want true or false"))
 		}
 		c.AutoReports = b
 	}
-	for _, item := range strings.Split(env("WEBHOOK_ALLOWLIST", ""), ",") {
+	for _, item := range strings.Split(env("WEBHOOK_ALLOWLIST"), ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -158,7 +178,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.WebhookAllowlist = append(c.WebhookAllowlist, p.Masked())
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))
 	}
 	if len(errs) == 0 {

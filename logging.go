@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/klavi-demo/portal/handlers"
 )
 
 // sensitiveKeys are attribute names whose values never reach a log line (reliability.md §6).
@@ -18,12 +20,13 @@ var sensitiveKeys = map[string]bool{
 // taxIDPattern is the backstop: anything shaped like a CPF or CNPJ inside a logged string is replaced.
 var taxIDPattern = regexp.MustCompile(`\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b|\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b`)
 
-// newLogger returns a text logger that redacts sensitive attributes by name and tax-id-shaped substrings.
+// newLogger returns a text logger that redacts sensitive attributes by name and tax-id-shaped substrings, and
+// adds request_id to every line logged with a request's context.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+	return slog.New(handlers.LogRequestID(slog.NewTextHandler(w, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: redact,
-	}))
+	})))
 }
 
 func redact(_ []string, a slog.Attr) slog.Attr {

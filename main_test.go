@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
+
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/views"
 )
@@ -81,6 +83,41 @@ func TestRunHelpPrintsEveryVariable(t *testing.T) {
 		if !strings.Contains(out.String(), s.name) {
 			t.Errorf("help does not mention %s", s.name)
 		}
+	}
+}
+
+// The README's configuration table lists exactly the variables of the settings table, each fixed default as written
+// there (defaults worked out at start are described in words).
+func TestREADMEConfigTableMatchesSettings(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // variable → its row's default cell
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if name != "" && strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == "" {
+				rows[name] = cells[2]
+			}
+		}
+	}
+	for _, s := range settings {
+		cell, ok := rows[s.name]
+		switch {
+		case !ok:
+			t.Errorf("README's configuration table lacks %s", s.name)
+		case s.shown == "" && !strings.Contains(cell, "`"+filepath.ToSlash(s.def)+"`"):
+			t.Errorf("README gives %s the default %q, want `%s`", s.name, strings.TrimSpace(cell), s.def)
+		}
+		delete(rows, s.name)
+	}
+	for name := range rows {
+		t.Errorf("README lists %s, which is not in the settings table", name)
 	}
 }
 
@@ -173,6 +210,18 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	}
 	if !strings.Contains(out, "/consents/abc") {
 		t.Errorf("log line lost a harmless value: %s", out)
+	}
+}
+
+// The portal's logger adds the request id to lines logged with a request's context, and only to those.
+func TestLoggerAddsTheRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, slog.LevelInfo)
+	log.InfoContext(context.WithValue(context.Background(), middleware.RequestIDKey, "host/abc-000042"), "in request")
+	log.InfoContext(context.Background(), "outside a request")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "request_id=host/abc-000042") || strings.Contains(lines[1], "request_id") {
+		t.Errorf("log lines = %q", lines)
 	}
 }
 

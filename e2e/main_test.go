@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,13 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/playwright-community/playwright-go"
 
+	"github.com/klavi-demo/portal/internal/logbuf"
 	"github.com/klavi-demo/portal/klavi/taxid"
 )
 
@@ -107,25 +106,8 @@ func testMain(m *testing.M) int {
 type portal struct {
 	URL, SandboxURL string
 	cmd             *exec.Cmd
-	logs            *syncBuffer
+	logs            *logbuf.Buffer
 	done            chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var listening = regexp.MustCompile(`^(portal|sandbox) listening on (\S+)`)
@@ -152,7 +134,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &portal{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &portal{cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

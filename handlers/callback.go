@@ -46,7 +46,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	if !consent.ValidID(consentID) || !consent.ValidID(track) || (linkID != "" && !consent.ValidID(linkID)) {
 		// A security event: the raw values are attacker-chosen (CR/LF, NUL, markup), so only hashes of
 		// them are logged, never the text itself.
-		s.log.WarnContext(r.Context(), "callback refused: malformed ids", "request_id", reqID(r),
+		s.log.WarnContext(r.Context(), "callback refused: malformed ids",
 			"reason", "malformed", "consent_ref", logRef(consentID), "track_ref", logRef(track))
 		s.page(w, r, http.StatusBadRequest, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
@@ -59,7 +59,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		s.log.WarnContext(r.Context(), "callback refused: does not match the session", "request_id", reqID(r),
+		s.log.WarnContext(r.Context(), "callback refused: does not match the session",
 			"reason", "mismatch", "consent_ref", logRef(consentID), "track_ref", logRef(track),
 			"session_ref", logRef(sid))
 		s.page(w, r, http.StatusForbidden, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusForbidden}))
@@ -68,7 +68,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 	if c.CallbackAt == nil && s.now().Sub(c.CreatedAt) > s.consentMaxAge {
 		// The track id was never used and the consent is older than Klavi lets it live: refuse and change
 		// nothing (a replay of an already seen callback stays idempotent below).
-		s.log.WarnContext(r.Context(), "callback refused: consent too old", "request_id", reqID(r),
+		s.log.WarnContext(r.Context(), "callback refused: consent too old",
 			"reason", "too_old", "consent_ref", logRef(c.ID), "consent_age_min", int(s.now().Sub(c.CreatedAt)/time.Minute))
 		s.page(w, r, http.StatusBadRequest, "title.callback", views.StepAuthorise, "", views.CallbackRejectedPage(views.CallbackVM{Status: http.StatusBadRequest}))
 		return nil
@@ -83,7 +83,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) error {
 			// Only the (charset- and length-checked) error code is logged, once per consent. error_description
 			// is untrusted free text: it goes to the consent row and its timeline only (cut, control
 			// characters stripped, tax ids masked, escaped when rendered).
-			s.log.InfoContext(r.Context(), "callback with error", "request_id", reqID(r), "error", errCode)
+			s.log.InfoContext(r.Context(), "callback with error", "error", errCode)
 			title = consent.M(consent.TLCallbackError, errCode)
 			if errDesc != "" {
 				detail = consent.M(consent.TLText, errDesc)

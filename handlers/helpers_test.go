@@ -21,6 +21,7 @@ import (
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/flow"
+	"github.com/klavi-demo/portal/internal/logbuf"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
@@ -182,26 +183,9 @@ type env struct {
 	st   *store.Store
 	kc   *fakeKlavi
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	// dbPath is the SQLite file behind st (tests open it directly to inspect or break it).
 	dbPath string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // envOptions are the server's options plus the lifecycle settings a test may change.
@@ -231,7 +215,7 @@ func newEnv(t *testing.T, mods ...func(*envOptions)) *env {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	o := envOptions{Options: Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:         st,

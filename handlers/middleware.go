@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -59,6 +61,45 @@ func ownRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// LogRequestID wraps h so that every record logged with a request's context (InfoContext(r.Context(), ...) and
+// the other *Context methods) carries the id middleware.RequestID gave the request, as request_id. Records
+// logged without such a context get no request_id at all, and a record that already has one keeps its own.
+// Wrapping an already wrapped handler returns it unchanged. Attributes added by the wrapper land inside any
+// group opened with WithGroup.
+func LogRequestID(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := middleware.GetReqID(ctx); id != "" && !hasAttr(r, "request_id") {
+		r = r.Clone()
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
+}
+
 // requestLogger logs one line per request: method, route pattern (never the raw path or query, which may hold
 // ids and tax ids), status, duration and request id.
 func (s *Server) requestLogger(next http.Handler) http.Handler {
@@ -81,8 +122,7 @@ func (s *Server) requestLogger(next http.Handler) http.Handler {
 			"method", r.Method,
 			"route", pattern,
 			"status", status,
-			"duration_ms", time.Since(start).Milliseconds(),
-			"request_id", middleware.GetReqID(r.Context()))
+			"duration_ms", time.Since(start).Milliseconds())
 	})
 }
 
@@ -99,7 +139,6 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				panic(rec)
 			}
 			s.log.ErrorContext(r.Context(), "panic in handler",
-				"request_id", middleware.GetReqID(r.Context()),
 				"panic", taxid.MaskPanic(rec),
 				"stack", taxid.MaskText(string(debug.Stack())))
 			if ww, ok := w.(middleware.WrapResponseWriter); ok && ww.Status() != 0 {

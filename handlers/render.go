@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/a-h/templ"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
@@ -24,7 +23,7 @@ import (
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
-		s.log.ErrorContext(r.Context(), "render failed", "request_id", middleware.GetReqID(r.Context()), "err", err)
+		s.log.ErrorContext(r.Context(), "render failed", "err", err)
 		buf.Reset()
 		status = http.StatusInternalServerError
 		if err := s.errorComponent(r, status).Render(r.Context(), &buf); err != nil {
@@ -146,7 +145,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadGateway
 	}
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", middleware.GetReqID(r.Context()),
+		s.log.ErrorContext(r.Context(), "request failed",
 			"status", status, "err", taxid.MaskErr(err))
 	}
 	s.errorPage(w, r, status)

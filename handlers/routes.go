@@ -83,7 +83,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.st.Ping(r.Context()); err != nil {
-		s.log.ErrorContext(r.Context(), "health check failed", "request_id", middleware.GetReqID(r.Context()),
+		s.log.ErrorContext(r.Context(), "health check failed",
 			"err", taxid.MaskErr(err))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("unavailable\n"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/klavi-demo/portal/internal/logbuf"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/store"
@@ -28,7 +29,7 @@ type sandboxEnv struct {
 	portal  *httptest.Server
 	sbx     *httptest.Server
 	st      *store.Store
-	logs    *syncBuffer
+	logs    *logbuf.Buffer
 	browser *http.Client
 }
 
@@ -62,7 +63,7 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	o := envOptions{Options: Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Store: st, Klavi: kc,
 		WebhookSecret: testSecret, PublicURL: portalURL, SessionKey: bytes.Repeat([]byte("s"), 64),
 		SandboxHints: true}, PollInterval: 50 * time.Millisecond}

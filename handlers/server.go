@@ -23,7 +23,7 @@ import (
 
 // Options are the server's dependencies. Store, Klavi, Flow, PublicURL and SessionKey are required.
 type Options struct {
-	Logger        *slog.Logger
+	Logger        *slog.Logger // wrapped with LogRequestID: lines logged with a request's context carry its id
 	Store         *store.Store
 	Klavi         *klavi.Client
 	Flow          *flow.Service // the consent lifecycle (main starts its loops with Run)
@@ -115,6 +115,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Logger = slog.New(LogRequestID(o.Logger.Handler()))
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -258,5 +258,5 @@ func klaviErrKey(err error) string {
 
 // logKlaviErr logs a failed Klavi call; klavi errors are already sanitised, safeErr masks anything else.
 func (s *Server) logKlaviErr(r *http.Request, msg string, err error) {
-	s.log.WarnContext(r.Context(), msg, "request_id", reqID(r), "err", taxid.MaskErr(err))
+	s.log.WarnContext(r.Context(), msg, "err", taxid.MaskErr(err))
 }

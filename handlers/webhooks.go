@@ -46,7 +46,7 @@ func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !s.webhookSourceAllowed(r) {
 				// Not from Klavi's documented addresses: refuse before reading or storing anything.
-				s.log.WarnContext(r.Context(), "webhook refused: source not allowed", "kind", kind, "request_id", reqID(r))
+				s.log.WarnContext(r.Context(), "webhook refused: source not allowed", "kind", kind)
 				writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
 				return
 			}
@@ -119,9 +119,9 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, bod
 	d := store.Delivery{Kind: kind, ReceivedAt: s.now(), SignatureValid: sigValid, BodySHA256: bodyHash(body),
 		Size: len(body), Result: result}
 	if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
-		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
+		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "err", taxid.MaskErr(err))
 	}
-	s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", result, "request_id", reqID(r))
+	s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", result)
 	writeJSON(w, status, map[string]any{"error": result})
 }
 
@@ -159,7 +159,7 @@ func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
 	n, err := s.st.RecordEventDelivery(r.Context(), d, items)
 	if err != nil {
 		// Not durable: let Klavi retry.
-		s.log.ErrorContext(r.Context(), "store event delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
+		s.log.ErrorContext(r.Context(), "store event delivery failed", "err", taxid.MaskErr(err))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
 	}
@@ -240,7 +240,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
 			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: "discarded: data deleted by the holder"}
 		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
-			s.log.ErrorContext(r.Context(), "record discarded report failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
+			s.log.ErrorContext(r.Context(), "record discarded report failed", "err", taxid.MaskErr(err))
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 			return
 		}
@@ -251,7 +251,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result}
 	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "store report delivery failed", "request_id", reqID(r), "err", taxid.MaskErr(err))
+		s.log.ErrorContext(r.Context(), "store report delivery failed", "err", taxid.MaskErr(err))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
 	}
