@@ -23,6 +23,7 @@ type Consent struct {
 	PersonalTaxID      string // normalised
 	BusinessTaxID      string // normalised
 	HolderRef          string // keyed pseudonym of the consent's tax id (set by the caller); "" when unknown or purged
+	DeviceRef          string // keyed pseudonym of the device cookie of the browser that started it; "" when unknown
 	InstitutionCode    string
 	InstitutionName    string
 	ValidityPeriod     int
@@ -65,13 +66,14 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO consents (id, link_id, session_id, track_id_hash,
 			person_type, personal_tax_id, business_tax_id, institution_code, institution_name, validity_period,
 			status, permissions_apply, permissions_granted, expire_at, error_code, error_description, callback_at,
-			reports_requested_at, report_request_id, next_poll_at, poll_attempts, created_at, updated_at, holder_ref)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			reports_requested_at, report_request_id, next_poll_at, poll_attempts, created_at, updated_at, holder_ref,
+			device_ref)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			c.ID, c.LinkID, c.SessionID, c.TrackIDHash, c.PersonType, c.PersonalTaxID, c.BusinessTaxID,
 			c.InstitutionCode, c.InstitutionName, c.ValidityPeriod, c.Status, encodeList(c.PermissionsApply),
 			encodeList(c.PermissionsGranted), c.ExpireAt, c.ErrorCode, c.ErrorDescription, nullMS(c.CallbackAt),
 			nullMS(c.ReportsRequestedAt), c.ReportRequestID, nullMS(c.NextPollAt), c.PollAttempts,
-			ms(c.CreatedAt), ms(c.UpdatedAt), c.HolderRef)
+			ms(c.CreatedAt), ms(c.UpdatedAt), c.HolderRef, c.DeviceRef)
 		if err != nil {
 			return err
 		}
@@ -82,7 +84,7 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 const consentCols = `id, link_id, session_id, track_id_hash, person_type, personal_tax_id, business_tax_id,
 	institution_code, institution_name, validity_period, status, permissions_apply, permissions_granted, expire_at,
 	error_code, error_description, callback_at, reports_requested_at, report_request_id, next_poll_at,
-	poll_attempts, created_at, updated_at, holder_ref`
+	poll_attempts, created_at, updated_at, holder_ref, device_ref`
 
 func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	var c Consent
@@ -92,7 +94,7 @@ func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	err := row.Scan(&c.ID, &c.LinkID, &c.SessionID, &c.TrackIDHash, &c.PersonType, &c.PersonalTaxID,
 		&c.BusinessTaxID, &c.InstitutionCode, &c.InstitutionName, &c.ValidityPeriod, &c.Status, &apply, &granted,
 		&c.ExpireAt, &c.ErrorCode, &c.ErrorDescription, &callback, &requested, &c.ReportRequestID, &nextPoll,
-		&c.PollAttempts, &created, &updated, &c.HolderRef)
+		&c.PollAttempts, &created, &updated, &c.HolderRef, &c.DeviceRef)
 	if err != nil {
 		return Consent{}, err
 	}
@@ -147,6 +149,7 @@ func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Con
 type ConsentFilter struct {
 	Status    consent.Status
 	HolderRef string         // exact match on Consent.HolderRef (the pseudonym of the consent's tax id)
+	DeviceRef string         // exact match on Consent.DeviceRef (the browser that started it)
 	Before    *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
 	Limit     int            // <= 0 means 100; at most 1000
 }
@@ -231,6 +234,10 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 	if f.Status != "" {
 		where = append(where, "status = ?")
 		args = append(args, f.Status)
+	}
+	if f.DeviceRef != "" {
+		where = append(where, "device_ref = ?")
+		args = append(args, f.DeviceRef)
 	}
 	if f.HolderRef != "" {
 		where = append(where, "holder_ref = ?")
