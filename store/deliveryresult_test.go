@@ -8,6 +8,7 @@ import (
 )
 
 func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	if _, err := s.RecordEventDelivery(ctx, Delivery{Kind: "event", SignatureValid: true, Keys: []string{"a", "b", "c"}, Result: "accepted"},
@@ -57,6 +58,7 @@ func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
 }
 
 func TestAddTimelineCoalescedCountsRepeats(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	poll := TimelineEntry{ConsentID: "c1", Kind: "poll", Title: "poll: GET /consents/{id} → STARTED", OK: true}
