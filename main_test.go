@@ -26,6 +26,7 @@ func envFrom(m map[string]string) func(string) string {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := loadConfig(envFrom(nil))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
@@ -45,6 +46,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 }
 
 func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -75,6 +77,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 }
 
 func TestRunHelpPrintsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"help"}, envFrom(nil), &out, io.Discard); err != nil {
 		t.Fatalf("run help: %v", err)
@@ -89,6 +92,7 @@ func TestRunHelpPrintsEveryVariable(t *testing.T) {
 // The README's configuration table lists exactly the variables of the settings table, each fixed default as written
 // there (defaults worked out at start are described in words).
 func TestREADMEConfigTableMatchesSettings(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +126,7 @@ func TestREADMEConfigTableMatchesSettings(t *testing.T) {
 }
 
 func TestRunRejectsUnknownCommand(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"serve-everything"}, envFrom(nil), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("err = %v", err)
@@ -129,6 +134,7 @@ func TestRunRejectsUnknownCommand(t *testing.T) {
 }
 
 func TestRunFailsClearlyWhenThePortIsInUse(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +149,7 @@ func TestRunFailsClearlyWhenThePortIsInUse(t *testing.T) {
 }
 
 func TestRunFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
+	t.Parallel()
 	// CI runs as root, which writes into read-only directories: put the database under a regular file instead.
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
@@ -159,6 +166,7 @@ func TestRunFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
 // TestRunServesAndShutsDown starts the whole binary's wiring on free ports, checks /healthz and the start page,
 // then cancels the context and expects a clean return.
 func TestRunServesAndShutsDown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{"ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0",
 		"DATABASE_PATH": filepath.Join(dir, "p.db")}
@@ -198,6 +206,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 }
 
 func TestLoggerRedactsSensitiveValues(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log := newLogger(&buf, slog.LevelDebug)
 	log.Info("x", "personalTaxId", "52998224725", "authorization", "Bearer abc", "note", "cpf 529.982.247-25 here",
@@ -215,6 +224,7 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 
 // The portal's logger adds the request id to lines logged with a request's context, and only to those.
 func TestLoggerAddsTheRequestID(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log := newLogger(&buf, slog.LevelInfo)
 	log.InfoContext(context.WithValue(context.Background(), middleware.RequestIDKey, "host/abc-000042"), "in request")
@@ -226,6 +236,7 @@ func TestLoggerAddsTheRequestID(t *testing.T) {
 }
 
 func TestWebhookAllowlistAcceptsIPsAndCIDRs(t *testing.T) {
+	t.Parallel()
 	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1"}))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
@@ -241,6 +252,7 @@ func TestWebhookAllowlistAcceptsIPsAndCIDRs(t *testing.T) {
 
 // TestServerRejectsHugeHeaders checks the explicit MaxHeaderBytes: a request whose headers exceed 64 KiB gets 431.
 func TestServerRejectsHugeHeaders(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +274,7 @@ func TestServerRejectsHugeHeaders(t *testing.T) {
 
 // `portal sandbox` runs the simulator alone: it answers Klavi's API with the configured keys and nothing else.
 func TestRunSandboxAlone(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"SANDBOX_ADDR": "127.0.0.1:0", "ADDR": "127.0.0.1:1"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -302,6 +315,7 @@ func TestRunSandboxAlone(t *testing.T) {
 // The start page's table of test tax ids (views, which may not import the sandbox) lists exactly the sandbox's
 // scenario catalogue.
 func TestStartPageScenariosMatchTheSandbox(t *testing.T) {
+	t.Parallel()
 	var fromSandbox, onStartPage []string
 	for _, r := range sandbox.Scenarios() {
 		fromSandbox = append(fromSandbox, r.TaxID)

@@ -55,6 +55,7 @@ func logMark(e *env) int { return len(e.logs.String()) }
 
 // §2 test 1: no session → neutral page, no PII, nothing changed; the webhook still completes the consent.
 func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, track := e.startFlow(e.browser(), "52998224725")
 	link := e.linkOf(id)
@@ -86,6 +87,7 @@ func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
 // §2 tests 2 and 4: missing / wrong / foreign / consumed track ids and an attacker's own valid callback URL
 // opened in the victim's session → refused, nothing changed, one security event with hashed ids only.
 func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	victim, attacker := e.browser(), e.browser()
 	vid, vtrack := e.startFlow(victim, "52998224725")
@@ -158,6 +160,7 @@ func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
 // §2 test 5: malformed ids in any of the three parameters → 400, nothing changed, one log line that holds no
 // part of the value.
 func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	b := e.browser()
 	id, track := e.startFlow(b, "52998224725")
@@ -224,6 +227,7 @@ func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
 // §2 test 6: hostile error and error_description → stored cut and cleaned, rendered escaped, and exactly one
 // log line (the sanitised error code) besides the access log.
 func TestCallbackHostileErrorParameters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	cases := []struct {
 		name, errCode, desc, wantCode string
@@ -291,6 +295,7 @@ func TestCallbackHostileErrorParameters(t *testing.T) {
 // §2 test 9: cross-origin protection on every state-changing form, and a header-less POST still needs a
 // session.
 func TestCrossOriginProtectionOnEveryForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
@@ -395,6 +400,7 @@ func (c *cookieClient) do(method, path, form string, hdr map[string]string) resp
 
 // §2 test 10: every Set-Cookie of a whole flow has the required attributes, over http and https PUBLIC_URLs.
 func TestEverySetCookie(t *testing.T) {
+	t.Parallel()
 	for _, secure := range []bool{false, true} {
 		name := map[bool]string{false: "http", true: "https"}[secure]
 		t.Run(name, func(t *testing.T) {
@@ -467,6 +473,7 @@ func sessionIDOf(e *env, name, value string) string {
 // §2 test 11: a session cookie planted by an attacker (a valid one, from the attacker's own visit) is replaced
 // when the victim starts a flow; the planted id reaches none of the victim's data.
 func TestSessionFixationWithPlantedCookie(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example"; o.PollInterval = time.Hour })
 	attacker := newCookieClient(e)
 	wantStatus(t, attacker.do("POST", "/start", url.Values{"person_type": {"personal"}, "tax_id": {"11144477735"}}.Encode(), nil), http.StatusSeeOther)
@@ -506,6 +513,7 @@ func TestSessionFixationWithPlantedCookie(t *testing.T) {
 // The language switch on the neutral page drops the query (ids are never echoed into links): the page it leads
 // to is the same neutral page in the other language, not a "malformed return" error.
 func TestCallbackNeutralPageSurvivesTheLanguageSwitch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, track := e.startFlow(e.browser(), "52998224725")
 	stranger := e.browser()

@@ -13,6 +13,7 @@ import (
 )
 
 func TestHappyPathPersonal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 
@@ -208,6 +209,7 @@ func TestHappyPathPersonal(t *testing.T) {
 }
 
 func TestStartValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tests := []struct {
 		name, lang, personType, taxID, rep, wantText string
@@ -268,6 +270,7 @@ func TestStartValidation(t *testing.T) {
 }
 
 func TestInstitutionPicker(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 	r := e.get(c, "/institutions")
@@ -316,6 +319,7 @@ func TestInstitutionPicker(t *testing.T) {
 }
 
 func TestConsentCreateFailures(t *testing.T) {
+	t.Parallel()
 	t.Run("Klavi error re-renders the confirmation with no row written", func(t *testing.T) {
 		e := newEnv(t)
 		c := e.browser()
@@ -347,6 +351,7 @@ func TestConsentCreateFailures(t *testing.T) {
 }
 
 func TestCallback(t *testing.T) {
+	t.Parallel()
 	t.Run("no session: neutral page, nothing changed", func(t *testing.T) {
 		e := newEnv(t)
 		id, track := e.startFlow(e.browser(), "52998224725")
@@ -497,6 +502,7 @@ func TestCallback(t *testing.T) {
 }
 
 func TestRevokingAConsentInProgressShowsWhatKlaviDecided(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 	id, _ := e.startFlow(c, "529.982.247-25")
@@ -512,6 +518,7 @@ func TestRevokingAConsentInProgressShowsWhatKlaviDecided(t *testing.T) {
 }
 
 func TestRevokeFallsBackToRevokedWhenTheReadBackFails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 	id, track := e.startFlow(c, "529.982.247-25")
@@ -531,6 +538,7 @@ func TestRevokeFallsBackToRevokedWhenTheReadBackFails(t *testing.T) {
 }
 
 func TestBankURLAllowed(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url  string
 		want bool
@@ -557,6 +565,7 @@ func TestBankURLAllowed(t *testing.T) {
 // An institution that serves only the other kind of customer is filtered out by default and, when shown, cannot
 // be chosen, on the page and on the server.
 func TestPickerMatchesThePersonType(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.kc.institutions = append(e.kc.institutions, klavi.Institution{InstitutionCode: "555", Name: "Banco Empresas",
 		InstitutionType: 1, BusinessType: "LEGAL", AvailableResources: []string{"ACCOUNTS"}})

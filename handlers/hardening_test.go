@@ -52,6 +52,7 @@ func serveAs(s *Server, remote, method, path string, form url.Values, hdr map[st
 }
 
 func TestRateLimitOnFlowPosts(t *testing.T) {
+	t.Parallel()
 	clk := &testClock{}
 	e := newEnv(t, func(o *envOptions) { o.RateLimit = 3; o.Now = clk.Now })
 	c := e.browser()
@@ -113,6 +114,7 @@ func TestRateLimitOnFlowPosts(t *testing.T) {
 }
 
 func TestRateLimitDisabledAndDefault(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.RateLimit = -1 })
 	if e.s.limiter != nil {
 		t.Error("negative RateLimit should disable the limiter")
@@ -135,6 +137,7 @@ func TestRateLimitDisabledAndDefault(t *testing.T) {
 }
 
 func TestRateLimiter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	l := newRateLimiter(2, time.Minute, clock)
@@ -179,6 +182,7 @@ func TestRateLimiter(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ remote, xff, want string }{
 		{"192.0.2.1:1234", "", "192.0.2.1"},
 		{"192.0.2.1:1234", "203.0.113.5", "192.0.2.1"},
@@ -199,6 +203,7 @@ func TestClientKey(t *testing.T) {
 }
 
 func TestCallbackForTooOldConsent(t *testing.T) {
+	t.Parallel()
 	t.Run("first callback after 60 minutes: 400, nothing changed", func(t *testing.T) {
 		clk := &testClock{}
 		e := newEnv(t, func(o *envOptions) { o.Now = clk.Now; o.PollInterval = time.Hour })
@@ -254,6 +259,7 @@ func TestCallbackForTooOldConsent(t *testing.T) {
 }
 
 func TestWebhookMethodAndContentType(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := consentEvent("ev-ct", "consent_authorised", "consent-x", "link-x")
 	sig := klavi.Sign(testSecret, body)
@@ -358,6 +364,7 @@ func reportFor(reportID, linkID, consentID string) []byte {
 }
 
 func TestConsentDeletedByUserPurges(t *testing.T) {
+	t.Parallel()
 	for _, via := range []string{"webhook", "poll"} {
 		t.Run(via, func(t *testing.T) {
 			poll := time.Hour

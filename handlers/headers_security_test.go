@@ -51,6 +51,7 @@ func checkHSTS(t *testing.T, r resp) {
 // §2 test 12: with an https PUBLIC_URL, every kind of answer (pages, static files, redirects, JSON receivers,
 // 400/401/403/404/405/413/415/429/500/503) carries the security headers and HSTS; HTML is never cached.
 func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) {
 		o.PublicURL = "https://portal.example"
 		o.RateLimit = 3
@@ -139,6 +140,7 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 // §4 test 5: a handler panic through the real router → the generic 500 page, one masked log line, and the
 // next request (same handler, same lock) is served normally.
 func TestHandlerPanicThroughRouter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pk := &panicOnceKlavi{fakeKlavi: e.kc}
 	e.useKlavi(pk)
@@ -267,6 +269,7 @@ func newEnvTB(tb testing.TB) tbEnv {
 // The request id on every log line is ours: a client-sent X-Request-Id (which chi's RequestID would adopt) can
 // neither write text into the logs nor impersonate another request.
 func TestClientRequestIDIsNotLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, id := range []string{"529.982.247-25", strings.Repeat("x", 8000), "victim-request-000001"} {
 		mark := logMark(e)
@@ -286,6 +289,7 @@ func TestClientRequestIDIsNotLogged(t *testing.T) {
 // A panic after the status line went out (a streamed download) cannot become a 500 page: the connection is
 // aborted, so the client sees a failed transfer rather than a "200" with an error page glued on.
 func TestPanicAfterWriteAbortsTheResponse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	h := e.s.securityHeaders(ownRequestID(middleware.RequestID(e.s.requestLogger(e.s.recoverer(
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

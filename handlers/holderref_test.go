@@ -64,6 +64,7 @@ func search(t *testing.T, e *env, c *http.Client, form url.Values) string {
 }
 
 func TestHolderRef(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ref := e.flow.HolderRef(cpfAna)
 	if !validHolderRef(ref) {
@@ -94,6 +95,7 @@ func TestHolderRef(t *testing.T) {
 }
 
 func TestConsentSearch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
 	ana1, ana2, bia := seedHolders(t, e)
 	c := e.browser()
@@ -303,6 +305,7 @@ func TestConsentSearch(t *testing.T) {
 
 // Consents stored before the holder_ref column get theirs when the server starts.
 func TestHolderRefBackfill(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	ctx := context.Background()
 	old := []store.Consent{
@@ -373,6 +376,7 @@ func TestHolderRefBackfill(t *testing.T) {
 // The purge that follows consent_deleted_by_user blanks the holder ref with the tax ids (the webhook path is
 // covered in TestConsentDeletedByUserPurges); a consent purged while the backfill runs gets no ref back.
 func TestPurgeBlanksHolderRef(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	ctx := context.Background()
 	id, _ := e.startFlow(e.browser(), cpfAna)

@@ -60,6 +60,7 @@ func logFindings(logs string, secrets ...string) []string {
 }
 
 func TestLogScannerCatches(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		line string
 		bad  bool

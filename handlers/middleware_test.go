@@ -15,6 +15,7 @@ import (
 // A line logged with a request's context carries that request's id; a line logged without one has no
 // request_id attribute at all, not an empty one.
 func TestLogRequestIDAddsTheRequestsID(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log := slog.New(LogRequestID(slog.NewTextHandler(&buf, nil))).With("component", "test")
 	var id string
@@ -42,6 +43,7 @@ func TestLogRequestIDAddsTheRequestsID(t *testing.T) {
 
 // The wrapper never writes request_id twice: not when a call site still passes it, not when wrapped twice.
 func TestLogRequestIDNeverDuplicates(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	log := slog.New(LogRequestID(LogRequestID(slog.NewTextHandler(&buf, nil))))
 	ctx := context.WithValue(context.Background(), middleware.RequestIDKey, "req-7")

@@ -68,6 +68,7 @@ func webhookRowIDs(t *testing.T, r resp) []string {
 }
 
 func TestWebhookListPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	seedInbox(t, e)
 	c := e.browser()
@@ -220,6 +221,7 @@ func consentRowIDs(t *testing.T, r resp) []string {
 }
 
 func TestConsentListPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)

@@ -29,6 +29,7 @@ func checkSecurityHeaders(t *testing.T, r resp) {
 }
 
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 	id, _ := e.startFlow(c, "52998224725")
@@ -99,6 +100,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestPanicGives500Page(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	h := e.s.securityHeaders(e.s.recoverer(e.s.withSession(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom 529.982.247-25")
@@ -117,6 +119,7 @@ func TestPanicGives500Page(t *testing.T) {
 }
 
 func TestHSTSAndSecureCookieOnHTTPS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example" })
 	r := e.post(e.browser(), "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}})
 	wantStatus(t, r, http.StatusSeeOther)
@@ -135,6 +138,7 @@ func TestHSTSAndSecureCookieOnHTTPS(t *testing.T) {
 }
 
 func TestSessionCookieHTTP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.post(e.browser(), "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}})
 	wantStatus(t, r, http.StatusSeeOther)
@@ -151,12 +155,14 @@ func TestSessionCookieHTTP(t *testing.T) {
 }
 
 func TestTamperedCookieGivesFreshSession(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(e.browser(), "GET", "/institutions", nil, map[string]string{"Cookie": "sid=tampered-value"})
 	wantStatus(t, r, http.StatusSeeOther) // fresh session → no link → back to the start
 }
 
 func TestSessionFixation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.browser()
 	wantStatus(t, e.get(c, "/lang/en?next=/"), http.StatusSeeOther)
@@ -176,6 +182,7 @@ func TestSessionFixation(t *testing.T) {
 }
 
 func TestCrossOriginProtection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	form := url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}.Encode()
 	tests := []struct {
@@ -209,6 +216,7 @@ func TestCrossOriginProtection(t *testing.T) {
 }
 
 func TestLangNext(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tests := []struct{ next, want string }{
 		{"/consents", "/consents"},
@@ -262,6 +270,7 @@ func TestLangNext(t *testing.T) {
 }
 
 func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.get(e.browser(), "/no-such-page")
 	wantStatus(t, r, http.StatusNotFound)
@@ -274,6 +283,7 @@ func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
 // The language links keep a page's filters but never copy a CPF/CNPJ into another URL: a legacy tax_id link is
 // redirected to its holder URL first, and the holder ref (a pseudonym) is what the language link keeps.
 func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	r := e.get(b, "/consents?status=AUTHORISED&tax_id=529.982.247-25")

@@ -180,6 +180,7 @@ func (e *sandboxEnv) consentPage(path string) *goquery.Document {
 }
 
 func TestSandboxHappyPath(t *testing.T) {
+	t.Parallel()
 	e := newSandboxEnv(t)
 	res, d := e.walk("529.982.247-25", "personal", true)
 	if !strings.HasPrefix(res.Request.URL.Path, "/consents/") {
@@ -218,6 +219,7 @@ func TestSandboxHappyPath(t *testing.T) {
 }
 
 func TestSandboxDenyAndTryAgain(t *testing.T) {
+	t.Parallel()
 	e := newSandboxEnv(t)
 	res, d := e.walk("111.444.777-35", "personal", true)
 	if !strings.HasPrefix(res.Request.URL.Path, "/consents/") {
@@ -236,6 +238,7 @@ func TestSandboxDenyAndTryAgain(t *testing.T) {
 }
 
 func TestSandboxBusiness(t *testing.T) {
+	t.Parallel()
 	e := newSandboxEnv(t)
 	res, _ := e.walk("11.222.333/0001-81", "business", true)
 	path := res.Request.URL.Path
@@ -246,6 +249,7 @@ func TestSandboxBusiness(t *testing.T) {
 }
 
 func TestSandboxScenarios(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, cpf string
 		check     func(t *testing.T, e *sandboxEnv, consentID string)

@@ -61,6 +61,7 @@ func serveWebhook(s *Server, path string, body io.Reader, contentLength int64, h
 // §1 test 1: known answers computed outside Go (openssl dgst -sha256 -hmac) and the GitHub vector, through the
 // receiver, over the raw bytes. No captured delivery from Klavi's real sandbox is available (see the report).
 func TestWebhookKnownAnswerVectors(t *testing.T) {
+	t.Parallel()
 	t.Run("frozen synthetic Klavi delivery", func(t *testing.T) {
 		e := newEnv(t)
 		body := []byte(`[{"eventId":"kat-1","eventName":"consent_authorised","payload":{}}]`)
@@ -93,6 +94,7 @@ func TestWebhookKnownAnswerVectors(t *testing.T) {
 
 // §1 tests 2 and 3: every malformed or foreign signature → 401 and no inbox row; upper-case hex accepted.
 func TestWebhookSignatureVariants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	db := rawDB(t, e)
 	body := consentEvent("ev-sig", "consent_authorised", "consent-x", "link-x")
@@ -174,6 +176,7 @@ func (zeros) Read(p []byte) (int, error) {
 // §1 test 5 and §4 test 3: over-limit bodies → 413 without reading past the limit; lying Content-Length;
 // chunked bodies; the connection is closed after the 413.
 func TestWebhookBodyLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	db := rawDB(t, e)
 	noRows := func(t *testing.T) {
@@ -273,6 +276,7 @@ func TestWebhookBodyLimits(t *testing.T) {
 
 // §1 test 6: a valid signature over a body that is not a usable event list → 400, audited, nothing stored.
 func TestWebhookMalformedBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	db := rawDB(t, e)
 	for _, b := range []string{
@@ -296,6 +300,7 @@ func TestWebhookMalformedBodies(t *testing.T) {
 // §1 tests 7 and 8: an array of three with one already seen → exactly two new rows; the unknown eventName is
 // stored and finished as ignored.
 func TestWebhookArrayOfThreeOneSeenUnknownIgnored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	db := rawDB(t, e)
 	one := consentEvent("ev-a", "consent_rejected", "c-x", "l-x")
@@ -338,6 +343,7 @@ func TestWebhookArrayOfThreeOneSeenUnknownIgnored(t *testing.T) {
 // §1 test 9: with an allowlist, a source outside it gets 403 and nothing is recorded; forwarded headers do not
 // help. Without one (the default, for the local sandbox), any source reaches the signature check.
 func TestWebhookSourceAllowlist(t *testing.T) {
+	t.Parallel()
 	klaviSandbox := netip.MustParsePrefix("18.231.92.86/32")
 	e := newEnv(t, func(o *envOptions) { o.WebhookAllowlist = []netip.Prefix{klaviSandbox} })
 	db := rawDB(t, e)
@@ -395,6 +401,7 @@ func TestWebhookSourceAllowlist(t *testing.T) {
 
 // §1 test 13: 50 concurrent deliveries of one eventId → one inbox row and one processing run.
 func TestWebhookSameEventConcurrently(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	db := rawDB(t, e)
 	b := e.browser()
@@ -458,6 +465,7 @@ func TestWebhookSameEventConcurrently(t *testing.T) {
 // §1 test 15: the store fails inside the transaction (SQLITE_FULL-like abort, or the lock held past
 // busy_timeout) → 503 and no partial row; the redelivery succeeds once the database recovers.
 func TestWebhookStoreFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	db := rawDB(t, e)
 	body := consentEvent("ev-db", "consent_authorised", "consent-x", "link-x")
@@ -541,6 +549,7 @@ func (alwaysPanicKlavi) Consent(context.Context, string) (*klavi.Consent, error)
 // §1 test 16 (and §4 test 5, worker side): a panicking item is recovered and retried, then dead-lettered after
 // store.MaxInboxAttempts; the worker keeps processing other items.
 func TestWorkerPanicDeadLetters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	db := rawDB(t, e)
 	b := e.browser()
@@ -589,6 +598,7 @@ func consentEventAt(eventID, name, consentID, linkID, at string) string {
 
 // §1 test 17: consent_revoked (T2) processed before consent_authorised (T1 < T2) → final REVOKED, no reports.
 func TestOutOfOrderConsentEvents(t *testing.T) {
+	t.Parallel()
 	const t1, t2 = "2026-01-01T10:00:00.000Z", "2026-01-01T10:05:00.000Z"
 	for _, tc := range []struct {
 		name     string
@@ -649,6 +659,7 @@ func TestOutOfOrderConsentEvents(t *testing.T) {
 // §2 test 9 (webhook side): the receivers are outside cross-origin protection; a browser-looking request goes
 // on to the signature check, which decides.
 func TestWebhookIgnoresCrossOriginHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := consentEvent("ev-co", "consent_authorised", "consent-x", "link-x")
 	for _, hdr := range []map[string]string{

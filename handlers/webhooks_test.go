@@ -31,6 +31,7 @@ func inboxCount(t *testing.T, e *env) int {
 }
 
 func TestEventWebhook(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := consentEvent("ev-1", "consent_authorised", "consent-x", "link-x")
 
@@ -140,6 +141,7 @@ func flip(sig string) string {
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestWebhookDrivesConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = 1e9 * 3600 }) // reconciler out of the way
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
@@ -179,6 +181,7 @@ func TestWebhookDrivesConsent(t *testing.T) {
 }
 
 func TestReportWebhook(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_savings_account","productVersion":"1",` +
 		`"productReportId":"rep-9","productReportTime":"2026-01-01 10:00:00","links":[{"linkId":"nolink","institutionCode":"1","consents":[{"consentId":"unknown"}]}],"savingsAccounts":[]}`)
@@ -215,6 +218,7 @@ func TestReportWebhook(t *testing.T) {
 // TestReportsRequestedOnce: AUTHORISED observed at once by the callback, the webhook worker and the
 // reconciler → exactly one report request.
 func TestReportsRequestedOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = 5e6 })
 	e.kc.reportDelay = 50e6
 	b := e.browser()
@@ -262,6 +266,7 @@ func TestReportsRequestedOnce(t *testing.T) {
 }
 
 func TestReportRequestFailureIsRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = 5e6 })
 	e.kc.reportErr = klavi.ErrUnavailable
 	b := e.browser()
@@ -284,6 +289,7 @@ func TestReportRequestFailureIsRetried(t *testing.T) {
 }
 
 func TestEventArrayWithOneKnownEvent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	one := consentEvent("ev-a", "consent_rejected", "c-x", "l-x")
 	wantStatus(t, e.postWebhook("/webhooks/klavi/events", one, klavi.Sign(testSecret, one)), http.StatusOK)
@@ -320,6 +326,7 @@ func (p *panicKlavi) Consent(ctx context.Context, id string) (*klavi.Consent, er
 }
 
 func TestWorkerPanicIsRecoveredAndRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	pk := &panicKlavi{fakeKlavi: e.kc}
 	e.useKlavi(pk)
@@ -344,6 +351,7 @@ func TestWorkerPanicIsRecoveredAndRetried(t *testing.T) {
 // A report that names only the link (user-level requests may) belongs to that link's consent: shown on its page,
 // on its timeline, and not marked unmatched in the inbox.
 func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	id, _ := e.startFlow(e.browser(), "52998224725")
 	link := e.linkOf(id)
@@ -370,6 +378,7 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 // Each poll is on the timeline, but polls that see the same status share one line with a count; a change
 // gets its own line.
 func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
@@ -400,6 +409,7 @@ func TestEveryPollIsOnTheTimelineCoalesced(t *testing.T) {
 
 // Reports that never arrive are asked for once more, ten minutes after the request, and only once.
 func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour
@@ -436,6 +446,7 @@ func TestMissingReportsAreRequestedAgainOnce(t *testing.T) {
 
 // A consent whose reports arrived is never asked again.
 func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour
@@ -455,6 +466,7 @@ func TestArrivedReportsAreNotRequestedAgain(t *testing.T) {
 
 // The retention purge erases what is older than RETENTION_DAYS and says so on the consent's timeline.
 func TestRetentionPurgeErasesOldData(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	e := newEnv(t, func(o *envOptions) {
 		o.PollInterval = time.Hour

@@ -37,6 +37,7 @@ func countPath(reqs []recorded, path string) int {
 }
 
 func TestTheAccessTokenIsFetchedLazilyAndCached(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, nil))
 	c := f.client(t, WithNow(newClock().Now))
 	if got := f.authCalls.Load(); got != 0 {
@@ -53,6 +54,7 @@ func TestTheAccessTokenIsFetchedLazilyAndCached(t *testing.T) {
 }
 
 func TestTheTokenIsRefreshedAheadOfExpiry(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	f := newFake(t, consentServer(t, nil))
 	c := f.client(t, WithNow(clock.Now))
@@ -101,6 +103,7 @@ func TestTheTokenIsRefreshedAheadOfExpiry(t *testing.T) {
 }
 
 func TestAFailedRefreshFallsBackToAuth(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) {
@@ -125,6 +128,7 @@ func TestAFailedRefreshFallsBackToAuth(t *testing.T) {
 }
 
 func TestExpireInIsDecodedFromANumberOrAString(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		body string
 		want time.Duration
@@ -150,6 +154,7 @@ func TestExpireInIsDecodedFromANumberOrAString(t *testing.T) {
 }
 
 func TestAnAuthAnswerWithoutATokenIsAnError(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) { f.authBody = func(int32) []byte { return []byte(`{"expireIn":1800}`) } })
 	c := f.client(t)
@@ -159,6 +164,7 @@ func TestAnAuthAnswerWithoutATokenIsAnError(t *testing.T) {
 }
 
 func TestOneHundredColdCallersCauseExactlyOneAuth(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) { f.authDelay = 50 * time.Millisecond })
 	c := f.client(t, WithNow(newClock().Now))
@@ -189,6 +195,7 @@ func TestOneHundredColdCallersCauseExactlyOneAuth(t *testing.T) {
 }
 
 func TestOneHundredCallersAtTheRefreshBoundaryCauseExactlyOneRefresh(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) {
@@ -225,6 +232,7 @@ func TestOneHundredCallersAtTheRefreshBoundaryCauseExactlyOneRefresh(t *testing.
 }
 
 func TestACallerGivingUpDoesNotFailTheSharedTokenFetch(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) { f.authDelay = 80 * time.Millisecond })
 	c := f.client(t)
@@ -245,6 +253,7 @@ func TestACallerGivingUpDoesNotFailTheSharedTokenFetch(t *testing.T) {
 }
 
 func TestA401ForcesOneReauthenticationAndOneRetry(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, func(auth string) bool { return auth == "Bearer token-2" }))
 	f.set(func(f *fakeKlavi) {
 		f.authBody = func(n int32) []byte { return []byte(fmt.Sprintf(`{"accessToken":"token-%d","expireIn":1800}`, n)) }
@@ -270,6 +279,7 @@ func TestA401ForcesOneReauthenticationAndOneRetry(t *testing.T) {
 }
 
 func TestTwo401sAreAnErrorWithoutAThirdTry(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, func(string) bool { return false }))
 	c := f.client(t)
 	_, err := c.Consent(context.Background(), "c-1")
@@ -290,6 +300,7 @@ func TestTwo401sAreAnErrorWithoutAThirdTry(t *testing.T) {
 }
 
 func TestA401OnANonIdempotentCallIsStillRetriedOnce(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -308,6 +319,7 @@ func TestA401OnANonIdempotentCallIsStillRetriedOnce(t *testing.T) {
 }
 
 func TestBadKeysFailOnceWithoutLooping(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, consentServer(t, nil))
 	f.set(func(f *fakeKlavi) { f.authStatus = http.StatusUnauthorized })
 	c := f.client(t)
@@ -327,6 +339,7 @@ func TestBadKeysFailOnceWithoutLooping(t *testing.T) {
 }
 
 func TestA401WithALinkTokenIsReturnedWithoutReauthenticating(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, []byte(`{"statusCode":401,"error":"Unauthorized","message":"link token expired"}`))
 	})
@@ -343,6 +356,7 @@ func TestA401WithALinkTokenIsReturnedWithoutReauthenticating(t *testing.T) {
 }
 
 func TestAFailedRenewalKeepsUsingTheStillValidToken(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	f := newFake(t, consentServer(t, nil))
 	c := f.client(t, WithNow(clock.Now))

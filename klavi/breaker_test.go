@@ -53,6 +53,7 @@ func wantOpen(t *testing.T, err error) {
 }
 
 func TestFiveFailedCallsOpenTheBreakerUntilAProbeSucceeds(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	srv := newSwitchable(t, http.StatusServiceUnavailable)
 	f := newFake(t, srv.serve)
@@ -133,6 +134,7 @@ func TestFiveFailedCallsOpenTheBreakerUntilAProbeSucceeds(t *testing.T) {
 }
 
 func TestBusinessErrorsDoNotCountAsFailures(t *testing.T) {
+	t.Parallel()
 	srv := newSwitchable(t, http.StatusRequestedRangeNotSatisfiable)
 	f := newFake(t, srv.serve)
 	c := f.client(t, WithNow(newClock().Now))
@@ -165,6 +167,7 @@ func TestBusinessErrorsDoNotCountAsFailures(t *testing.T) {
 }
 
 func TestFailedTokenCallsCountToo(t *testing.T) {
+	t.Parallel()
 	srv := newSwitchable(t, http.StatusOK)
 	f := newFake(t, srv.serve)
 	f.set(func(f *fakeKlavi) { f.authStatus = http.StatusServiceUnavailable })
@@ -193,6 +196,7 @@ func TestFailedTokenCallsCountToo(t *testing.T) {
 }
 
 func TestCallsCanceledByTheCallerDoNotCount(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var cancelCurrent context.CancelFunc
 	var hits atomic.Int32
@@ -232,6 +236,7 @@ func TestCallsCanceledByTheCallerDoNotCount(t *testing.T) {
 }
 
 func TestWhileTheProbeIsInFlightOtherCallsFailFast(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	arrived := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -282,6 +287,7 @@ func TestWhileTheProbeIsInFlightOtherCallsFailFast(t *testing.T) {
 }
 
 func TestWithBreakerZeroDisablesIt(t *testing.T) {
+	t.Parallel()
 	srv := newSwitchable(t, http.StatusServiceUnavailable)
 	f := newFake(t, srv.serve)
 	c := f.client(t, WithBreaker(0, 0), WithRetry(1, 0, 0))
@@ -296,6 +302,7 @@ func TestWithBreakerZeroDisablesIt(t *testing.T) {
 }
 
 func TestTheBreakerDefaultsFollowTheReliabilityPolicy(t *testing.T) {
+	t.Parallel()
 	c, err := New("https://api-sandbox.klavi.ai/data/v1")
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +317,7 @@ func TestTheBreakerDefaultsFollowTheReliabilityPolicy(t *testing.T) {
 }
 
 func TestAProbeThatNeverReturnsDoesNotBlockForever(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	b := breaker{threshold: 1, cooldown: 30 * time.Second}
 	b.record(now, false, outcomeFailure)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestNewRejectsBaseURLsThatAreNotAbsoluteHTTP(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{"", "api.klavi.ai/data/v1", "/data/v1", "ftp://api.klavi.ai", "http://", "https://x/y?q=1",
 		"https://user:pw@api.klavi.ai"} {
 		t.Run(u, func(t *testing.T) {
@@ -42,6 +43,7 @@ type endpointCase struct {
 }
 
 func TestEachEndpointSendsTheDocumentedRequestAndDecodesTheGoldenResponse(t *testing.T) {
+	t.Parallel()
 	cases := []endpointCase{
 		{
 			name: "CreateLink posts every documented field with the accessToken", respond: "link.json",
@@ -296,6 +298,7 @@ func TestEachEndpointSendsTheDocumentedRequestAndDecodesTheGoldenResponse(t *tes
 }
 
 func TestTokenCallsSendTheKeysAndTheCurrentToken(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, golden(t, "consent.json")) })
 	c := f.client(t, WithNow(clock.Now))
@@ -333,6 +336,7 @@ func TestTokenCallsSendTheKeysAndTheCurrentToken(t *testing.T) {
 }
 
 func TestInvalidArgumentsFailBeforeAnythingIsSent(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { t.Errorf("unexpected call %s %s", r.Method, r.URL.Path) })
 	c := f.client(t)
 	ctx := context.Background()
@@ -422,6 +426,7 @@ func TestInvalidArgumentsFailBeforeAnythingIsSent(t *testing.T) {
 }
 
 func TestCallsNeedingAnAccessTokenFailWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, golden(t, "institutions.json"))
 	})
@@ -438,6 +443,7 @@ func TestCallsNeedingAnAccessTokenFailWithoutCredentials(t *testing.T) {
 }
 
 func TestTheConsentIDIsPathEscaped(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, golden(t, "consent.json")) })
 	c := f.client(t)
 	if _, err := c.Consent(context.Background(), "../auth?x=1"); err != nil {

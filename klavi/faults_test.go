@@ -31,6 +31,7 @@ func scripted(t *testing.T, body []byte, statuses ...int) (http.HandlerFunc, *at
 }
 
 func TestA503TwiceThenSuccessIsRetriedWithDelaysWithinTheCap(t *testing.T) {
+	t.Parallel()
 	h, n := scripted(t, golden(t, "consent.json"), 503, 503, 200)
 	f := newFake(t, h)
 	c := f.client(t, WithRetry(3, 100*time.Millisecond, time.Second))
@@ -57,6 +58,7 @@ func TestA503TwiceThenSuccessIsRetriedWithDelaysWithinTheCap(t *testing.T) {
 }
 
 func TestRetriesStopAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	h, n := scripted(t, nil, 503)
 	f := newFake(t, h)
 	c := f.client(t)
@@ -70,6 +72,7 @@ func TestRetriesStopAfterMaxAttempts(t *testing.T) {
 }
 
 func TestTheBackoffIsRealAndShortInTests(t *testing.T) {
+	t.Parallel()
 	h, n := scripted(t, golden(t, "institutions.json"), 502, 504, 200)
 	f := newFake(t, h)
 	c := f.client(t, WithRetry(3, 10*time.Millisecond, 20*time.Millisecond))
@@ -86,6 +89,7 @@ func TestTheBackoffIsRealAndShortInTests(t *testing.T) {
 }
 
 func TestWhichFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cases := []struct {
 		name      string
@@ -130,6 +134,7 @@ func TestWhichFailuresAreRetried(t *testing.T) {
 }
 
 func TestA429HonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	cases := []struct {
 		name       string
@@ -164,6 +169,7 @@ func TestA429HonoursRetryAfter(t *testing.T) {
 }
 
 func TestA429WhoseRetryAfterCannotBeHonouredFailsFast(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		retryAfter string
@@ -203,6 +209,7 @@ func TestA429WhoseRetryAfterCannotBeHonouredFailsFast(t *testing.T) {
 }
 
 func TestAHangingServerFailsAtTheCallersDeadline(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -226,6 +233,7 @@ func TestAHangingServerFailsAtTheCallersDeadline(t *testing.T) {
 }
 
 func TestASlowAttemptHitsTheHTTPClientTimeoutAndIsRetried(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -247,6 +255,7 @@ func TestASlowAttemptHitsTheHTTPClientTimeoutAndIsRetried(t *testing.T) {
 }
 
 func TestASlowNonIdempotentCallIsNotRetried(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -267,6 +276,7 @@ func TestASlowNonIdempotentCallIsNotRetried(t *testing.T) {
 }
 
 func TestDroppedConnectionsAreRetriedOnlyForIdempotentCalls(t *testing.T) {
+	t.Parallel()
 	hangUp := func(w http.ResponseWriter) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -306,6 +316,7 @@ func TestDroppedConnectionsAreRetriedOnlyForIdempotentCalls(t *testing.T) {
 }
 
 func TestARefusedConnectionIsUnavailableAndTheErrorHasNoTaxIDOrURL(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -329,6 +340,7 @@ func TestARefusedConnectionIsUnavailableAndTheErrorHasNoTaxIDOrURL(t *testing.T)
 }
 
 func TestNetworkErrorsNeverPrintTheQueryString(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		conn, _, _ := w.(http.Hijacker).Hijack()
 		conn.Close()
@@ -344,6 +356,7 @@ func TestNetworkErrorsNeverPrintTheQueryString(t *testing.T) {
 }
 
 func TestAMalformedSuccessBodyIsAnError(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{`{"consentId":`, `not json`, `[]`, ``, `{"linkId":"x"}`} {
 		t.Run(body, func(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, []byte(body)) })
@@ -356,6 +369,7 @@ func TestAMalformedSuccessBodyIsAnError(t *testing.T) {
 }
 
 func TestABodyLargerThanTheLimitIsAnError(t *testing.T) {
+	t.Parallel()
 	big := bytes.Repeat([]byte(" "), MaxResponseBytes)
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -370,6 +384,7 @@ func TestABodyLargerThanTheLimitIsAnError(t *testing.T) {
 }
 
 func TestABodyJustUnderTheLimitIsAccepted(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`[`))
@@ -382,6 +397,7 @@ func TestABodyJustUnderTheLimitIsAccepted(t *testing.T) {
 }
 
 func TestErrorsAndLogsNeverContainTokensKeysOrTaxIDs(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, []byte(`{"statusCode":500,"error":"Internal",`+
 			`"message":"failed for 52998224725 / 529.982.247-25 / 12.ABC.345/01DE-35 with Bearer `+goldenAccessToken+
@@ -409,6 +425,7 @@ func TestErrorsAndLogsNeverContainTokensKeysOrTaxIDs(t *testing.T) {
 }
 
 func TestWithCallTimeoutBoundsTheWholeCall(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -429,6 +446,7 @@ func TestWithCallTimeoutBoundsTheWholeCall(t *testing.T) {
 }
 
 func TestABodyTrickledAByteAtATimeFailsAtTheCallTimeout(t *testing.T) {
+	t.Parallel()
 	stop := make(chan struct{})
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -475,6 +493,7 @@ func TestABodyTrickledAByteAtATimeFailsAtTheCallTimeout(t *testing.T) {
 }
 
 func TestA503WithRetryAfterIsHonouredToo(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {

@@ -9,6 +9,7 @@ import (
 // The sandbox can send events as a one-element array (the default, as every documented example) or as a bare
 // object (klavi-api.md §14.5); both must parse to the same event.
 func TestParseEventsGivesTheSameEventForTheArrayAndTheObjectForm(t *testing.T) {
+	t.Parallel()
 	arrayBody := golden(t, "event_consent_authorised.json")
 	trimmed := bytes.TrimSpace(arrayBody)
 	objectBody := bytes.TrimSpace(trimmed[1 : len(trimmed)-1]) // the one element, as a bare object

@@ -11,6 +11,7 @@ import (
 
 // The tax id of ConsentsByTaxID travels in the query string only: not in the path, a header or a body.
 func TestConsentsByTaxIDPutsTheTaxIDInTheQueryStringOnly(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		kind  TaxIDKind
 		taxID string
@@ -50,6 +51,7 @@ func TestConsentsByTaxIDPutsTheTaxIDInTheQueryStringOnly(t *testing.T) {
 // A server error that echoes the tax id in a shape the generic patterns cannot recognise (lower-case
 // alphanumeric CNPJ, glued to word characters) must still not reach the error text or the logs.
 func TestAnEchoedTaxIDIsRedactedWhateverItsSpelling(t *testing.T) {
+	t.Parallel()
 	const cnpj = "12ABC34501DE35"
 	echo := []byte(`{"statusCode":400,"error":"Bad Request","message":"no consent for id_12ABC34501DE35x ` +
 		`or businessTaxId=12abc34501de35 or 12.abc.345/01de-35"}`)
@@ -101,6 +103,7 @@ func TestAnEchoedTaxIDIsRedactedWhateverItsSpelling(t *testing.T) {
 }
 
 func TestTaxIDForms(t *testing.T) {
+	t.Parallel()
 	got := taxIDForms("12.abc.345/01de-35", "", "abc")
 	for _, want := range []string{"12.abc.345/01de-35", "12.ABC.345/01DE-35", "12abc34501de35", "12ABC34501DE35"} {
 		found := false

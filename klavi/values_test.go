@@ -11,6 +11,7 @@ import (
 )
 
 func TestAmountUnits(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in      Amount
 		want    int64
@@ -59,6 +60,7 @@ func TestAmountUnits(t *testing.T) {
 }
 
 func TestAmountErrorsNeverQuoteTheValue(t *testing.T) {
+	t.Parallel()
 	// A misplaced CPF or CNPJ in an amount field must not reach an error text (and from there a log).
 	for _, in := range []Amount{"529.982.247-25", "52998224725.000001", "11.222.333/0001-81",
 		"12.ABC.345/01DE-35", "99999999999999999999999", "1.52998224725"} {
@@ -96,6 +98,7 @@ func keepDigits(r rune) rune {
 }
 
 func TestFormatUnitsIsTheInverseOfUnits(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   int64
 		want Amount
@@ -121,6 +124,7 @@ func TestFormatUnitsIsTheInverseOfUnits(t *testing.T) {
 }
 
 func TestAmountDecodesFromAStringOrANumberWithoutFloats(t *testing.T) {
+	t.Parallel()
 	var m Money
 	if err := json.Unmarshal([]byte(`{"amount":1000.0400,"currency":"BRL"}`), &m); err != nil {
 		t.Fatal(err)
@@ -139,6 +143,7 @@ func TestAmountDecodesFromAStringOrANumberWithoutFloats(t *testing.T) {
 }
 
 func TestConsentStatusHelpers(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		s               ConsentStatus
 		terminal, known bool
@@ -167,6 +172,7 @@ func TestConsentStatusHelpers(t *testing.T) {
 }
 
 func TestEventNamesMapToConsentStatuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		e    EventName
 		want ConsentStatus
@@ -192,6 +198,7 @@ func TestEventNamesMapToConsentStatuses(t *testing.T) {
 }
 
 func TestAPIErrorsMatchSentinelsByStatusAndBusinessCode(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		status, code int
 		want         []error
@@ -236,6 +243,7 @@ func TestAPIErrorsMatchSentinelsByStatusAndBusinessCode(t *testing.T) {
 }
 
 func TestABusinessErrorBodyIsDecoded(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 416, []byte(`{"statusCode":4004,"error":"Invalid institution","message":"institution in outage"}`))
 	})
@@ -251,6 +259,7 @@ func TestABusinessErrorBodyIsDecoded(t *testing.T) {
 }
 
 func TestAnErrorBodyThatIsNotJSONStillGivesTheStatus(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte("<html>not found</html>"))
@@ -263,6 +272,7 @@ func TestAnErrorBodyThatIsNotJSONStillGivesTheStatus(t *testing.T) {
 }
 
 func TestSanitizeRemovesSensitiveText(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, mustNotContain string }{
 		{"cpf 52998224725 here", "52998224725"},
 		{"cpf 529.982.247-25 here", "529.982.247-25"},
@@ -285,6 +295,7 @@ func TestSanitizeRemovesSensitiveText(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		in   string
@@ -307,6 +318,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestTheDefaultsFollowTheReliabilityPolicy(t *testing.T) {
+	t.Parallel()
 	c, err := New("https://api-sandbox.klavi.ai/data/v1")
 	if err != nil {
 		t.Fatal(err)
@@ -327,6 +339,7 @@ func TestTheDefaultsFollowTheReliabilityPolicy(t *testing.T) {
 }
 
 func TestTheBackoffCeilingDoublesUpToTheCap(t *testing.T) {
+	t.Parallel()
 	c, _ := New("https://x.example", WithRetry(10, 200*time.Millisecond, 5*time.Second))
 	c.jitter = func(n int64) int64 { return n } // the ceiling itself
 	want := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, 1600 * time.Millisecond,
@@ -343,6 +356,7 @@ func TestTheBackoffCeilingDoublesUpToTheCap(t *testing.T) {
 }
 
 func TestWithRetryOfZeroMeansASingleAttempt(t *testing.T) {
+	t.Parallel()
 	h, n := scripted(t, nil, 503)
 	f := newFake(t, h)
 	c := f.client(t, WithRetry(0, time.Millisecond, time.Millisecond))

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSignMatchesTheGitHubKnownAnswerVector(t *testing.T) {
+	t.Parallel()
 	got := Sign("It's a Secret to Everybody", []byte("Hello, World!"))
 	if want := "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"; got != want {
 		t.Errorf("got %s, want %s", got, want)
@@ -17,6 +18,7 @@ func TestSignMatchesTheGitHubKnownAnswerVector(t *testing.T) {
 }
 
 func TestVerifySignature(t *testing.T) {
+	t.Parallel()
 	body := golden(t, "event_consent_authorised.json")
 	good := Sign(testSecretKey, body)
 
@@ -62,6 +64,7 @@ func TestVerifySignature(t *testing.T) {
 }
 
 func TestParseEventsReadsTheGoldenArrayExamples(t *testing.T) {
+	t.Parallel()
 	t.Run("link_created", func(t *testing.T) {
 		events, err := ParseEvents(golden(t, "event_link_created.json"))
 		if err != nil {
@@ -109,6 +112,7 @@ func TestParseEventsReadsTheGoldenArrayExamples(t *testing.T) {
 }
 
 func TestParseEventsAcceptsASingleObjectWithEventIDSpelledUpperCase(t *testing.T) {
+	t.Parallel()
 	body := golden(t, "event_single.json")
 	events, err := ParseEvents(body)
 	if err != nil {
@@ -127,6 +131,7 @@ func TestParseEventsAcceptsASingleObjectWithEventIDSpelledUpperCase(t *testing.T
 }
 
 func TestParseEventsKeepsEachElementsRawJSON(t *testing.T) {
+	t.Parallel()
 	body := []byte(`[{"eventId":"a","eventName":"consent_authorised","payload":{"consents":[{"consentId":"c1"}]}},
 	 {"eventId":"b","eventName":"product_generated_failed","payload":{"requestId":"r","taxId":"1","linkId":"l","consentIds":["c1"],"productName":"pf_credit_card","code":"5001","message":"failed"}},
 	 {"eventId":"c","eventName":"something_new"}]`)
@@ -163,6 +168,7 @@ func TestParseEventsKeepsEachElementsRawJSON(t *testing.T) {
 }
 
 func TestParseEventsRejectsBodiesItCannotKey(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, body string }{
 		{"an empty body", ``},
 		{"whitespace", "  \n"},
@@ -187,6 +193,7 @@ func TestParseEventsRejectsBodiesItCannotKey(t *testing.T) {
 }
 
 func TestParseEventsAcceptsANumericEventID(t *testing.T) {
+	t.Parallel()
 	events, err := ParseEvents([]byte(`{"eventId":1495468585434,"partnerAppId":12345678}`))
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +204,7 @@ func TestParseEventsAcceptsANumericEventID(t *testing.T) {
 }
 
 func TestParseReportReadsAPersonalCheckingAccountReport(t *testing.T) {
+	t.Parallel()
 	body := golden(t, "report_pf_checking_account.json")
 	r, err := ParseReport(body)
 	if err != nil {
@@ -248,6 +256,7 @@ func TestParseReportReadsAPersonalCheckingAccountReport(t *testing.T) {
 }
 
 func TestParseReportReadsAPersonalCreditCardReport(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pf_credit_card.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +295,7 @@ func TestParseReportReadsAPersonalCreditCardReport(t *testing.T) {
 }
 
 func TestParseReportReadsTheCategorizedCardVariantWithLimits(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pf_categorized_creditcard_l3.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +314,7 @@ func TestParseReportReadsTheCategorizedCardVariantWithLimits(t *testing.T) {
 }
 
 func TestParseReportReadsABusinessReportWithAPartialCode(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pj_checking_account.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +336,7 @@ func TestParseReportReadsABusinessReportWithAPartialCode(t *testing.T) {
 }
 
 func TestParseReportAcceptsSavingsAccountsAndLimitsAsAnArray(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"code":200,"productName":"pf_savings_account","productReportId":"p1","savingsAccounts":[{"number":"1","balances":{"availableAmount":{"amount":12.5,"currency":"BRL"}}}],
 	"creditCards":[{"name":"x","limits":[{"isLimitFlexible":true,"limitAmount":{"amount":"1.0000","currency":"BRL"}}]}]}`)
 	r, err := ParseReport(body)
@@ -340,6 +352,7 @@ func TestParseReportAcceptsSavingsAccountsAndLimitsAsAnArray(t *testing.T) {
 }
 
 func TestParseReportRejectsTheLegacyFormat(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{
 		string(golden(t, "report_legacy.json")),
 		`{"msg":"ok"}`,
@@ -353,6 +366,7 @@ func TestParseReportRejectsTheLegacyFormat(t *testing.T) {
 }
 
 func TestParseReportRejectsMalformedBodies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, body string }{
 		{"an empty body", ``},
 		{"an array", `[{"productReportId":"x"}]`},
@@ -388,6 +402,7 @@ func checkFields(t *testing.T, fields []field) {
 func intp(n int) *int { return &n }
 
 func TestParseReportReadsTheCategorizedCheckingVariant(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pf_categorized_checking_l3.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +468,7 @@ func TestParseReportReadsTheCategorizedCheckingVariant(t *testing.T) {
 }
 
 func TestTheCategoryCountsAreNilWhenAbsentAndAcceptNumericStrings(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pf_checking_account.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -482,6 +498,7 @@ func TestTheCategoryCountsAreNilWhenAbsentAndAcceptNumericStrings(t *testing.T) 
 }
 
 func TestParseReportReadsTheCategorizedCardCounts(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pf_categorized_creditcard_l3.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -495,6 +512,7 @@ func TestParseReportReadsTheCategorizedCardCounts(t *testing.T) {
 }
 
 func TestParseReportReadsABusinessCreditCardReport(t *testing.T) {
+	t.Parallel()
 	r, err := ParseReport(golden(t, "report_pj_credit_card.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestAuthBadKeysExactBody(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name           string
@@ -34,6 +35,7 @@ func TestAuthBadKeysExactBody(t *testing.T) {
 }
 
 func TestAuthMalformedAndMissing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name string
@@ -63,6 +65,7 @@ func TestAuthMalformedAndMissing(t *testing.T) {
 }
 
 func TestContractShapes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code, body := e.do("POST", "/auth", "", authRequest{AccessKey: testAccessKey, SecretKey: testSecretKey})
 	if code != 200 {
@@ -141,6 +144,7 @@ func TestContractShapes(t *testing.T) {
 }
 
 func TestConsentRequestSampleDecodes(t *testing.T) {
+	t.Parallel()
 	var req consentRequest
 	if err := json.Unmarshal(sample(t, "consent_request.json"), &req); err != nil {
 		t.Fatal(err)
@@ -151,6 +155,7 @@ func TestConsentRequestSampleDecodes(t *testing.T) {
 }
 
 func TestTokenKinds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	access := e.accessToken()
 	lr := e.link(access, map[string]any{})
@@ -179,6 +184,7 @@ func TestTokenKinds(t *testing.T) {
 }
 
 func TestTokenExpiryAndRefresh(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.TokenTTL = 100 * time.Second })
 	access := e.accessToken()
 	lr := e.link(access, map[string]any{})
@@ -209,6 +215,7 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 }
 
 func TestCreateLinkValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	access := e.accessToken()
 	for _, tc := range []struct {
@@ -246,6 +253,7 @@ func TestCreateLinkValidation(t *testing.T) {
 }
 
 func TestCreateConsentValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	access := e.accessToken()
 	lr := e.link(access, map[string]any{})
@@ -310,6 +318,7 @@ func TestCreateConsentValidation(t *testing.T) {
 }
 
 func TestGetListRevokeConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	if code, _ := e.do("GET", "/consents/nope", f.access, nil); code != 404 {
@@ -359,6 +368,7 @@ func TestGetListRevokeConsent(t *testing.T) {
 }
 
 func TestReportRequestErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	base := func() map[string]any {
@@ -409,6 +419,7 @@ func TestReportRequestErrors(t *testing.T) {
 // §8/§11.2: the pseudo-product `all` belongs to the user-level endpoints; on */institution-data it is the wrong
 // level, 416 with business code 4002 in Klavi's error body, even when a consent would cover the request.
 func TestAllProductsOnlyAtUserLevel(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pf := e.startFlow(cpfApprove, "", nil)
 	approve(t, e, pf)
@@ -458,6 +469,7 @@ func TestAllProductsOnlyAtUserLevel(t *testing.T) {
 }
 
 func TestLogoAndIndex(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	resp, err := http.Get(e.srv.URL + "/logos/341.svg")
 	if err != nil {

@@ -33,6 +33,7 @@ func parseReturn(t *testing.T, p htmlPage, f flow) url.Values {
 }
 
 func TestBankFlowStateMachine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name            string
 		cpf             string
@@ -107,6 +108,7 @@ func TestBankFlowStateMachine(t *testing.T) {
 }
 
 func TestBankStepsCannotBeSkippedOrReplayed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	b := newBrowser(t)
@@ -136,6 +138,7 @@ func TestBankStepsCannotBeSkippedOrReplayed(t *testing.T) {
 }
 
 func TestRedirectURLSingleUse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	b := newBrowser(t)
@@ -157,6 +160,7 @@ func TestRedirectURLSingleUse(t *testing.T) {
 }
 
 func TestRedirectURLExpiresAfter60s(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		advance time.Duration
@@ -195,6 +199,7 @@ func TestRedirectURLExpiresAfter60s(t *testing.T) {
 }
 
 func TestSweepRejectsUnusedRedirectAndExpiresIdle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.IdleTimeout = 10 * time.Minute })
 	unused := e.startFlow(cpfApprove, "", nil)
 	idle := e.startFlow(cpfApprove, "", nil)
@@ -220,6 +225,7 @@ func TestSweepRejectsUnusedRedirectAndExpiresIdle(t *testing.T) {
 }
 
 func TestAuthorisedConsentExpiresAtValidityEnd(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	parseReturn(t, e.walk(newBrowser(t), f.created.ConsentRedirectURL, "authorise", "accept"), f)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestInjectFaults(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.sb.InjectFaults("POST /auth", Fault{Status: 503}, Fault{Status: 429, RetryAfter: "2"}, Fault{Delay: 30 * time.Millisecond})
 	body := authRequest{AccessKey: testAccessKey, SecretKey: testSecretKey}

@@ -35,6 +35,7 @@ func instKeys(t *testing.T, raw []byte) []string {
 }
 
 func TestInstitutionsCatalogue(t *testing.T) {
+	t.Parallel()
 	list := Institutions("http://localhost:8090/")
 	if len(list) < 20 {
 		t.Fatalf("got %d institutions, want about 20", len(list))
@@ -124,6 +125,7 @@ func TestInstitutionsCatalogue(t *testing.T) {
 }
 
 func TestInstitutionsFixedFacts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code         string
 		businessType string
@@ -155,6 +157,7 @@ func TestInstitutionsFixedFacts(t *testing.T) {
 }
 
 func TestInstitutionWireNames(t *testing.T) {
+	t.Parallel()
 	in, _ := InstitutionByCode("341")
 	raw, err := json.Marshal(in)
 	if err != nil {
@@ -191,6 +194,7 @@ func instCNPJValid(s string) bool {
 }
 
 func TestInstitutionCNPJs(t *testing.T) {
+	t.Parallel()
 	for _, f := range instFixtures {
 		if !instCNPJValid(f.cnpj) {
 			t.Errorf("%s %s: CNPJ %s has wrong check digits", f.code, f.name, f.cnpj)
@@ -199,6 +203,7 @@ func TestInstitutionCNPJs(t *testing.T) {
 }
 
 func TestLogoSVG(t *testing.T) {
+	t.Parallel()
 	for _, in := range Institutions("http://x") {
 		b, ok := LogoSVG(in.InstitutionCode)
 		if !ok {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestLogsCarryNoSecretsOrTaxIDs(t *testing.T) {
+	t.Parallel()
 	var buf logbuf.Buffer
 	e := newEnv(t, func(o *Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -33,6 +33,7 @@ func (p htmlPage) manageRows() map[string]string {
 }
 
 func TestManagePortalDeletesAnAuthorisedConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	approve(t, e, f)
@@ -114,6 +115,7 @@ func TestManagePortalDeletesAnAuthorisedConsent(t *testing.T) {
 }
 
 func TestManagePortalRefusesNonAuthorisedConsents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	started := e.startFlow(cpfApprove, "", nil)
 	rejected := e.startFlow(cpfApprove, "", nil)
@@ -177,6 +179,7 @@ func TestManagePortalRefusesNonAuthorisedConsents(t *testing.T) {
 }
 
 func TestManagePortalLookup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pj := e.startFlow(cpfApprove, "11.222.333/0001-81", nil)
 	approve(t, e, pj)
@@ -205,6 +208,7 @@ func TestManagePortalLookup(t *testing.T) {
 
 // Cross-origin browser POSTs are refused (Sec-Fetch-Site, else Origin vs Host); a same-origin one is accepted.
 func TestManagePortalDeleteIsCSRFSafe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	approve(t, e, f)
@@ -246,6 +250,7 @@ func TestManagePortalDeleteIsCSRFSafe(t *testing.T) {
 
 // consent_deleted_by_user follows the consent's webhook scenario like every consent_* event.
 func TestDeleteByUserFollowsTheWebhookScenario(t *testing.T) {
+	t.Parallel()
 	t.Run("no consent webhooks", func(t *testing.T) {
 		e := newEnv(t)
 		f := e.startFlow("666.777.888-30", "", nil)

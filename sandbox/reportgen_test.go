@@ -125,6 +125,7 @@ func rgSorted(m map[string]bool) []string {
 // TestReportJSONNamesMatchSamples: a generated report uses exactly the JSON names of klavi-api.md §10, compared
 // as key-path sets against samples copied from §10.3/§10.4. Both directions: no invented name, none missing.
 func TestReportJSONNamesMatchSamples(t *testing.T) {
+	t.Parallel()
 	for _, product := range Products {
 		t.Run(product, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("testdata", "reports", rgSample(product)))
@@ -159,6 +160,7 @@ func TestReportJSONNamesMatchSamples(t *testing.T) {
 // TestReportSamplesDecode: the §10 samples decode into the wire structs and re-encode with the same key set, so
 // no sample field is silently dropped by a wrong tag.
 func TestReportSamplesDecode(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob(filepath.Join("testdata", "reports", "*.json"))
 	if len(files) != 5 {
 		t.Fatalf("found %d samples, want 5", len(files))
@@ -184,6 +186,7 @@ func TestReportSamplesDecode(t *testing.T) {
 }
 
 func TestReportEnvelope(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		product, taxID, version, cpf, cnpj string
 	}{
@@ -240,6 +243,7 @@ func TestReportEnvelope(t *testing.T) {
 // TestPastMonthsStable: reports taken on different days agree on the transactions they share, because each
 // month has its own random stream (a demo user sees the same history tomorrow).
 func TestPastMonthsStable(t *testing.T) {
+	t.Parallel()
 	a := rgGenerate(t, "pf_checking_account", rgCPF, rgAsOf, 0).CheckingAccounts[0].TransactionDetails
 	b := rgGenerate(t, "pf_checking_account", rgCPF, rgAsOf.AddDate(0, 0, 10), 0).CheckingAccounts[0].TransactionDetails
 	byID := map[string]TransactionWire{}
@@ -264,6 +268,7 @@ func TestPastMonthsStable(t *testing.T) {
 }
 
 func TestReportDeterministic(t *testing.T) {
+	t.Parallel()
 	for _, product := range Products {
 		tax := rgTaxID(product)
 		a := rgMarshal(t, rgGenerate(t, product, tax, rgAsOf, 0))
@@ -424,6 +429,7 @@ func rgCPFValid(s string) bool {
 }
 
 func TestReportBalancesAddUp(t *testing.T) {
+	t.Parallel()
 	dates := []time.Time{rgAsOf, time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
 	taxes := map[bool][]string{false: {rgCPF, "390.533.447-05", "111.444.777-35"}, true: {rgCNPJ, "12.ABC.345/01DE-35"}}
 	for _, product := range Products {
@@ -456,6 +462,7 @@ func TestReportBalancesAddUp(t *testing.T) {
 
 // TestReportNames: pt-BR statement texts the demo relies on appear.
 func TestReportNames(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for _, product := range []string{"pf_checking_account", "pf_savings_account"} {
 		r := rgGenerate(t, product, rgCPF, rgAsOf, 0)
@@ -476,6 +483,7 @@ func TestReportNames(t *testing.T) {
 // TestCategorizedMatchesPlain: the categorized checking product shows the same account and transactions as the
 // plain one, plus categories.
 func TestCategorizedMatchesPlain(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"pf", "pj"} {
 		tax := rgTaxID(kind + "_")
 		plain := rgGenerate(t, kind+"_checking_account", tax, rgAsOf, 0).CheckingAccounts[0]
@@ -493,6 +501,7 @@ func TestCategorizedMatchesPlain(t *testing.T) {
 
 // TestCategoryCounts: fAll/fAllMonth/fAllCmonth follow the sandbox's documented reading.
 func TestCategoryCounts(t *testing.T) {
+	t.Parallel()
 	a := rgGenerate(t, "pf_categorized_checking_l3", rgCPF, rgAsOf, 0).CheckingAccounts[0]
 	all := map[string]int{}
 	for _, tx := range a.TransactionDetails {
@@ -506,6 +515,7 @@ func TestCategoryCounts(t *testing.T) {
 }
 
 func TestReportCards(t *testing.T) {
+	t.Parallel()
 	for _, product := range []string{"pf_credit_card", "pf_categorized_creditcard_l3", "pj_credit_card"} {
 		for _, tax := range []string{rgTaxID(product), "390.533.447-05", "12.ABC.345/01DE-35", "123.123.123-87"} {
 			for _, asOf := range []time.Time{rgAsOf, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)} {
@@ -639,6 +649,7 @@ func rgCheckCard(t *testing.T, c CreditCardWire, categorized bool, asOf time.Tim
 }
 
 func TestGenerateReportFor(t *testing.T) {
+	t.Parallel()
 	r, err := GenerateReportFor("pf_checking_account", rgCPF, []string{"341", "260", "341"}, rgAsOf, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -692,6 +703,7 @@ func TestGenerateReportFor(t *testing.T) {
 
 // TestLargeReport: the "large report" scenario builds, is consistent, and its size is logged.
 func TestLargeReport(t *testing.T) {
+	t.Parallel()
 	r := rgGenerate(t, "pf_checking_account", "321.321.321-78", rgAsOf, LargeReportTransactions)
 	a := r.CheckingAccounts[0]
 	if len(a.TransactionDetails) != LargeReportTransactions {
@@ -721,6 +733,7 @@ func TestLargeReport(t *testing.T) {
 }
 
 func TestFormatUnits(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   int64
 		want string

@@ -44,6 +44,7 @@ func firstByte(b []byte) byte {
 // §14.5: events go out as a one-element array by default and as a bare object with EventsAsObject; both shapes
 // are the ones the portal's parser is tested with (klavi/testdata: the array example and event_single.json).
 func TestEventsAsArrayOrObject(t *testing.T) {
+	t.Parallel()
 	arraySample := klaviSample(t, "event_consent_authorised.json")
 	objectSample := klaviSample(t, "event_single.json")
 	if firstByte(arraySample) != '[' || firstByte(objectSample) != '{' {
@@ -108,6 +109,7 @@ func TestEventsAsArrayOrObject(t *testing.T) {
 // §6.1: a consent not finished 60 minutes after its creation becomes REJECTED (consent_rejected), even when
 // the user kept it active, and the bank flow cannot continue.
 func TestSixtyMinuteRuleRejectsAnUnfinishedConsent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t) // default IdleTimeout 30 min, FlowTimeout 60 min
 	f := e.startFlow(cpfApprove, "", nil)
 	b := newBrowser(t)
@@ -147,6 +149,7 @@ func TestSixtyMinuteRuleRejectsAnUnfinishedConsent(t *testing.T) {
 // Without a Sweep, the bank step itself applies the rule; and the earlier of the idle and 60-minute deadlines
 // decides.
 func TestSixtyMinuteRuleAtTheBankStepAndDeadlineOrder(t *testing.T) {
+	t.Parallel()
 	t.Run("bank step after 60 min, idle longer", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.IdleTimeout = 2 * time.Hour })
 		f := e.startFlow(cpfApprove, "", nil)
@@ -199,6 +202,7 @@ func TestSixtyMinuteRuleAtTheBankStepAndDeadlineOrder(t *testing.T) {
 
 // §6.7 has REVOKED only after AUTHORISED; §6.1: a consent revoked before it is authorised becomes REJECTED.
 func TestRevokingAnUnfinishedConsentRejectsIt(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	b := newBrowser(t)
@@ -245,6 +249,7 @@ func TestRevokingAnUnfinishedConsentRejectsIt(t *testing.T) {
 
 // README: 123.123.123-87 fails pf_credit_card only; the categorized card product is still generated.
 func TestScenarioProductFailsOnlyThePlainCreditCard(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("123.123.123-87", "", nil)
 	approve(t, e, f)
@@ -273,6 +278,7 @@ func TestScenarioProductFailsOnlyThePlainCreditCard(t *testing.T) {
 
 // The consent list shares its path with POST /consents (linkToken) but takes the accessToken only.
 func TestConsentListTakesTheAccessTokenOnly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	if code, body := e.do("GET", "/consents?personalTaxId=52998224725", f.linkToken, nil); code != 401 {
@@ -288,6 +294,7 @@ func TestConsentListTakesTheAccessTokenOnly(t *testing.T) {
 // README: in the 555.666.777-20 scenario the consent webhook is delivered before the browser's 302, whatever
 // the flow's outcome (not only for AUTHORISED).
 func TestScenarioWebhookBeforeRedirectOnEveryOutcome(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, authorise, lgpd, event string
 	}{
@@ -321,6 +328,7 @@ func TestScenarioWebhookBeforeRedirectOnEveryOutcome(t *testing.T) {
 // A CNPJ whose 12 base characters are all the same is refused even though its check digits are right (the
 // portal's klavi/taxid refuses it too; the whole 14 characters are then not all the same).
 func TestRepeatedCNPJBaseIsInvalid(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"11111111111180", "11.111.111/1111-80", "AAAAAAAAAAAA45"} {
 		if _, err := parseCNPJ(s); err == nil {
 			t.Errorf("CNPJ %q accepted", s)

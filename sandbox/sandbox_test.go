@@ -9,6 +9,7 @@ import (
 // §9.1 / §14.5: the documented delivery defaults (250 ms backoff base, 5 retries, 10 s per attempt, at most 3
 // redirects) and the other Options defaults of README's table.
 func TestOptionDefaults(t *testing.T) {
+	t.Parallel()
 	s := New(Options{AccessKey: testAccessKey, SecretKey: testSecretKey, PublicURL: "http://localhost:8090"})
 	defer s.Close()
 	for _, tc := range []struct {

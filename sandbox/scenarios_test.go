@@ -10,6 +10,7 @@ import (
 )
 
 func TestScenarioTableTaxIDsAreValidAndUnique(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, r := range Scenarios() {
 		n, err := normalizeTaxID(r.TaxID)
@@ -33,6 +34,7 @@ func TestScenarioTableTaxIDsAreValidAndUnique(t *testing.T) {
 }
 
 func TestScenarioBusinessDenyAndApprove(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		cnpj, want string
 	}{
@@ -59,6 +61,7 @@ func TestScenarioBusinessDenyAndApprove(t *testing.T) {
 }
 
 func TestScenarioLGPDNeverAccepted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.IdleTimeout = 30 * time.Minute })
 	f := e.startFlow("333.444.555-08", "", nil)
 	p := e.walk(newBrowser(t), f.created.ConsentRedirectURL, "authorise", "accept")
@@ -85,6 +88,7 @@ func TestScenarioLGPDNeverAccepted(t *testing.T) {
 }
 
 func TestScenarioDuplicateDelivery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("444.555.666-19", "", nil)
 	approve(t, e, f)
@@ -116,6 +120,7 @@ func TestScenarioDuplicateDelivery(t *testing.T) {
 }
 
 func TestScenarioWebhookBeforeRedirect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.rc.status = func(n int, r received) int {
 		time.Sleep(150 * time.Millisecond) // a slow receiver: the redirect must still wait for it
@@ -139,6 +144,7 @@ func TestScenarioWebhookBeforeRedirect(t *testing.T) {
 // (≈68 s, past the portal's 35 s WriteTimeout): the wait is capped and the browser is redirected anyway while
 // the delivery goes on.
 func TestScenarioWebhookFirstRedirectIsCapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const capWait = 100 * time.Millisecond
 	e.sb.webhookFirstWait = capWait // default 5 s (TestOptionDefaults); the attempt timeout stays at 10 s
@@ -169,6 +175,7 @@ func TestScenarioWebhookFirstRedirectIsCapped(t *testing.T) {
 }
 
 func TestScenarioNoConsentWebhook(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("666.777.888-30", "", nil)
 	approve(t, e, f)
@@ -187,6 +194,7 @@ func TestScenarioNoConsentWebhook(t *testing.T) {
 }
 
 func TestScenarioBadSignatureThenGood(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("777.888.999-41", "", nil)
 	approve(t, e, f)
@@ -204,6 +212,7 @@ func TestScenarioBadSignatureThenGood(t *testing.T) {
 }
 
 func TestScenarioSlowReports(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.sb.slowDelay = 300 * time.Millisecond // the real scenario waits 5 s
 	f := e.startFlow("888.999.000-78", "", nil)
@@ -223,6 +232,7 @@ func TestScenarioSlowReports(t *testing.T) {
 }
 
 func TestScenarioProductFails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("123.123.123-87", "", nil)
 	approve(t, e, f)
@@ -243,6 +253,7 @@ func TestScenarioProductFails(t *testing.T) {
 }
 
 func TestScenarioLargeReport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow("321.321.321-78", "", nil)
 	approve(t, e, f)
@@ -263,6 +274,7 @@ func TestScenarioLargeReport(t *testing.T) {
 }
 
 func TestScenarioTableOnLoginPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	p := newBrowser(t).get(f.created.ConsentRedirectURL)
@@ -290,6 +302,7 @@ func (rc *receiver) signedEvents(t *testing.T) []eventWire {
 // reliability.md §1 test 17: for the "events out of order" CPF the consent_authorised event (eventTime T1) is held
 // back; the consent's next event (T2 > T1) overtakes it and the held one follows with its original bytes.
 func TestScenarioOutOfOrderNextEventOvertakesAuthorised(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, next string
 		end        func(e *env, f flow)
@@ -353,6 +366,7 @@ func TestScenarioOutOfOrderNextEventOvertakesAuthorised(t *testing.T) {
 // If the consent is never ended, the held consent_authorised goes out after holdRelease (60 s by default) with its
 // original eventTime, once: a later revoke is then delivered in the usual order.
 func TestScenarioOutOfOrderReleasedAfterBoundedDelay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const hold = 150 * time.Millisecond
 	e.sb.holdRelease = hold // default 60 s (TestOptionDefaults)
@@ -386,6 +400,7 @@ func TestScenarioOutOfOrderReleasedAfterBoundedDelay(t *testing.T) {
 
 // Close while consent_authorised is held: the release timer stops with it and nothing more is sent.
 func TestScenarioOutOfOrderCloseDropsTheHeldEvent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfOutOfOrder, "", nil)
 	approve(t, e, f)

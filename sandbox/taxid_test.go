@@ -7,6 +7,7 @@ import (
 )
 
 func TestTaxIDValid(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		cnpj bool
@@ -34,6 +35,7 @@ func TestTaxIDValid(t *testing.T) {
 }
 
 func TestTaxIDInvalid(t *testing.T) {
+	t.Parallel()
 	cpfs := []string{"", "52998224724", "52998224735", "52998224752", "00000000000", "11111111111",
 		"5299822472", "529982247250", "5299822472A", "529.982.247_25", "５29982247２5", "52998224725\x00", "529\n98224725"}
 	for _, s := range cpfs {
@@ -53,6 +55,7 @@ func TestTaxIDInvalid(t *testing.T) {
 // TestTaxIDComputedDigits: random roots with computed check digits are
 // always valid, and changing a check digit makes them invalid.
 func TestTaxIDComputedDigits(t *testing.T) {
+	t.Parallel()
 	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	r := rand.New(rand.NewPCG(1, 2))
 	w1 := []int{5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2}

@@ -17,6 +17,7 @@ func approve(t *testing.T, e *env, f flow) {
 }
 
 func TestSignHexKnownAnswer(t *testing.T) {
+	t.Parallel()
 	// Known answer computed independently (python3 hmac/hashlib).
 	got := sign("It's a Secret to Everybody", []byte("Hello, World!"))
 	want := "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -26,6 +27,7 @@ func TestSignHexKnownAnswer(t *testing.T) {
 }
 
 func TestWebhookEnvelopeAndSignature(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	approve(t, e, f)
@@ -74,6 +76,7 @@ func TestWebhookEnvelopeAndSignature(t *testing.T) {
 }
 
 func TestRetrySchedule(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.RetryBase = 20 * time.Millisecond })
 	e.rc.status = func(n int, r received) int {
 		if n < 2 {
@@ -100,6 +103,7 @@ func TestRetrySchedule(t *testing.T) {
 }
 
 func TestRetryGivesUpAfterFiveRetries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.RetryBase = time.Millisecond })
 	e.rc.status = func(int, received) int { return 503 }
 	e.link(e.accessToken(), map[string]any{})
@@ -113,6 +117,7 @@ func TestRetryGivesUpAfterFiveRetries(t *testing.T) {
 // §9.1: each attempt times out (10 s by default, shortened here); a receiver that never answers is cut off and
 // the same bytes are retried.
 func TestAttemptTimeoutCutsOffAHungReceiver(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const timeout = 100 * time.Millisecond
 	e.sb.attemptTimeout = timeout // the default is 10 s (TestOptionDefaults)
@@ -146,6 +151,7 @@ func TestAttemptTimeoutCutsOffAHungReceiver(t *testing.T) {
 }
 
 func TestNetworkErrorIsRetried(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	e := newEnv(t, func(o *Options) {
 		o.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -167,6 +173,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestCloseCancelsPendingRetries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.RetryBase = time.Hour })
 	e.rc.status = func(int, received) int { return 500 }
 	e.link(e.accessToken(), map[string]any{})
@@ -187,6 +194,7 @@ func TestCloseCancelsPendingRetries(t *testing.T) {
 }
 
 func TestDeliveriesForOneConsentStayInOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.AutoReports = true })
 	// A slow, flaky receiver: if deliveries raced, the order would break.
 	e.rc.status = func(n int, r received) int {
@@ -233,6 +241,7 @@ func (r received) label(t *testing.T) string {
 }
 
 func TestReportRequestDelivers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil)
 	approve(t, e, f)
@@ -299,6 +308,7 @@ func TestReportRequestDelivers(t *testing.T) {
 // §8 institution level: POST /personal/institution-data with the consent's institutionCode answers
 // {requestId, message:"ok"} and reports only on the consents at that institution.
 func TestInstitutionLevelReportRequestDelivers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := e.startFlow(cpfApprove, "", nil) // a consent at 341 (Itaú)
 	approve(t, e, f)
@@ -356,6 +366,7 @@ func TestInstitutionLevelReportRequestDelivers(t *testing.T) {
 }
 
 func TestReportRouting(t *testing.T) {
+	t.Parallel()
 	cb := func(e *env, p string) string { return e.rc.srv.URL + p }
 	for _, tc := range []struct {
 		name       string
@@ -412,6 +423,7 @@ func TestReportRouting(t *testing.T) {
 }
 
 func TestResolveCallback(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		req, link map[string]string
@@ -430,6 +442,7 @@ func TestResolveCallback(t *testing.T) {
 }
 
 func TestAutoReportsBusiness(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.AutoReports = true })
 	f := e.startFlow(cpfApprove, "11.222.333/0001-81", nil)
 	approve(t, e, f)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestLinks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	l1 := Link{ID: "link-1", SessionID: "sess", PersonType: "personal", PersonalTaxID: "52998224725",
@@ -81,6 +82,7 @@ func fullConsent() Consent {
 }
 
 func TestCreateConsentAndRead(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	want := fullConsent()
@@ -138,6 +140,7 @@ func TestCreateConsentAndRead(t *testing.T) {
 }
 
 func TestConsentLists(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	seed := []Consent{
@@ -196,6 +199,7 @@ func TestConsentLists(t *testing.T) {
 }
 
 func TestMarkCallback(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	if err := s.CreateConsent(ctx, Consent{ID: "c1"}); err != nil {
@@ -223,6 +227,7 @@ func TestMarkCallback(t *testing.T) {
 
 // TestSetStatusTransitions: every (from, to) pair of known statuses plus unknown ones; rows are data.
 func TestSetStatusTransitions(t *testing.T) {
+	t.Parallel()
 	const (
 		st  consent.Status = "STARTED"
 		aa                 = "AWAITING_AUTHORISATION"
@@ -286,6 +291,7 @@ func TestSetStatusTransitions(t *testing.T) {
 }
 
 func TestSetStatusDetails(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	if err := s.CreateConsent(ctx, Consent{ID: "c1", Status: "AWAITING_AUTHORISATION"}); err != nil {
@@ -341,6 +347,7 @@ func TestSetStatusDetails(t *testing.T) {
 }
 
 func TestClaimReportRequestExactlyOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	if err := s.CreateConsent(ctx, Consent{ID: "c1", Status: "AUTHORISED"}); err != nil {
@@ -408,6 +415,7 @@ func TestClaimReportRequestExactlyOnce(t *testing.T) {
 }
 
 func TestDueForPoll(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	for _, cs := range []Consent{
@@ -460,6 +468,7 @@ func TestDueForPoll(t *testing.T) {
 }
 
 func TestTimeline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	entries := []TimelineEntry{
@@ -502,6 +511,7 @@ func TestTimeline(t *testing.T) {
 }
 
 func TestConsentCursor(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
 	cur := ConsentCursor{CreatedAt: at, ID: "consent-42"}
 	s := cur.String()
@@ -526,6 +536,7 @@ func TestConsentCursor(t *testing.T) {
 }
 
 func TestListConsentPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	// 9 consents; b1..b3 share one created_at (the id breaks the tie), the others are a second apart.
@@ -606,6 +617,7 @@ func TestListConsentPage(t *testing.T) {
 }
 
 func TestListConsentPageReportCounts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	for _, cs := range []Consent{{ID: "c1", LinkID: "L1"}, {ID: "c2", LinkID: "L1"}, {ID: "c3"}, {ID: "c4", LinkID: "L4"}} {
@@ -649,6 +661,7 @@ func TestListConsentPageReportCounts(t *testing.T) {
 }
 
 func TestHolderRefBackfillQueries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	for _, c := range []Consent{

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	if _, err := s.RecordEventDelivery(ctx, Delivery{Kind: "event", SignatureValid: true, Keys: []string{"a", "b", "c"}, Result: "accepted"},
@@ -59,6 +60,7 @@ func TestSettleDeliveryResultCombinesItsItems(t *testing.T) {
 }
 
 func TestAddTimelineCoalescedCountsRepeats(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	poll := TimelineEntry{ConsentID: "c1", Kind: "poll", Title: consent.M(consent.TLPollUnchanged, "STARTED"), OK: true}

@@ -67,6 +67,7 @@ func countRows(t *testing.T, s *Store, query string, args ...any) int {
 }
 
 func TestPurgeLink(t *testing.T) {
+	t.Parallel()
 	s, _, _ := openTest(t)
 	ctx := context.Background()
 	seedPurge(t, s)
@@ -157,6 +158,7 @@ func TestPurgeLink(t *testing.T) {
 }
 
 func TestPurgeLinkEdgeCases(t *testing.T) {
+	t.Parallel()
 	s, _, _ := openTest(t)
 	ctx := context.Background()
 	if _, err := s.PurgeLink(ctx, ""); err == nil {
@@ -189,6 +191,7 @@ func TestPurgeLinkEdgeCases(t *testing.T) {
 }
 
 func TestPurgeExpiredErasesOnlyLinksPastTheCutoff(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	if err := s.CreateLink(ctx, Link{ID: "old", SessionID: "s1", PersonType: "personal", PersonalTaxID: "52998224725",

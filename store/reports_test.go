@@ -11,6 +11,7 @@ import (
 )
 
 func TestRecordReportDelivery(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	raw := []byte(`{"productReportId":"r1","enquiryCpf":"52998224725"}`)
@@ -61,6 +62,7 @@ func TestRecordReportDelivery(t *testing.T) {
 
 // TestRecordReportDeliveryAtomic: a failing report insert leaves no delivery row behind.
 func TestRecordReportDeliveryAtomic(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	if _, err := s.w.Exec(`CREATE TRIGGER fail_report BEFORE INSERT ON reports
@@ -77,6 +79,7 @@ func TestRecordReportDeliveryAtomic(t *testing.T) {
 }
 
 func TestReportsForConsent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	for _, cs := range []Consent{{ID: "c1", LinkID: "L1"}, {ID: "c2", LinkID: "L1"}, {ID: "c3"}} {

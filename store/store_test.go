@@ -47,6 +47,7 @@ func openTest(t testing.TB) (*Store, *clock, string) {
 }
 
 func TestPragmasOnBothPools(t *testing.T) {
+	t.Parallel()
 	s, _, _ := openTest(t)
 	ctx := context.Background()
 
@@ -110,6 +111,7 @@ func TestPragmasOnBothPools(t *testing.T) {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, path := openTest(t)
 	if err := s.Close(); err != nil {
@@ -143,6 +145,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 }
 
 func TestOpenCreatesPrivateFiles(t *testing.T) {
+	t.Parallel()
 	_, _, path := openTest(t)
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -161,6 +164,7 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 }
 
 func TestOpenFailsFast(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	notADir := filepath.Join(dir, "file")
@@ -203,6 +207,7 @@ func TestOpenFailsFast(t *testing.T) {
 }
 
 func TestDataSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, path := openTest(t)
 	if err := s.CreateConsent(ctx, Consent{ID: "c1", LinkID: "l1", PersonalTaxID: "52998224725"}); err != nil {
@@ -236,6 +241,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 
 // TestOpenOddPath: characters that mean something in a file: URI are escaped, so the file lands where asked.
 func TestOpenOddPath(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a dir?x=1#frag%20", "portal.db")
 	s, err := Open(ctx, path, nil)
@@ -257,6 +263,7 @@ func TestOpenOddPath(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
+	t.Parallel()
 	s, _, _ := openTest(t)
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
@@ -264,6 +271,7 @@ func TestPing(t *testing.T) {
 }
 
 func TestClosedStoreErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	s.Close()
@@ -283,6 +291,7 @@ func TestClosedStoreErrors(t *testing.T) {
 // on the same file (two processes, in effect): with one writer per instance, BEGIN IMMEDIATE and
 // busy_timeout, not one may fail with SQLITE_BUSY, and no increment may be lost.
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s1, c, path := openTest(t)
 	s2, err := Open(ctx, path, c.Now)

@@ -31,6 +31,7 @@ func eventDelivery(keys ...string) (Delivery, []InboxItem) {
 }
 
 func TestRecordEventDelivery(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 
@@ -101,6 +102,7 @@ func TestRecordEventDelivery(t *testing.T) {
 // TestRecordEventDeliveryConcurrentSameEvent: 50 deliveries of one eventId at once → 1 inbox row, 50 delivery
 // rows, 49 of them duplicates, exactly one caller sees a new item.
 func TestRecordEventDeliveryConcurrentSameEvent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	const n = 50
@@ -143,6 +145,7 @@ func TestRecordEventDeliveryConcurrentSameEvent(t *testing.T) {
 
 // TestRecordEventDeliveryAtomic: when an inbox insert fails after the delivery row was written, neither is kept.
 func TestRecordEventDeliveryAtomic(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	// A real failing insert inside the transaction, after the delivery row and the first inbox row.
@@ -171,6 +174,7 @@ func TestRecordEventDeliveryAtomic(t *testing.T) {
 }
 
 func TestRecordRejectedDelivery(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	body := []byte(`{"personalTaxId":"52998224725"}`)
@@ -196,6 +200,7 @@ func TestRecordRejectedDelivery(t *testing.T) {
 }
 
 func TestInboxProcessing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	d, items := eventDelivery("e1", "e2", "e3")
@@ -260,6 +265,7 @@ func TestInboxProcessing(t *testing.T) {
 }
 
 func TestDeliveriesListAndDetail(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	big := bytes.Repeat([]byte("x"), listBodyLimit+1)
@@ -355,6 +361,7 @@ func walkDeliveries(t *testing.T, s *Store, f DeliveryFilter) ([]Delivery, int) 
 }
 
 func TestListDeliveriesPagination(t *testing.T) {
+	t.Parallel()
 	s, c, _ := openTest(t)
 	ids := seedDeliveries(t, s, c, 7)
 
@@ -411,6 +418,7 @@ func TestListDeliveriesPagination(t *testing.T) {
 }
 
 func TestListDeliveriesFilters(t *testing.T) {
+	t.Parallel()
 	s, c, _ := openTest(t)
 	seedDeliveries(t, s, c, 10) // kinds by index: 0,3,6,9 event ok; 1,4,7 report; 2,5,8 rejected event
 	valid, invalid := true, false

@@ -8,6 +8,7 @@ import (
 )
 
 func TestBRL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		units      int64
 		want, sign string
@@ -44,6 +45,7 @@ func TestBRL(t *testing.T) {
 }
 
 func TestDates(t *testing.T) {
+	t.Parallel()
 	pt := WithLang(context.Background(), PT)
 	en := WithLang(context.Background(), EN)
 	tests := []struct {
@@ -105,6 +107,7 @@ func TestDates(t *testing.T) {
 }
 
 func TestUsageClassAndLabel(t *testing.T) {
+	t.Parallel()
 	for pct, want := range map[int]string{-5: "usage-0", 0: "usage-0", 9: "usage-0", 10: "usage-10", 55: "usage-50",
 		99: "usage-90", 100: "usage-100", 250: "usage-100"} {
 		if got := UsageClass(pct); got != want {

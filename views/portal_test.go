@@ -36,6 +36,7 @@ func hasIDs(t *testing.T, d *goquery.Document, ids ...string) {
 }
 
 func TestLayoutAndStart(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		lang     Lang
 		wantLang string
@@ -65,6 +66,7 @@ func TestLayoutAndStart(t *testing.T) {
 }
 
 func TestEveryKeyHasBothLanguages(t *testing.T) {
+	t.Parallel()
 	for k, v := range messages {
 		if v[0] == "" || v[1] == "" {
 			t.Errorf("key %q lacks a translation", k)
@@ -73,6 +75,7 @@ func TestEveryKeyHasBothLanguages(t *testing.T) {
 }
 
 func TestInstitutionsPage(t *testing.T) {
+	t.Parallel()
 	vm := InstitutionsVM{Kind: "openfinance", Person: "all", Visible: 1, Items: []InstitutionItem{
 		{Code: "341", Name: "Itaú", Avatar: "https://x/341.svg", Initials: "I", Beta: true},
 		{Code: "777", Name: "Fora", Outage: true},
@@ -90,6 +93,7 @@ func TestInstitutionsPage(t *testing.T) {
 }
 
 func TestConsentPage(t *testing.T) {
+	t.Parallel()
 	vm := ConsentVM{ID: "c1", Status: "REJECTED", InstitutionName: "Itaú", TaxIDMasked: "***.982.247-**",
 		ErrorKey: "cerr.access_denied", ErrorCode: "access_denied", CanRetry: true, CanRevoke: false, Live: false,
 		Timeline: []TimelineItem{{Kind: "api", Title: consent.M(consent.TLConsentCreated), OK: true, At: time.Now()}},
@@ -109,6 +113,7 @@ func TestConsentPage(t *testing.T) {
 }
 
 func TestListsAndMisc(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	d := renderDoc(t, ctx, ConsentsPage(ConsentsVM{Statuses: consent.All, Rows: []ConsentRow{{ID: "c1", Status: "AUTHORISED"}}}))
 	hasIDs(t, d, "consents-table", "consent-row", "filter-status", "filter-taxid")
@@ -132,6 +137,7 @@ func TestListsAndMisc(t *testing.T) {
 }
 
 func TestFoldAndInitials(t *testing.T) {
+	t.Parallel()
 	if got := Fold("São Paulo ÇÃO"); got != "sao paulo cao" {
 		t.Errorf("Fold = %q", got)
 	}
@@ -144,6 +150,7 @@ func TestFoldAndInitials(t *testing.T) {
 
 // The error details written into the timeline read in Portuguese on pt-BR pages, and as written in English.
 func TestTimelineTextTranslatesKlaviErrors(t *testing.T) {
+	t.Parallel()
 	pt, en := WithLang(context.Background(), PT), WithLang(context.Background(), EN)
 	for _, c := range []struct {
 		in     consent.Msg
@@ -208,6 +215,7 @@ func TestTimelineCatalogue(t *testing.T) {
 }
 
 func TestResultLabelOfCombinedAndGivenUpResults(t *testing.T) {
+	t.Parallel()
 	ctx := WithLang(context.Background(), PT)
 	for in, want := range map[string]string{
 		"processed":                              "Processado",

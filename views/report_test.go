@@ -58,6 +58,7 @@ func sampleVM() ReportVM {
 }
 
 func TestReportBodyTestIDs(t *testing.T) {
+	t.Parallel()
 	doc, html := renderReportBody(t, PT, sampleVM())
 	for id, n := range map[string]int{"report-product": 1, "account": 1, "account-balance": 1, "transactions-table": 1,
 		"transaction-row": 2, "page-next": 1, "page-prev": 1, "card": 1, "card-limit": 1, "bill-open": 1,
@@ -100,6 +101,7 @@ func TestReportBodyTestIDs(t *testing.T) {
 }
 
 func TestReportBodyEnglish(t *testing.T) {
+	t.Parallel()
 	doc, html := renderReportBody(t, EN, sampleVM())
 	page := doc.Text()
 	for _, want := range []string{"Checking account (personal)", "Available balance", "Fee", "Showing 51–52 of 120",
@@ -114,6 +116,7 @@ func TestReportBodyEnglish(t *testing.T) {
 }
 
 func TestReportBodyStates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		mutate  func(*ReportVM)

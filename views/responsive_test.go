@@ -14,6 +14,7 @@ import (
 // tables with their test ids, marked .stack-table, and every data cell naming itself through data-label in
 // the page's language.
 func TestReportRowsCarryLabels(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		lang                       Lang
 		date, amount, balance, mcc string
@@ -69,6 +70,7 @@ func TestReportRowsCarryLabels(t *testing.T) {
 // labelled "Gerado pela Klavi em", never given an invented zone, and explained by a note; a zoned value is
 // converted to Brasília time like "received"; garbage is shown as sent without a <time>.
 func TestReportGeneratedAt(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, in   string
 		lang       Lang
@@ -121,6 +123,7 @@ func TestReportGeneratedAt(t *testing.T) {
 
 // TestListTablesCarryLabels checks the phone layout hooks of the consents and webhooks tables.
 func TestListTablesCarryLabels(t *testing.T) {
+	t.Parallel()
 	ctx := WithLang(context.Background(), PT)
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	d := renderDoc(t, ctx, ConsentsPage(ConsentsVM{Rows: []ConsentRow{{ID: "c1", InstitutionName: "Banco",
@@ -150,6 +153,7 @@ func TestListTablesCarryLabels(t *testing.T) {
 // TestPhoneCSS guards the stylesheet rules the phone layout depends on (a rename in the templates or the CSS
 // would silently bring back sideways scrolling).
 func TestPhoneCSS(t *testing.T) {
+	t.Parallel()
 	for file, wants := range map[string][]string{
 		"../static/css/report.css": {"@media (max-width: 40rem)", "table.stack-table > tbody > tr { display: grid",
 			"td.amount { grid-area: amount", "td.balance-after::before { content: attr(data-label)",

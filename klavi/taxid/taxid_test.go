@@ -16,6 +16,7 @@ import (
 //   - An ASCII space is formatting (stripped); any other whitespace (tab, newline, NBSP) and NUL are refused.
 
 func TestValidateValid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		kind Kind
@@ -62,6 +63,7 @@ func TestValidateValid(t *testing.T) {
 }
 
 func TestValidateInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -147,6 +149,7 @@ func TestValidateInvalid(t *testing.T) {
 
 // TestErrorsCarryNoValue guards the LGPD rule: an error text never contains what the user typed.
 func TestErrorsCarryNoValue(t *testing.T) {
+	t.Parallel()
 	for _, err := range []error{ErrEmpty, ErrLength, ErrChars, ErrCheckDigits, ErrRepeated} {
 		if strings.ContainsAny(err.Error(), "0123456789") {
 			t.Errorf("sentinel %q contains a digit", err)
@@ -196,6 +199,7 @@ func readVectors(t *testing.T) []vector {
 }
 
 func TestFrozenVectors(t *testing.T) {
+	t.Parallel()
 	vs := readVectors(t)
 	if len(vs) < 20 {
 		t.Fatalf("got %d vectors, want at least 20", len(vs))
@@ -246,6 +250,7 @@ func TestFrozenVectors(t *testing.T) {
 }
 
 func TestFormatAndMask(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, got, want string
 	}{
@@ -279,6 +284,7 @@ func TestFormatAndMask(t *testing.T) {
 }
 
 func TestMaskText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -323,6 +329,7 @@ func TestMaskText(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
+	t.Parallel()
 	if CPF.String() != "CPF" || CNPJ.String() != "CNPJ" || Kind(0).String() != "unknown" {
 		t.Errorf("Kind.String: got %q %q %q", CPF, CNPJ, Kind(0))
 	}
