@@ -127,7 +127,7 @@ func TestHSTSAndSecureCookieOnHTTPS(t *testing.T) {
 		t.Errorf("HSTS = %q", r.header.Get("Strict-Transport-Security"))
 	}
 	sc := r.header.Get("Set-Cookie")
-	for _, want := range []string{"__Host-sid=", "Path=/", "Max-Age=3600", "HttpOnly", "Secure", "SameSite=Lax"} {
+	for _, want := range []string{"__Host-sid=", "Path=/", "Max-Age=43200", "HttpOnly", "Secure", "SameSite=Lax"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("Set-Cookie %q lacks %q", sc, want)
 		}

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/sessions"
-
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -68,7 +66,7 @@ type Server struct {
 	publicURL    string
 	secure       bool
 	cookieName   string
-	sessions     *sessions.CookieStore
+	sessions     *dbSessions
 	now          func() time.Time
 	sandboxHints bool
 	router       http.Handler
@@ -156,7 +154,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	}
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now
-	s.initSessions(o.SessionKey)
+	s.initSessions()
 	s.router = s.routes()
 	return s, nil
 }
