@@ -147,6 +147,13 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		return fmt.Errorf("portal: %w", err)
 	}
 
+	// First run: with no operator yet, a one-time link creates the first one (docs/reliability.md#access-model).
+	if setup, err := srv.SetupURL(ctx); err != nil {
+		return fmt.Errorf("portal: first-run setup: %w", err)
+	} else if setup != "" {
+		log.Warn("no operator yet: open this link within 15 minutes to create the first one (single use), or run 'portal operator add'", "url", setup)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -19,12 +19,34 @@ import (
 // that running several replicas needs changing this one place.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); s.safely(ctx, "holder refs", func() { s.BackfillHolderRefs(ctx) }) }()
+	go func() { defer wg.Done(); s.runSweep(ctx) }()
 	go func() { defer wg.Done(); s.runWorker(ctx) }()
 	go func() { defer wg.Done(); s.runReconciler(ctx) }()
 	go func() { defer wg.Done(); s.runRetention(ctx) }()
 	wg.Wait()
+}
+
+// sweepEvery is how often expired sessions, spent setup tokens and stale sign-in failures are deleted.
+const sweepEvery = 10 * time.Minute
+
+// runSweep deletes, at start and then every sweepEvery, the access rows that can no longer be used.
+func (s *Service) runSweep(ctx context.Context) {
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		s.safely(ctx, "sweep", func() {
+			if _, err := s.st.SweepAccess(ctx, time.Hour); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "sweep expired sessions failed", "err", taxid.MaskErr(err))
+			}
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // retentionEvery is how often the retention purge runs (and once at start).

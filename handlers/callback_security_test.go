@@ -343,7 +343,7 @@ func TestCrossOriginProtectionOnEveryForm(t *testing.T) {
 			t.Errorf("Location = %q, want /", loc)
 		}
 		r = e.post(e.browser(), "/consents/"+id+"/retry", url.Values{})
-		wantStatus(t, r, http.StatusForbidden)
+		wantStatus(t, r, http.StatusNotFound)
 		if len(e.kc.consentReqs) != consents {
 			t.Error("a session-less post created a consent")
 		}
@@ -430,15 +430,17 @@ func TestEverySetCookie(t *testing.T) {
 			if len(c.seen) < 4 {
 				t.Fatalf("only %d Set-Cookie headers over the flow: %q", len(c.seen), c.seen)
 			}
-			wantName := map[bool]string{false: "sid", true: "__Host-sid"}[secure]
+			// Two cookies: the session, and the device cookie naming the browser that started a consent.
+			prefix := map[bool]string{false: "", true: "__Host-"}[secure]
+			maxAge := map[string]int{prefix + "sid": sessionMaxAge, prefix + "device": int(deviceMaxAge / time.Second)}
 			for _, sc := range c.seen {
 				ck, err := http.ParseSetCookie(sc)
 				if err != nil {
 					t.Errorf("unparseable Set-Cookie %q: %v", sc, err)
 					continue
 				}
-				if ck.Name != wantName {
-					t.Errorf("cookie name = %q, want %q", ck.Name, wantName)
+				if _, ok := maxAge[ck.Name]; !ok {
+					t.Errorf("cookie name = %q, want %ssid or %sdevice", ck.Name, prefix, prefix)
 				}
 				if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" ||
 					strings.Contains(strings.ToLower(sc), "domain=") {
@@ -447,8 +449,8 @@ func TestEverySetCookie(t *testing.T) {
 				if ck.Secure != secure {
 					t.Errorf("Secure = %v on %s: %q", ck.Secure, name, sc)
 				}
-				if ck.MaxAge <= 0 || ck.MaxAge > sessionMaxAge {
-					t.Errorf("Max-Age = %d, want 1..%d", ck.MaxAge, sessionMaxAge)
+				if ck.MaxAge <= 0 || ck.MaxAge > maxAge[ck.Name] {
+					t.Errorf("%s Max-Age = %d, want 1..%d", ck.Name, ck.MaxAge, maxAge[ck.Name])
 				}
 				if len(sc) > 4096 {
 					t.Errorf("Set-Cookie is %d bytes", len(sc))
@@ -510,7 +512,7 @@ func TestSessionFixationWithPlantedCookie(t *testing.T) {
 	if !strings.Contains(cb.body, `data-testid="callback-neutral"`) {
 		t.Error("the planted cookie still reaches a session")
 	}
-	wantStatus(t, attacker.do("POST", "/consents/"+id+"/retry", "", nil), http.StatusForbidden)
+	wantStatus(t, attacker.do("POST", "/consents/"+id+"/retry", "", nil), http.StatusNotFound) // not its consent
 	before.assertUnchanged(t, e)
 	e.kc.setStatus(id, klavi.StatusAuthorised)
 	wantStatus(t, victim.do("GET", callbackQuery(id, e.linkOf(id), track), "", nil), http.StatusSeeOther)

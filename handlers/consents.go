@@ -63,7 +63,7 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
 		return nil
 	}
-	redirect, _, err := s.startConsent(r.Context(), sid, l, in.InstitutionCode, in.Name, validity)
+	redirect, _, err := s.startConsent(r.Context(), sid, s.ensureDevice(w, r), l, in.InstitutionCode, in.Name, validity)
 	if err != nil {
 		s.logKlaviErr(r, "create consent failed", err)
 		vm.FormError = klaviErrKey(err)
@@ -83,7 +83,7 @@ var errBadRedirect = errors.New("handlers: consentRedirectURL is not an absolute
 // startConsent creates a consent at Klavi for link l and stores it bound to session sid. If the link token
 // was refused (expired), a new link is created transparently and the call retried once with a new track id.
 // Returns the consentRedirectURL, which the caller sends as a 303 and nowhere else.
-func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, code, name string, validity int) (string, string, error) {
+func (s *Server) startConsent(ctx context.Context, sid, device string, l store.Link, code, name string, validity int) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
 	defer cancel()
 	track := newTrackID()
@@ -129,6 +129,7 @@ func (s *Server) startConsent(ctx context.Context, sid string, l store.Link, cod
 		InstitutionName: name,
 		ValidityPeriod:  validity,
 		Status:          consent.Started,
+		DeviceRef:       device,
 		ExpireAt:        cc.ExpireAt,
 	}
 	c.HolderRef = s.flow.ConsentHolderRef(c)
@@ -165,7 +166,7 @@ func (s *Server) handleConsentRetry(w http.ResponseWriter, r *http.Request) erro
 	if l, err = s.freshLink(r.Context(), l); err != nil {
 		return err
 	}
-	redirect, _, err := s.startConsent(r.Context(), sid, l, c.InstitutionCode, c.InstitutionName, c.ValidityPeriod)
+	redirect, _, err := s.startConsent(r.Context(), sid, s.ensureDevice(w, r), l, c.InstitutionCode, c.InstitutionName, c.ValidityPeriod)
 	if err != nil {
 		if errors.Is(err, errBadRedirect) {
 			return &httpError{status: http.StatusBadGateway, cause: err}
@@ -178,13 +179,21 @@ func (s *Server) handleConsentRetry(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// consentParam loads the consent named by {id}; a malformed id is a 404.
+// consentParam loads the consent named by {id}; a malformed id, and a consent the request may not see (canSee),
+// are a 404.
 func (s *Server) consentParam(r *http.Request) (store.Consent, error) {
 	id := chi.URLParam(r, "id")
 	if !consent.ValidID(id) {
 		return store.Consent{}, statusError(http.StatusNotFound)
 	}
-	return s.st.Consent(r.Context(), id)
+	c, err := s.st.Consent(r.Context(), id)
+	if err != nil {
+		return store.Consent{}, err
+	}
+	if !s.canSee(r, c) {
+		return store.Consent{}, statusError(http.StatusNotFound)
+	}
+	return c, nil
 }
 
 // handleConsentPage answers GET /consents/{id}.
@@ -370,11 +379,7 @@ func (s *Server) handleConsentList(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	for _, row := range page.Rows {
-		c := row.Consent
-		vm.Rows = append(vm.Rows, views.ConsentRow{
-			ID: c.ID, Status: c.Status, InstitutionName: c.InstitutionName, TaxIDMasked: taxid.Mask(flow.ConsentTaxID(c)),
-			PersonType: c.PersonType, CreatedAt: c.CreatedAt, Reports: row.Reports,
-		})
+		vm.Rows = append(vm.Rows, consentRow(row))
 	}
 	if page.Next != nil {
 		vm.Next = page.Next.String()
@@ -504,8 +509,10 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 	if err := s.kc.RevokeConsent(ctx, c.ID); err != nil {
 		s.logKlaviErr(r, "revoke failed", err)
 		s.flow.Record(ctx, c.ID, "revoke", consent.M(consent.TLRevokeFailed), flow.KlaviErr(err), false)
+		s.audit(r, "revoke", "consent "+c.ID, false)
 		return err
 	}
+	s.audit(r, "revoke", "consent "+c.ID, true)
 	s.flow.Record(ctx, c.ID, "revoke", consent.M(consent.TLRevoke), consent.M(consent.TLRevokedByUser), true)
 	// Klavi decides what a revoke becomes: REVOKED after AUTHORISED, REJECTED for a consent still in progress
 	// (klavi-api.md §6.1, §6.7). Read it back; if that read fails, only an authorised consent is known to be

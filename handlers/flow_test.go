@@ -10,6 +10,7 @@ import (
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
 )
 
 func TestHappyPathPersonal(t *testing.T) {
@@ -20,7 +21,7 @@ func TestHappyPathPersonal(t *testing.T) {
 	r := e.get(c, "/")
 	wantStatus(t, r, http.StatusOK)
 	d := r.doc(t)
-	for _, id := range []string{"start-form", "person-type-personal", "person-type-business", "tax-id", "representative-cpf", "email", "phone", "start-submit", "lang-en", "lang-pt", "nav-consents", "nav-webhooks"} {
+	for _, id := range []string{"start-form", "person-type-personal", "person-type-business", "tax-id", "representative-cpf", "email", "phone", "start-submit", "lang-en", "lang-pt", "nav-me", "nav-login"} {
 		if d.Find(`[data-testid="`+id+`"]`).Length() == 0 {
 			t.Errorf("start page: no %s", id)
 		}
@@ -156,12 +157,21 @@ func TestHappyPathPersonal(t *testing.T) {
 	if got := r.doc(t).Find(`[data-testid="account-balance"]`).First().Text(); !strings.Contains(got, "R$") || !strings.Contains(got, "1.234,56") {
 		t.Errorf("account-balance = %q", got)
 	}
+	// The holder's download has every CPF/CNPJ masked; an operator may take the original, which is audited.
 	for _, p := range []string{"/reports/rep-1/report.json", "/reports/rep-1.json"} {
 		r = e.get(c, p)
 		wantStatus(t, r, http.StatusOK)
-		if !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") || r.body != string(body) {
-			t.Errorf("%s: disposition %q, body equal %v", p, r.header.Get("Content-Disposition"), r.body == string(body))
+		if !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") || r.body != taxid.MaskText(string(body)) {
+			t.Errorf("%s: disposition %q, body masked %v", p, r.header.Get("Content-Disposition"), r.body == taxid.MaskText(string(body)))
 		}
+	}
+	wantStatus(t, e.get(c, "/reports/rep-1/report.json?original=1"), http.StatusNotFound)
+	op := e.operator()
+	if r = e.get(op, "/reports/rep-1/report.json?original=1"); r.status != http.StatusOK || r.body != string(body) {
+		t.Errorf("operator's original download: status %d, body equal %v", r.status, r.body == string(body))
+	}
+	if a, _ := e.st.Audit(context.Background(), 0, 10); len(a.Rows) == 0 || a.Rows[0].Action != "download_original" || a.Rows[0].Target != "report rep-1" {
+		t.Errorf("audit after the original download: %+v", a.Rows)
 	}
 	r = e.get(c, "/reports/rep-1/transactions.csv")
 	wantStatus(t, r, http.StatusOK)
@@ -174,7 +184,8 @@ func TestHappyPathPersonal(t *testing.T) {
 		t.Error("reports list: want 1 report-item")
 	}
 
-	// Consents list and filters: the search is a POST that answers 303 to a holder URL.
+	// Consents list and filters (operators): the search is a POST that answers 303 to a holder URL.
+	c = op
 	r = e.post(c, "/consents/search", url.Values{"tax_id": {"529.982.247-25"}, "status": {"AUTHORISED"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	r = e.get(c, r.header.Get("Location"))
@@ -474,8 +485,8 @@ func TestCallback(t *testing.T) {
 		if tracks[0] == tracks[1] || inst != "341" {
 			t.Errorf("retry reused the track id or changed institution (%s)", inst)
 		}
-		// Another browser cannot retry it.
-		wantStatus(t, e.post(e.browser(), "/consents/"+id+"/retry", url.Values{}), http.StatusForbidden)
+		// Another browser cannot retry it: to that browser the consent does not exist.
+		wantStatus(t, e.post(e.browser(), "/consents/"+id+"/retry", url.Values{}), http.StatusNotFound)
 	})
 	t.Run("Klavi unavailable on confirm: status kept, reconciler finishes", func(t *testing.T) {
 		e := newEnv(t)

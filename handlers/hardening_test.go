@@ -350,7 +350,7 @@ func TestWebhookMethodAndContentType(t *testing.T) {
 		t.Errorf("rejected rows = %d, want %d", got, rejected)
 	}
 	// The inbox page labels the new result in both languages.
-	c := e.browser()
+	c := e.operator()
 	if r := e.get(c, "/webhooks"); !strings.Contains(r.body, "tipo de conteúdo não suportado") {
 		t.Error("inbox does not explain the 415")
 	}
@@ -414,7 +414,7 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 					c.BusinessTaxID, c.HolderRef)
 			}
 			// The pseudonym went with the tax id: searching for the CPF finds nothing.
-			if r := e.get(b, "/consents?holder="+e.flow.HolderRef("52998224725")); r.doc(t).Find(`[data-testid="consent-row"]`).Length() != 0 ||
+			if r := e.get(e.operator(), "/consents?holder="+e.flow.HolderRef("52998224725")); r.doc(t).Find(`[data-testid="consent-row"]`).Length() != 0 ||
 				r.doc(t).Find(`[data-testid="consents-holder-none"]`).Length() != 1 {
 				t.Error("the purged consent is still found by its holder ref")
 			}

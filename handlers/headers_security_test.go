@@ -60,6 +60,8 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 	pk := &panicOnceKlavi{fakeKlavi: e.kc}
 	e.useKlavi(pk)
 	c := newCookieClient(e)
+	e.addOperator("op@example.com")
+	signIn := url.Values{"email": {"op@example.com"}, "password": {testOperatorPassword}}.Encode()
 	form := url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}.Encode()
 	big := url.Values{"tax_id": {strings.Repeat("1", 70<<10)}}.Encode()
 	ev := consentEvent("ev-h", "consent_authorised", "consent-x", "link-x")
@@ -71,6 +73,8 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 		want                     int
 	}{
 		{"start page", "GET", "/", "", nil, 200},
+		{"operators' page without signing in", "GET", "/consents", "", nil, 303},
+		{"sign in", "POST", "/login", signIn, nil, 303},
 		{"health", "GET", "/healthz", "", nil, 200},
 		{"static css", "GET", "/static/css/app.css", "", nil, 200},
 		{"static 404", "GET", "/static/nope.css", "", nil, 404},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/internal/logbuf"
@@ -184,6 +185,7 @@ type env struct {
 	kc   *fakeKlavi
 	srv  *httptest.Server
 	logs *logbuf.Buffer
+	opN  int // operators made by operator()
 	// dbPath is the SQLite file behind st (tests open it directly to inspect or break it).
 	dbPath string
 }
@@ -425,4 +427,40 @@ func (s *swapKlavi) RevokeConsent(ctx context.Context, id string) error {
 }
 func (s *swapKlavi) RequestReports(ctx context.Context, req klavi.ReportRequest) (*klavi.ReportRequestResult, error) {
 	return s.get().RequestReports(ctx, req)
+}
+
+// testOperatorPassword signs in every test operator. Their hashes use argon2's cheapest parameters, which the
+// hash carries, so that signing in costs nothing under -race.
+const testOperatorPassword = "operator password 1"
+
+// addOperator creates an operator with testOperatorPassword.
+func (e *env) addOperator(email string) store.Operator {
+	e.t.Helper()
+	h, err := auth.HashPassword(testOperatorPassword, auth.Params{Time: 1, Memory: 64, Threads: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	o, err := e.st.AddOperator(context.Background(), email, h)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o
+}
+
+// operator returns a browser signed in as a (new) operator.
+func (e *env) operator() *http.Client {
+	e.t.Helper()
+	b := e.browser()
+	e.signIn(b)
+	return b
+}
+
+// signIn signs browser b in as a new operator (what it already holds in its session, a flow say, stays).
+func (e *env) signIn(b *http.Client) {
+	e.t.Helper()
+	e.opN++
+	email := fmt.Sprintf("op%d@example.com", e.opN)
+	e.addOperator(email)
+	r := e.post(b, "/login", url.Values{"email": {email}, "password": {testOperatorPassword}})
+	wantStatus(e.t, r, http.StatusSeeOther)
 }

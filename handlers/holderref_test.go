@@ -98,7 +98,7 @@ func TestConsentSearch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
 	ana1, ana2, bia := seedHolders(t, e)
-	c := e.browser()
+	c := e.operator()
 
 	t.Run("created consents carry their holder ref", func(t *testing.T) {
 		for id, cpf := range map[string]string{ana1: cpfAna, ana2: cpfAna, bia: cpfBia} {
@@ -280,7 +280,7 @@ func TestConsentSearch(t *testing.T) {
 		}
 	})
 	t.Run("English", func(t *testing.T) {
-		en := e.browser()
+		en := e.operator()
 		wantStatus(t, e.get(en, "/lang/en?next=/"), http.StatusSeeOther)
 		d := e.get(en, search(t, e, en, url.Values{"tax_id": {cpfAna}})).doc(t)
 		by := d.Find(`[data-testid="consents-filtered-by"]`)
@@ -321,7 +321,7 @@ func TestHolderRefBackfill(t *testing.T) {
 		}
 	}
 	// Before the backfill the old consents cannot be found by their holder.
-	c := e.browser()
+	c := e.operator()
 	if ids := consentRowIDs(t, e.get(c, "/consents?holder="+e.flow.HolderRef(cpfAna))); len(ids) != 1 {
 		t.Fatalf("before the backfill: %v", ids)
 	}

@@ -48,7 +48,7 @@ func TestTimelineOfAnOlderDatabaseRendersInBothLanguages(t *testing.T) {
 	if err != nil || len(page.Rows) < 20 {
 		t.Fatalf("fixture consents = %d, %v", len(page.Rows), err)
 	}
-	pt, en := e.browser(), e.browser()
+	pt, en := e.operator(), e.operator() // the fixture's consents belong to no browser of this test
 	wantStatus(t, e.get(en, "/lang/en?next=/"), http.StatusSeeOther)
 	var ptAll, enAll strings.Builder
 	for _, row := range page.Rows {

@@ -71,7 +71,7 @@ func TestWebhookListPagination(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	seedInbox(t, e)
-	c := e.browser()
+	c := e.operator()
 
 	first := e.get(c, "/webhooks")
 	wantStatus(t, first, 200)
@@ -191,7 +191,7 @@ func TestWebhookListPagination(t *testing.T) {
 		}
 	})
 	t.Run("english", func(t *testing.T) {
-		c := e.browser()
+		c := e.operator()
 		wantStatus(t, e.get(c, "/lang/en?next=/"), 303)
 		r := e.get(c, "/webhooks")
 		d := r.doc(t)
@@ -245,7 +245,7 @@ func TestConsentListPagination(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := e.browser()
+	c := e.operator()
 
 	t.Run("pages of 50 with report counts", func(t *testing.T) {
 		r := e.get(c, "/consents")

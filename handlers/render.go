@@ -60,6 +60,9 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 		ReportCSS: static.URL("css/report.css"),
 		JS:        static.URL("js/app.js"),
 	}
+	if o := s.operator(r); o != nil {
+		m.Operator = o.Email
+	}
 	if ss := sessionFrom(r.Context()); ss.gs.Values[keyFlash] != nil {
 		m.Flash = ss.popFlash()
 		_ = s.saveSession(w, r, ss)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,16 +11,41 @@ import (
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
 
-// reportParam loads the report named by {id} (with its raw body).
+// reportParam loads the report named by {id} (with its raw body). A report the request may not see is a 404: an
+// operator sees every report; a visitor only those of a consent started in this browser (the consent the report
+// names, or the newest of its link when it names only the link).
 func (s *Server) reportParam(r *http.Request, id string) (store.Report, error) {
 	if !validReportID(id) {
 		return store.Report{}, statusError(http.StatusNotFound)
 	}
-	return s.st.Report(r.Context(), id)
+	rp, err := s.st.Report(r.Context(), id)
+	if err != nil {
+		return store.Report{}, err
+	}
+	if s.operator(r) != nil {
+		return rp, nil
+	}
+	var c store.Consent
+	switch {
+	case rp.ConsentID != "":
+		c, err = s.st.Consent(r.Context(), rp.ConsentID)
+	case rp.LinkID != "":
+		c, err = s.st.LatestConsentForLink(r.Context(), rp.LinkID)
+	default:
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) || err == nil && !s.canSee(r, c) {
+		return store.Report{}, statusError(http.StatusNotFound)
+	}
+	if err != nil {
+		return store.Report{}, err
+	}
+	return rp, nil
 }
 
 // validReportID accepts productReportIds and our "sha256:<hex>" fallback keys.
@@ -57,7 +83,8 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleReportJSON answers GET /reports/{id}/report.json: the body exactly as received, as a download.
+// handleReportJSON answers GET /reports/{id}/report.json: the body as received with every CPF/CNPJ masked, as a
+// download. An operator may ask for the original (?original=1); that download is recorded in the audit trail.
 func (s *Server) handleReportJSON(w http.ResponseWriter, r *http.Request) error {
 	return s.serveReportJSON(w, r, chi.URLParam(r, "id"))
 }
@@ -67,12 +94,20 @@ func (s *Server) serveReportJSON(w http.ResponseWriter, r *http.Request, id stri
 	if err != nil {
 		return err
 	}
+	body := []byte(taxid.MaskText(string(rp.Raw)))
+	if r.URL.Query().Get("original") == "1" {
+		if s.operator(r) == nil {
+			return statusError(http.StatusNotFound)
+		}
+		body = rp.Raw
+		s.audit(r, "download_original", "report "+rp.ID, true)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", `attachment; filename="`+downloadName(rp, "json")+`"`)
-	h.Set("Content-Length", strconv.Itoa(len(rp.Raw)))
-	_, _ = w.Write(rp.Raw)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
 	return nil
 }
 

@@ -53,24 +53,38 @@ func (s *Server) routes() http.Handler {
 		r.With(s.rateLimit).Post("/consents", s.h(s.handleConsentCreate))
 		r.Get("/callback", s.h(s.handleCallback))
 
-		// Consents.
-		r.Get("/consents", s.h(s.handleConsentList))
-		r.Post("/consents/search", s.h(s.handleConsentSearch)) // the filter form: no CPF/CNPJ in URLs
-		r.Get("/consents/search", redirectTo("/consents"))     // a reload or language switch after a failed search
+		// Consents and reports: the browser that started a consent, or an operator (consentParam and reportParam
+		// answer 404 to anyone else).
 		r.Get("/consents/{id}", s.h(s.handleConsentPage))
 		r.Get("/consents/{id}/live", s.h(s.handleConsentLive))
 		r.With(s.rateLimit).Post("/consents/{id}/retry", s.h(s.handleConsentRetry))
 		r.Post("/consents/{id}/revoke", s.h(s.handleConsentRevoke))
 		r.Get("/consents/{id}/reports", s.h(s.handleConsentReports))
-
-		// Reports.
 		r.Get("/reports/{id}", s.h(s.handleReport))
 		r.Get("/reports/{id}/report.json", s.h(s.handleReportJSON))
 		r.Get("/reports/{id}/transactions.csv", s.h(s.handleReportCSV))
 
-		// Webhook inbox.
-		r.Get("/webhooks", s.h(s.handleWebhookList))
-		r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
+		// This browser's consents.
+		r.Get("/me", s.h(s.handleMe))
+		r.Post("/me/forget", s.h(s.handleForgetDevice))
+
+		// Sign-in. Failures are throttled per account and per client in handleLogin.
+		r.Get("/login", s.h(s.handleLoginPage))
+		r.Post("/login", s.h(s.handleLogin))
+		r.Post("/logout", s.h(s.handleLogout))
+		r.Get("/login/setup", s.h(s.handleSetupPage))
+		r.Post("/login/setup", s.h(s.handleSetup))
+
+		// Operators only.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireOperator)
+			r.Get("/consents", s.h(s.handleConsentList))
+			r.Post("/consents/search", s.h(s.handleConsentSearch)) // the filter form: no CPF/CNPJ in URLs
+			r.Get("/consents/search", redirectTo("/consents"))     // a reload or language switch after a failed search
+			r.Get("/webhooks", s.h(s.handleWebhookList))
+			r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
+			r.Get("/audit", s.h(s.handleAudit))
+		})
 
 		// Language switch.
 		r.Get("/lang/{code}", s.handleLang)

@@ -33,6 +33,7 @@ func TestRoutes(t *testing.T) {
 	e := newEnv(t)
 	c := e.browser()
 	id, _ := e.startFlow(c, "52998224725")
+	e.signIn(c) // the operators' pages are listed too (TestAccess covers visitors)
 	tests := []struct {
 		method, path string
 		want         int
@@ -285,7 +286,7 @@ func TestErrorPagesNameTheProblemInTheTitle(t *testing.T) {
 func TestLanguageLinksDropTheTaxIDFilter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	b := e.browser()
+	b := e.operator()
 	r := e.get(b, "/consents?status=AUTHORISED&tax_id=529.982.247-25")
 	wantStatus(t, r, http.StatusSeeOther)
 	loc := r.header.Get("Location")

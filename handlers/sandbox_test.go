@@ -17,6 +17,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/internal/logbuf"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
@@ -209,6 +210,7 @@ func TestSandboxHappyPath(t *testing.T) {
 	if bal := d.Find(`[data-testid="account-balance"]`).First().Text(); !strings.HasPrefix(strings.TrimSpace(bal), "R$") {
 		t.Errorf("balance = %q", bal)
 	}
+	e.signIn()
 	d = e.consentPage("/webhooks")
 	if d.Find(`[data-testid="webhook-row"]`).Length() == 0 {
 		t.Error("no webhook rows")
@@ -297,5 +299,24 @@ func TestSandboxScenarios(t *testing.T) {
 				tt.check(t, e, strings.TrimPrefix(path, "/consents/"))
 			}
 		})
+	}
+}
+
+// signIn signs the sandbox env's browser in as an operator.
+func (e *sandboxEnv) signIn() {
+	e.t.Helper()
+	h, err := auth.HashPassword(testOperatorPassword, auth.Params{Time: 1, Memory: 64, Threads: 1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.st.AddOperator(context.Background(), "op@example.com", h); err != nil {
+		e.t.Fatal(err)
+	}
+	form := url.Values{"email": {"op@example.com"}, "password": {testOperatorPassword}}
+	req, _ := http.NewRequest(http.MethodPost, e.portal.URL+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, _ := e.send(req)
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("sign in: status %d", res.StatusCode)
 	}
 }

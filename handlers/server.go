@@ -6,6 +6,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -67,6 +69,7 @@ type Server struct {
 	secure       bool
 	cookieName   string
 	sessions     *dbSessions
+	deviceKey    []byte // HMAC key of the device refs, derived from the session key
 	now          func() time.Time
 	sandboxHints bool
 	router       http.Handler
@@ -155,8 +158,16 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now
 	s.initSessions()
+	s.deviceKey = deriveKey(o.SessionKey, "portal device ref v1")
 	s.router = s.routes()
 	return s, nil
+}
+
+// deriveKey is HMAC-SHA256(key, purpose): one secret, a separate key for each use.
+func deriveKey(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // ServeHTTP implements http.Handler.

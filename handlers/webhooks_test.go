@@ -102,7 +102,7 @@ func TestEventWebhook(t *testing.T) {
 	})
 
 	t.Run("inbox page shows signature and duplicate flags, detail masks tax ids", func(t *testing.T) {
-		c := e.browser()
+		c := e.operator()
 		r := e.get(c, "/webhooks")
 		wantStatus(t, r, http.StatusOK)
 		d := r.doc(t)

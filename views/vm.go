@@ -31,6 +31,7 @@ type Meta struct {
 	CSS, JS   string // cache-busted asset URLs
 	ReportCSS string // report page styles (static/css/report.css), scoped under .report
 	Flash     string // message key shown once at the top of the page
+	Operator  string // the signed-in operator's email; "" for a visitor
 }
 
 // StartVM feeds the start form. Errors and FormError hold message keys (translated in the view).
@@ -275,4 +276,37 @@ func isoDateInBRT(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// LoginVM feeds the sign-in page. Error is a message key; with RetryMinutes > 0 it takes that number.
+type LoginVM struct {
+	Email, Next  string
+	Error        string
+	RetryMinutes int
+	SSO          bool // single sign-on is configured
+}
+
+// SetupVM feeds the first-run page that creates the first operator.
+type SetupVM struct {
+	Token, Email string
+	Error        string // message key
+}
+
+// MeVM feeds /me: the consents started in this browser.
+type MeVM struct {
+	Rows []ConsentRow
+}
+
+// AuditRow is one entry of the audit trail.
+type AuditRow struct {
+	At                        time.Time
+	Actor, Action, Target, IP string
+	OK                        bool
+}
+
+// AuditVM feeds /audit.
+type AuditVM struct {
+	Rows  []AuditRow
+	Next  string // id of the last row, for the next (older) page; "" on the last page
+	Paged bool
 }
