@@ -10,6 +10,7 @@ require (
 	github.com/playwright-community/playwright-go v0.5200.1
 	golang.org/x/crypto v0.59.0
 	golang.org/x/sync v0.25.0
+	golang.org/x/term v0.48.0
 	modernc.org/sqlite v1.62.0
 )
 
