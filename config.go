@@ -72,11 +72,22 @@ func defaultOf(name string) string {
 
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "Klavi Link API Only demo portal.")
-	fmt.Fprintln(w, "\nUsage:\n  portal            serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)")
-	fmt.Fprintln(w, "  portal sandbox    run only the Klavi sandbox")
-	fmt.Fprintln(w, "  portal help       print this text")
-	fmt.Fprintln(w, "\nConfiguration (environment variables):")
+	fmt.Fprintln(w, "\nUsage:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range [][2]string{
+		{"portal", "serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)"},
+		{"portal sandbox", "run only the Klavi sandbox"},
+		{"portal operator add --email EMAIL", "add an operator; the password is read from stdin (asked twice on a terminal)"},
+		{"portal operator list", "list the operators and when each was added"},
+		{"portal operator remove --email EMAIL", "remove an operator and end its sessions"},
+		{"portal help", "print this text"},
+	} {
+		fmt.Fprintf(tw, "  %s\t%s\n", c[0], c[1])
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nThe operator commands use the database at DATABASE_PATH and start no server.")
+	fmt.Fprintln(w, "\nConfiguration (environment variables):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
 	for _, s := range settings {
 		def := s.def

@@ -1,5 +1,6 @@
 // Command portal serves the Klavi Link "API Only" demo portal. Without KLAVI_BASE_URL it also starts the embedded,
-// offline Klavi sandbox; with `sandbox` as the first argument it runs only the sandbox.
+// offline Klavi sandbox; with `sandbox` as the first argument it runs only the sandbox; `operator add|list|remove`
+// manages the operator accounts in the database and exits.
 //
 // main only wires: everything happens in run, which tests can call and which returns instead of exiting.
 package main
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "portal: %v\n", err)
@@ -39,8 +40,9 @@ func main() {
 const shutdownGrace = 20 * time.Second
 
 // run starts the portal (and the embedded sandbox unless KLAVI_BASE_URL is set) and blocks until ctx is cancelled
-// or a server fails. Bound URLs are printed to stdout, one per line, so callers can use port 0.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// or a server fails. Bound URLs are printed to stdout, one per line, so callers can use port 0. With `operator`
+// as the first argument it manages operator accounts instead (operator.go), reading passwords from stdin.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := ""
 	if len(args) > 0 {
 		cmd = args[0]
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help", "-help":
 		printHelp(stdout)
 		return nil
-	case "sandbox":
+	case "sandbox", "operator":
 	default:
 		return fmt.Errorf("unknown command %q (try: portal help)", cmd)
 	}
@@ -58,6 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
+	}
+	if cmd == "operator" {
+		return runOperator(ctx, args[1:], cfg, stdin, stdout, stderr)
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 

@@ -79,7 +79,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 func TestRunHelpPrintsEveryVariable(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"help"}, envFrom(nil), &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"help"}, envFrom(nil), nil, &out, io.Discard); err != nil {
 		t.Fatalf("run help: %v", err)
 	}
 	for _, s := range settings {
@@ -127,7 +127,7 @@ func TestREADMEConfigTableMatchesSettings(t *testing.T) {
 
 func TestRunRejectsUnknownCommand(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), []string{"serve-everything"}, envFrom(nil), io.Discard, io.Discard)
+	err := run(context.Background(), []string{"serve-everything"}, envFrom(nil), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("err = %v", err)
 	}
@@ -142,7 +142,7 @@ func TestRunFailsClearlyWhenThePortIsInUse(t *testing.T) {
 	defer ln.Close()
 	env := map[string]string{"ADDR": ln.Addr().String(), "SANDBOX_ADDR": "127.0.0.1:0",
 		"DATABASE_PATH": filepath.Join(t.TempDir(), "p.db")}
-	err = run(context.Background(), nil, envFrom(env), io.Discard, io.Discard)
+	err = run(context.Background(), nil, envFrom(env), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "ADDR") || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("err = %v, want ADDR ... address already in use", err)
 	}
@@ -157,7 +157,7 @@ func TestRunFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
 	}
 	env := map[string]string{"ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0",
 		"DATABASE_PATH": filepath.Join(file, "portal.db")}
-	err := run(context.Background(), nil, envFrom(env), io.Discard, io.Discard)
+	err := run(context.Background(), nil, envFrom(env), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_PATH") {
 		t.Fatalf("err = %v, want one naming DATABASE_PATH", err)
 	}
@@ -173,7 +173,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, envFrom(env), pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, nil, envFrom(env), nil, pw, io.Discard); pw.Close() }()
 
 	urls := map[string]string{}
 	sc := bufio.NewScanner(pr)
@@ -280,7 +280,7 @@ func TestRunSandboxAlone(t *testing.T) {
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"sandbox"}, envFrom(env), pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, []string{"sandbox"}, envFrom(env), nil, pw, io.Discard); pw.Close() }()
 	sc := bufio.NewScanner(pr)
 	api := ""
 	for api == "" && sc.Scan() {
