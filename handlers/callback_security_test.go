@@ -1,3 +1,8 @@
+// Security of the return from the bank and of the session: /callback without a session, with another
+// session's track id, with malformed ids or hostile error parameters (refused, logged as security events,
+// nothing changed), cross-origin protection of every form, the attributes of every Set-Cookie, session
+// fixation with a planted cookie, and the neutral callback page's language switch.
+
 package handlers
 
 import (

@@ -1,3 +1,8 @@
+// Abuse limits and edge rules of the HTTP layer: the per-client rate limit on the Klavi-calling form posts
+// (window, Retry-After, default and disabled), the client key it counts by, the callback of a consent past its
+// maximum age, the webhook receivers' method and Content-Type rules, and the purge after consent_deleted_by_user
+// (by webhook and by poll).
+
 package handlers
 
 import (

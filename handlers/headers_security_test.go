@@ -1,3 +1,7 @@
+// Security headers and failure paths of the router: the headers (HSTS included) on every kind of answer over
+// HTTPS, a handler panic (masked log line, 500 page, no lock left held), a panic after the status line went out
+// (connection aborted), a client-sent X-Request-Id never reaching the logs, and FuzzCallbackQuery.
+
 package handlers
 
 import (

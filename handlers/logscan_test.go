@@ -1,3 +1,6 @@
+// The log scanner other tests use to prove that no valid CPF/CNPJ, secret value or piece of a request body or
+// callback query reaches a log line, and a test of the scanner itself.
+
 package handlers
 
 import (

@@ -1,3 +1,6 @@
+// The portal against the real embedded sandbox (package sandbox) over HTTP, as in `make run`: the personal and
+// business happy paths, a refusal followed by a new try, and the sandbox's scenarios by test CPF.
+
 package handlers
 
 import (

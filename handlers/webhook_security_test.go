@@ -1,3 +1,8 @@
+// The webhook receivers under hostile or failing conditions: signature known-answer vectors and variants, body
+// limits and malformed bodies, arrays mixing new, seen and unknown events, the source allowlist, the same event
+// posted concurrently, a failing or locked database (503, nothing stored), a panicking inbox item dead-lettered,
+// consent events out of order, and cross-origin headers that must not matter to a webhook.
+
 package handlers
 
 import (

@@ -1,3 +1,7 @@
+// The package's values and pure helpers: Amount parsing and formatting (money.go), consent statuses and event
+// names (status.go), API errors and their sanitised text (errors.go), and the client's defaults, backoff
+// ceiling and Retry-After parsing (client.go).
+
 package klavi
 
 import (

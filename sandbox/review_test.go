@@ -1,3 +1,8 @@
+// Rules of Klavi's documented behaviour and of the sandbox's README that cut across the sandbox's files: the two
+// event shapes (array and bare object), the 60-minute rule and which deadline wins, revoking an unfinished
+// consent, the product-failure and webhook-before-redirect scenarios, the consent list's token, and the
+// repeated-base CNPJ.
+
 package sandbox
 
 import (

@@ -1,3 +1,7 @@
+// Client.do against a scripted fake Klavi: which failures are retried and how often, backoff and Retry-After,
+// the caller's deadline, the HTTP client and call timeouts, dropped and refused connections, body limits and
+// malformed bodies, and errors and logs that never carry tokens, keys, tax ids or query strings.
+
 package klavi
 
 import (
