@@ -43,7 +43,7 @@ func (s *Server) routes() http.Handler {
 		r.Use(cop.Handler)
 		r.Use(limitBody(formLimit))
 
-		// Flow. The posts that call Klavi for the user are rate limited per client (reliability.md §4).
+		// Flow. The posts that call Klavi for the user share one per-client rate limit (ratelimit.go).
 		r.Get("/", s.h(s.handleStartPage))
 		r.With(s.rateLimit).Post("/start", s.h(s.handleStart))
 		r.Get("/start", redirectTo("/")) // a reload or language switch after a failed POST /start
