@@ -88,14 +88,6 @@ func (ss *session) rotate() string {
 	return id
 }
 
-// ensureID returns the session id, creating one when there is none.
-func (ss *session) ensureID() string {
-	if id := ss.ID(); id != "" {
-		return id
-	}
-	return ss.rotate()
-}
-
 func (ss *session) setLang(l views.Lang) { ss.gs.Values[keyLang] = string(l) }
 
 func (ss *session) setFlash(key string) { ss.gs.Values[keyFlash] = key }
