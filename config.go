@@ -54,18 +54,22 @@ var settings = []setting{
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "Klavi Link API Only demo portal.")
-	fmt.Fprintln(w, "\nUsage:\n  portal            serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)")
-	fmt.Fprintln(w, "  portal sandbox    run only the Klavi sandbox")
-	fmt.Fprintln(w, "  portal help       print this text")
-	fmt.Fprintln(w, "\nConfiguration (environment variables):")
+// printHelp writes the usage text and the settings table to w and returns the first write error.
+func printHelp(w io.Writer) error {
+	const usage = "Klavi Link API Only demo portal.\n" +
+		"\nUsage:\n  portal            serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)\n" +
+		"  portal sandbox    run only the Klavi sandbox\n" +
+		"  portal help       print this text\n" +
+		"\nConfiguration (environment variables):\n"
+	if _, err := io.WriteString(w, usage); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
 	for _, s := range settings {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, s.def, s.meaning)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // config is loaded once from the environment and passed down; nothing reads the environment later.
@@ -200,7 +204,7 @@ func (c config) sessionKey() (key []byte, generated bool, err error) {
 	secret := c.SessionKey
 	if secret == "" {
 		path := c.sessionKeyFile()
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) //nolint:gosec // G304: a file beside the operator's DATABASE_PATH
 		switch {
 		case err == nil && len(strings.TrimSpace(string(b))) >= 32:
 			secret = strings.TrimSpace(string(b))
@@ -210,7 +214,7 @@ func (c config) sessionKey() (key []byte, generated bool, err error) {
 				return nil, false, fmt.Errorf("SESSION_KEY: %w", err)
 			}
 			secret = hex.EncodeToString(raw)
-			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil { //nolint:gosec // G703: as above
 				return nil, false, fmt.Errorf("SESSION_KEY: cannot keep a generated key in %s: %w", path, err)
 			}
 			generated = true
