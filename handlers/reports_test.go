@@ -25,7 +25,7 @@ func TestParsedReportsCacheIsBoundedAndKeyedByBody(t *testing.T) {
 	if other, _ := c.parse(store.Report{ID: "a", BodySHA256: "h2", Raw: raw}); other == first {
 		t.Error("a different body hash returned the cached report")
 	}
-	c.parse(store.Report{ID: "b", BodySHA256: "h3", Raw: raw})
+	_, _ = c.parse(store.Report{ID: "b", BodySHA256: "h3", Raw: raw})
 	if len(c.m) != 2 || len(c.order) != 2 {
 		t.Errorf("cache holds %d/%d entries, want at most 2", len(c.m), len(c.order))
 	}
