@@ -70,9 +70,11 @@ func defaultOf(name string) string {
 	panic("config: " + name + " is not in the settings table")
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "Klavi Link API Only demo portal.")
-	fmt.Fprintln(w, "\nUsage:")
+// printHelp writes the usage text and the settings table to w and returns the first write error.
+func printHelp(w io.Writer) error {
+	if _, err := io.WriteString(w, "Klavi Link API Only demo portal.\n\nUsage:\n"); err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range [][2]string{
 		{"portal", "serve the portal (with the embedded Klavi sandbox unless KLAVI_BASE_URL is set)"},
@@ -84,9 +86,13 @@ func printHelp(w io.Writer) {
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", c[0], c[1])
 	}
-	tw.Flush()
-	fmt.Fprintln(w, "\nThe operator commands use the database at DATABASE_PATH and start no server.")
-	fmt.Fprintln(w, "\nConfiguration (environment variables):")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "\nThe operator commands use the database at DATABASE_PATH and start no server.\n"+
+		"\nConfiguration (environment variables):\n"); err != nil {
+		return err
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
 	for _, s := range settings {
@@ -96,7 +102,7 @@ func printHelp(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, def, s.meaning)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // config is loaded once from the environment and passed down; nothing reads the environment later.
@@ -231,7 +237,7 @@ func (c config) sessionKey() (key []byte, generated bool, err error) {
 	secret := c.SessionKey
 	if secret == "" {
 		path := c.sessionKeyFile()
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) //nolint:gosec // G304: a file beside the operator's DATABASE_PATH
 		switch {
 		case err == nil && len(strings.TrimSpace(string(b))) >= 32:
 			secret = strings.TrimSpace(string(b))
@@ -241,7 +247,7 @@ func (c config) sessionKey() (key []byte, generated bool, err error) {
 				return nil, false, fmt.Errorf("SESSION_KEY: %w", err)
 			}
 			secret = hex.EncodeToString(raw)
-			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil { //nolint:gosec // G703: as above
 				return nil, false, fmt.Errorf("SESSION_KEY: cannot keep a generated key in %s: %w", path, err)
 			}
 			generated = true

@@ -50,8 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "":
 	case "help", "-h", "--help", "-help":
-		printHelp(stdout)
-		return nil
+		return printHelp(stdout)
 	case "sandbox", "operator":
 	default:
 		return fmt.Errorf("unknown command %q (try: portal help)", cmd)
@@ -73,7 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	portalLn, err := net.Listen("tcp", cfg.Addr)
+	var lc net.ListenConfig
+	portalLn, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ADDR %s: cannot listen: %w", cfg.Addr, unwrapNetErr(err))
 	}
@@ -89,7 +89,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	var sandboxLn net.Listener
 	baseURL, accessKey, secretKey := cfg.KlaviBaseURL, cfg.AccessKey, cfg.SecretKey
 	if baseURL == "" {
-		sandboxLn, err = net.Listen("tcp", cfg.SandboxAddr)
+		sandboxLn, err = lc.Listen(ctx, "tcp", cfg.SandboxAddr)
 		if err != nil {
 			return fmt.Errorf("SANDBOX_ADDR %s: cannot listen: %w", cfg.SandboxAddr, unwrapNetErr(err))
 		}
@@ -105,7 +105,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if err != nil {
 		return fmt.Errorf("DATABASE_PATH %s: %w", cfg.DatabasePath, err)
 	}
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("closing the store", "err", err)
+		}
+	}()
 
 	sessionKey, generated, err := cfg.sessionKey()
 	if err != nil {
@@ -184,12 +188,13 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		lifecycle.Run(ctx)
 	}()
 
-	fmt.Fprintf(stdout, "portal listening on %s\n", publicURL)
+	banner := fmt.Sprintf("portal listening on %s\n", publicURL)
 	if sb != nil {
-		fmt.Fprintf(stdout, "sandbox listening on %s (API %s)\n", cfg.sandboxPublicURL(sandboxLn.Addr()), baseURL)
+		banner += fmt.Sprintf("sandbox listening on %s (API %s)\n", cfg.sandboxPublicURL(sandboxLn.Addr()), baseURL)
 	} else {
-		fmt.Fprintf(stdout, "using Klavi at %s\n", baseURL)
+		banner += fmt.Sprintf("using Klavi at %s\n", baseURL)
 	}
+	printBanner(stdout, log, banner)
 
 	var runErr error
 	select {
@@ -213,7 +218,8 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 }
 
 func runSandboxAlone(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", cfg.SandboxAddr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.SandboxAddr)
 	if err != nil {
 		return fmt.Errorf("SANDBOX_ADDR %s: cannot listen: %w", cfg.SandboxAddr, unwrapNetErr(err))
 	}
@@ -228,8 +234,8 @@ func runSandboxAlone(ctx context.Context, cfg config, log *slog.Logger, stdout i
 	hs := newHTTPServer(sb, log.With("server", "sandbox"))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "sandbox listening on %s (API http://%s/data/v1; webhooks to %s)\n",
-		cfg.sandboxPublicURL(ln.Addr()), ln.Addr(), portal)
+	printBanner(stdout, log, fmt.Sprintf("sandbox listening on %s (API http://%s/data/v1; webhooks to %s)\n",
+		cfg.sandboxPublicURL(ln.Addr()), ln.Addr(), portal))
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -262,4 +268,12 @@ func unwrapNetErr(err error) error {
 		return op.Err
 	}
 	return err
+}
+
+// printBanner writes the bound URLs to stdout; the servers keep running if that fails, so the log says why the
+// lines are missing.
+func printBanner(stdout io.Writer, log *slog.Logger, banner string) {
+	if _, err := io.WriteString(stdout, banner); err != nil {
+		log.Warn("cannot print the listening addresses", "err", err)
+	}
 }

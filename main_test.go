@@ -173,7 +173,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, envFrom(env), nil, pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, nil, envFrom(env), nil, pw, io.Discard); _ = pw.Close() }()
 
 	urls := map[string]string{}
 	sc := bufio.NewScanner(pr)
@@ -183,7 +183,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 			urls[f[0]] = f[3]
 		}
 	}
-	go io.Copy(io.Discard, pr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if urls["portal"] == "" || urls["sandbox"] == "" {
 		cancel()
 		t.Fatalf("run printed %v, want portal and sandbox URLs (err %v)", urls, <-done)
@@ -257,9 +257,9 @@ func TestServerRejectsHugeHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	go hs.Serve(ln)
-	defer hs.Close()
+	hs := newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), slog.New(slog.DiscardHandler))
+	go func() { _ = hs.Serve(ln) }() // ErrServerClosed once the test closes it
+	defer func() { _ = hs.Close() }()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
 	req.Header.Set("X-Big", strings.Repeat("a", 80<<10))
 	resp, err := http.DefaultClient.Do(req)
@@ -280,7 +280,7 @@ func TestRunSandboxAlone(t *testing.T) {
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"sandbox"}, envFrom(env), nil, pw, io.Discard); pw.Close() }()
+	go func() { done <- run(ctx, []string{"sandbox"}, envFrom(env), nil, pw, io.Discard); _ = pw.Close() }()
 	sc := bufio.NewScanner(pr)
 	api := ""
 	for api == "" && sc.Scan() {
@@ -288,7 +288,7 @@ func TestRunSandboxAlone(t *testing.T) {
 			api, _, _ = strings.Cut(rest, ";")
 		}
 	}
-	go io.Copy(io.Discard, pr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if !strings.HasSuffix(api, "/data/v1") {
 		cancel()
 		t.Fatalf("run printed no API URL (got %q, err %v)", api, <-done)

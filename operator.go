@@ -54,7 +54,7 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 	case "remove":
 		usage = operatorRemoveUsage
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, operatorUsage)
+		_, _ = fmt.Fprintln(stdout, operatorUsage)
 		return nil
 	default:
 		return fmt.Errorf("operator: unknown subcommand %q; %s", sub, operatorUsage)
@@ -71,7 +71,7 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 	}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, usage)
+			_, _ = fmt.Fprintln(stdout, usage)
 			return nil
 		}
 		return errors.New(usage)
@@ -133,7 +133,7 @@ func operatorAdd(ctx context.Context, st *store.Store, email string, stdin io.Re
 	if err := st.AddAudit(ctx, store.AuditEntry{Actor: cliActor, Action: "operator_added", Target: o.Email, OK: true}); err != nil {
 		return fmt.Errorf("operator add: %s was added but the audit entry was not written: %w", o.Email, err)
 	}
-	fmt.Fprintf(stdout, "operator added: %s\n", o.Email)
+	_, _ = fmt.Fprintf(stdout, "operator added: %s\n", o.Email)
 	return nil
 }
 
@@ -144,12 +144,12 @@ func operatorList(ctx context.Context, st *store.Store, stdout io.Writer) error 
 		return fmt.Errorf("operator list: %w", err)
 	}
 	if len(ops) == 0 {
-		fmt.Fprintln(stdout, "no operators")
+		_, _ = fmt.Fprintln(stdout, "no operators")
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, o := range ops {
-		fmt.Fprintf(tw, "%s\t%s\n", o.Email, o.CreatedAt.UTC().Format(time.RFC3339))
+		_, _ = fmt.Fprintf(tw, "%s\t%s\n", o.Email, o.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -168,7 +168,7 @@ func operatorRemove(ctx context.Context, st *store.Store, email string, stdout i
 	if err := st.AddAudit(ctx, store.AuditEntry{Actor: cliActor, Action: "operator_removed", Target: email, OK: true}); err != nil {
 		return fmt.Errorf("operator remove: %s was removed but the audit entry was not written: %w", email, err)
 	}
-	fmt.Fprintf(stdout, "operator removed: %s\n", email)
+	_, _ = fmt.Fprintf(stdout, "operator removed: %s\n", email)
 	return nil
 }
 
@@ -238,7 +238,7 @@ func promptPassword(ctx context.Context, fd int, w io.Writer, prompt string) (st
 	if err != nil {
 		return "", fmt.Errorf("terminal: %w", err)
 	}
-	fmt.Fprint(w, prompt)
+	_, _ = fmt.Fprint(w, prompt)
 	type result struct {
 		pw  []byte
 		err error
@@ -250,7 +250,7 @@ func promptPassword(ctx context.Context, fd int, w io.Writer, prompt string) (st
 	}()
 	select {
 	case r := <-done:
-		fmt.Fprintln(w)
+		_, _ = fmt.Fprintln(w)
 		if r.err != nil {
 			return "", fmt.Errorf("reading the password: %w", r.err)
 		}
@@ -258,7 +258,7 @@ func promptPassword(ctx context.Context, fd int, w io.Writer, prompt string) (st
 	case <-ctx.Done():
 		// The reading goroutine stays blocked until the process exits, which it is about to.
 		_ = term.Restore(fd, state)
-		fmt.Fprintln(w)
+		_, _ = fmt.Fprintln(w)
 		return "", errors.New("interrupted")
 	}
 }

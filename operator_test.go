@@ -177,7 +177,7 @@ func TestOperatorAddReadsOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	for _, tt := range []struct {
 		email string
 		stdin io.Reader

@@ -78,7 +78,7 @@ func CheckPassword(hash, pw string) bool {
 	if err != nil || len(pw) > maxPasswordLen {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key))) //nolint:gosec // G115: parseHash bounds len(key) to 16..64
 	return subtle.ConstantTimeCompare(got, key) == 1
 }
 

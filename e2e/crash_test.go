@@ -334,9 +334,10 @@ func (r *crashRig) killNow() {
 		return
 	}
 	r.alive = false
-	r.cur.cmd.Process.Kill() // SIGKILL
+	_ = r.cur.cmd.Process.Kill() // SIGKILL; done says when it is gone
 	select {
-	case <-r.cur.done:
+	case err := <-r.cur.done:
+		_ = err // "signal: killed", as intended
 	case <-time.After(10 * time.Second):
 	}
 }

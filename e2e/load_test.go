@@ -141,7 +141,7 @@ func TestWebhookLoad(t *testing.T) {
 			t0 := time.Now()
 			resp, err := hc.Get(p.url + "/healthz")
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
 					err = fmt.Errorf("status %d", resp.StatusCode)
@@ -291,7 +291,7 @@ loop:
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only: nothing to flush
 	integrity, stored := readInbox(t, filepath.Join(dir, "load.db"), "load-"+runID+"-")
 	present, multi, badStored := 0, 0, 0
 	for id := range acked {
@@ -308,12 +308,17 @@ loop:
 		}
 	}
 	var dupDeliveries, pendingInbox, attemptsOver0 int
-	db.QueryRow(`SELECT COUNT(*) FROM webhook_deliveries WHERE kind = 'event' AND signature_valid = 1
-		AND duplicate = 1`).Scan(&dupDeliveries)
-	db.QueryRow(`SELECT COUNT(*) FROM inbox WHERE key LIKE ? AND processed_at IS NULL`,
-		"load-"+runID+"-%").Scan(&pendingInbox)
-	db.QueryRow(`SELECT COUNT(*) FROM inbox WHERE key LIKE ? AND attempts > 0`,
-		"load-"+runID+"-%").Scan(&attemptsOver0)
+	count := func(what string, n *int, q string, args ...any) {
+		if err := db.QueryRow(q, args...).Scan(n); err != nil {
+			t.Errorf("count %s: %v", what, err)
+		}
+	}
+	count("duplicate deliveries", &dupDeliveries, `SELECT COUNT(*) FROM webhook_deliveries WHERE kind = 'event'
+		AND signature_valid = 1 AND duplicate = 1`)
+	count("pending inbox items", &pendingInbox, `SELECT COUNT(*) FROM inbox WHERE key LIKE ? AND processed_at IS NULL`,
+		"load-"+runID+"-%")
+	count("retried inbox items", &attemptsOver0, `SELECT COUNT(*) FROM inbox WHERE key LIKE ? AND attempts > 0`,
+		"load-"+runID+"-%")
 	results2 := map[string]int{}
 	if rr, err := db.Query(`SELECT result, COUNT(*) FROM inbox WHERE key LIKE ? GROUP BY result`,
 		"load-"+runID+"-%"); err == nil {
@@ -323,6 +328,9 @@ loop:
 			if rr.Scan(&res, &n) == nil {
 				results2[res] = n
 			}
+		}
+		if err := rr.Err(); err != nil {
+			t.Errorf("inbox results: %v", err)
 		}
 		rr.Close()
 	}
@@ -554,7 +562,7 @@ func (s *loadSlow) run(ctx context.Context, host string) {
 		opened := time.Now()
 		closed := make(chan struct{})
 		go func() { // the portal never answers a request that has no end of headers: any read end means closed
-			io.Copy(io.Discard, conn)
+			_, _ = io.Copy(io.Discard, conn)
 			close(closed)
 		}()
 		tick := time.NewTicker(time.Second)
@@ -674,8 +682,8 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		if p.wait(0) == errStillRunning {
-			cmd.Process.Kill()
-			p.wait(10 * time.Second)
+			_ = cmd.Process.Kill()
+			_ = p.wait(10 * time.Second) // killed: only the wait matters, not the exit status
 		}
 		if t.Failed() {
 			logs := p.logs.String()
@@ -697,7 +705,7 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 				}
 			}
 		}
-		io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case p.url = <-urlc:
@@ -744,10 +752,10 @@ func (p *loadPortal) wait(d time.Duration) error {
 
 // stop sends SIGTERM and waits for a graceful exit (the portal's grace period is 20 s).
 func (p *loadPortal) stop() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // a process that already exited is reported by wait
 	if err := p.wait(25 * time.Second); err != nil {
 		if err == errStillRunning {
-			p.cmd.Process.Kill()
+			_ = p.cmd.Process.Kill()
 			return fmt.Errorf("the portal did not stop within 25 s")
 		}
 		return fmt.Errorf("exit: %v", err)

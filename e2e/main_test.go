@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,7 +43,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // a leftover temporary directory fails nothing
 
 	// Build the real binary once: the tests then exercise main's wiring too (package main can't be imported).
 	binary = filepath.Join(tmp, "portal")
@@ -68,7 +67,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: playwright:", err)
 		return 1
 	}
-	defer pw.Stop()
+	defer func() { _ = pw.Stop() }()
 	chromium := os.Getenv("CHROMIUM_PATH")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -82,7 +81,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: launch chromium:", err)
 		return 1
 	}
-	defer browser.Close()
+	defer func() { _ = browser.Close() }()
 	expect = playwright.NewPlaywrightAssertions(10000)
 
 	shared, err = startPortal(filepath.Join(tmp, "shared"), nil)
@@ -148,7 +147,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
-			p.logs.Write([]byte("stdout: " + line + "\n"))
+			_, _ = p.logs.Write([]byte("stdout: " + line + "\n"))
 			if m := listening.FindStringSubmatch(line); m != nil {
 				if m[1] == "portal" {
 					p.URL = m[2]
@@ -160,7 +159,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 				}
 			}
 		}
-		io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func() { p.done <- cmd.Wait() }()
 	select {
@@ -168,7 +167,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 	case err := <-p.done:
 		return nil, fmt.Errorf("portal exited early: %v\n%s", err, p.logs.String())
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("portal did not print its URLs within 30s\n%s", p.logs.String())
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -181,7 +180,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			p.stop()
+			_ = p.stop() // the readiness failure is the error to report
 			return nil, fmt.Errorf("portal /healthz not ready: %v\n%s", err, p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -190,7 +189,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *portal) stop() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // a process that already exited is reported on p.done
 	select {
 	case err := <-p.done:
 		if err != nil {
@@ -198,7 +197,7 @@ func (p *portal) stop() error {
 		}
 		return nil
 	case <-time.After(25 * time.Second):
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		return fmt.Errorf("portal did not stop within 25s")
 	}
 }
@@ -257,15 +256,21 @@ func newPage(t *testing.T, width, height int, opts ...func(*playwright.BrowserNe
 	t.Cleanup(func() {
 		if t.Failed() {
 			name := sanitize(t.Name())
-			os.MkdirAll(filepath.Join(artifacts, "failures"), 0o755)
-			page.Screenshot(playwright.PageScreenshotOptions{
-				Path: playwright.String(filepath.Join(artifacts, "failures", name+".png")), FullPage: playwright.Bool(true)})
+			if err := os.MkdirAll(filepath.Join(artifacts, "failures"), 0o750); err != nil {
+				t.Logf("failure artifacts: %v", err)
+			}
+			if _, err := page.Screenshot(playwright.PageScreenshotOptions{
+				Path: playwright.String(filepath.Join(artifacts, "failures", name+".png")), FullPage: playwright.Bool(true)}); err != nil {
+				t.Logf("failure screenshot: %v", err)
+			}
 			if html, err := page.Content(); err == nil {
-				os.WriteFile(filepath.Join(artifacts, "failures", name+".html"), []byte(html), 0o644)
+				if err := os.WriteFile(filepath.Join(artifacts, "failures", name+".html"), []byte(html), 0o600); err != nil {
+					t.Logf("failure HTML: %v", err)
+				}
 			}
 			t.Logf("failure artifacts in e2e/artifacts/failures/%s.*; page URL %s", name, page.URL())
 		}
-		bctx.Close()
+		_ = bctx.Close() // the browser context ends with the test either way
 	})
 	return page
 }
@@ -282,24 +287,21 @@ func phone(t *testing.T) playwright.Page {
 func shot(t *testing.T, page playwright.Page, name string) {
 	t.Helper()
 	dir := filepath.Join(artifacts, "screens")
-	os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Logf("screenshots: %v", err)
+	}
 	if _, err := page.Screenshot(playwright.PageScreenshotOptions{
 		Path: playwright.String(filepath.Join(dir, name+".png")), FullPage: playwright.Bool(true)}); err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 	}
 	// On a phone the first screen is what a person judges a page by: keep it too.
 	if vp := page.ViewportSize(); vp != nil && vp.Width < 600 {
-		page.Screenshot(playwright.PageScreenshotOptions{Path: playwright.String(filepath.Join(dir, name+"-top.png"))})
+		if _, err := page.Screenshot(playwright.PageScreenshotOptions{Path: playwright.String(filepath.Join(dir, name+"-top.png"))}); err != nil {
+			t.Logf("screenshot %s-top: %v", name, err)
+		}
 	}
 }
 
 func sanitize(s string) string {
 	return regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(s, "_")
-}
-
-// ctxTimeout is a helper for the few direct HTTP calls the tests make.
-func ctxTimeout(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }

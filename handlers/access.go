@@ -58,14 +58,14 @@ func (s *Server) ensureDevice(w http.ResponseWriter, r *http.Request) string {
 	} else {
 		token = newToken()
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: token, Path: "/", MaxAge: int(deviceMaxAge / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: token, Path: "/", MaxAge: int(deviceMaxAge / time.Second), //nolint:gosec // G124: Secure follows PUBLIC_URL's scheme (plain http only for a local demo)
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	return s.deviceRefOf(token)
 }
 
 // forgetDevice clears the device cookie: the consents started in this browser are no longer listed in it.
 func (s *Server) forgetDevice(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, //nolint:gosec // G124: as above
 		Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 

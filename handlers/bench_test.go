@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -26,9 +25,9 @@ func benchServer(b *testing.B) (*Server, *store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { st.Close() })
+	b.Cleanup(func() { _ = st.Close() })
 	o := envOptions{Options: Options{
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.DiscardHandler),
 		Store:         st,
 		WebhookSecret: testSecret,
 		PublicURL:     "http://127.0.0.1:8080",

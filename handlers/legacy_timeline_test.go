@@ -52,7 +52,7 @@ func TestTimelineOfAnOlderDatabaseRendersInBothLanguages(t *testing.T) {
 	wantStatus(t, e.get(en, "/lang/en?next=/"), http.StatusSeeOther)
 	var ptAll, enAll strings.Builder
 	for _, row := range page.Rows {
-		id := row.Consent.ID
+		id := row.ID
 		tl, _ := st.Timeline(context.Background(), id)
 		for lang, b := range map[string]*strings.Builder{"pt": &ptAll, "en": &enAll} {
 			c := pt

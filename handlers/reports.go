@@ -12,6 +12,7 @@ import (
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/reportview"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -66,9 +67,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	}
 	rep, perr := s.parsed.parse(rp)
 	if perr != nil {
-		rep = nil // buildReportVM shows the raw body with an "unreadable" notice
+		rep = nil // reportview.Build shows the raw body with an "unreadable" notice
 	}
-	vm := buildReportVM(rp, rep, parseReportQuery(r.URL.Query()))
+	vm := reportview.Build(storedReport(rp), rep, reportview.ParseQuery(r.URL.Query()))
 	m := s.meta(w, r, "title.report", views.StepData, "consents")
 	if vm.ProductName != "" {
 		m.Title = views.ProductLabel(r.Context(), vm.ProductName) + " · " + m.Title
@@ -122,7 +123,7 @@ func (s *Server) handleReportCSV(w http.ResponseWriter, r *http.Request) error {
 		return statusError(http.StatusNotFound)
 	}
 	var buf strings.Builder
-	if err := writeTransactionsCSV(&buf, rep); err != nil {
+	if err := reportview.WriteTransactionsCSV(&buf, rep); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -131,6 +132,20 @@ func (s *Server) handleReportCSV(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Disposition", `attachment; filename="`+downloadName(rp, "csv")+`"`)
 	_, _ = w.Write([]byte(buf.String()))
 	return nil
+}
+
+// storedReport is what the report page needs of a stored report.
+func storedReport(rp store.Report) reportview.Stored {
+	return reportview.Stored{
+		ID:             rp.ID,
+		ProductName:    rp.ProductName,
+		ProductVersion: rp.ProductVersion,
+		Code:           rp.Code,
+		Message:        rp.Message,
+		RequestID:      rp.RequestID,
+		ReceivedAt:     rp.ReceivedAt,
+		Raw:            rp.Raw,
+	}
 }
 
 // downloadName is a safe file name: product + id, restricted to [A-Za-z0-9_-].

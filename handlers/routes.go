@@ -44,7 +44,7 @@ func (s *Server) routes() http.Handler {
 		r.Use(cop.Handler)
 		r.Use(limitBody(formLimit))
 
-		// Flow. The posts that call Klavi for the user are rate limited per client (reliability.md §4).
+		// Flow. The posts that call Klavi for the user share one per-client rate limit (ratelimit.go).
 		r.Get("/", s.h(s.handleStartPage))
 		r.With(s.rateLimit).Post("/start", s.h(s.handleStart))
 		r.Get("/start", redirectTo("/")) // a reload or language switch after a failed POST /start
@@ -114,7 +114,7 @@ func (s *Server) handleLang(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther) //nolint:gosec // G710: safeNext keeps local paths only
 }
 
 // redirectTo answers 303 to a fixed local path.

@@ -54,7 +54,7 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 		EventsURL: portalURL + "/webhooks/klavi/events", ReportsURL: portalURL + "/webhooks/klavi/reports",
 		RetryBase: 20 * time.Millisecond, ReportDelay: 10 * time.Millisecond,
 	})
-	sbx := &httptest.Server{Listener: sl, Config: &http.Server{Handler: sb}}
+	sbx := &httptest.Server{Listener: sl, Config: &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}}
 	sbx.Start()
 	t.Cleanup(func() { sb.Close(); sbx.Close() })
 
@@ -76,7 +76,7 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	portal := &httptest.Server{Listener: pl, Config: &http.Server{Handler: s}}
+	portal := &httptest.Server{Listener: pl, Config: &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}}
 	portal.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

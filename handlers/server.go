@@ -33,10 +33,11 @@ type Options struct {
 	Now           func() time.Time
 	SandboxHints  bool // show the test CPF table on the start page
 	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (r.RemoteAddr;
-	// proxy headers are not trusted) to this many requests per RateWindow. 0 means the default, 60; a negative
-	// value disables the limit. Over the limit: 429 with Retry-After.
+	// proxy headers are not trusted, IPv6 grouped by /64) to this many requests per RateWindow. 0 means the
+	// default, 60; a negative value disables the limit. Over the limit: 429 with Retry-After.
 	RateLimit int
-	// RateWindow is the sliding window of RateLimit (default one minute).
+	// RateWindow is the window of RateLimit (default one minute); httprate's sliding window counter estimates
+	// the count over it.
 	RateWindow time.Duration
 	// ConsentMaxAge is how long after its creation a consent's callback is still accepted (default 60 minutes,
 	// as Klavi rejects consents after 60 minutes); a later first callback is refused with 400.
@@ -143,7 +144,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		o.RateWindow = defaultRateWindow
 	}
 	if o.RateLimit > 0 {
-		s.limiter = newRateLimiter(o.RateLimit, o.RateWindow, o.Now)
+		s.limiter = s.newRateLimiter(o.RateLimit, o.RateWindow)
 	}
 	s.consentMaxAge = o.ConsentMaxAge
 	if s.consentMaxAge <= 0 {

@@ -146,7 +146,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		maxRetryAfter: DefaultMaxRetryAfter,
 		maxBody:       MaxResponseBytes,
 		sleep:         sleepCtx,
-		jitter:        func(n int64) int64 { return rand.Int64N(n + 1) },
+		jitter:        func(n int64) int64 { return rand.Int64N(n + 1) }, //nolint:gosec // G404: jitter spreads retries, it guards no secret
 		brk:           breaker{threshold: DefaultBreakerFailures, cooldown: DefaultBreakerCooldown},
 	}
 	for _, o := range opts {

@@ -30,16 +30,15 @@ func TestNewRejectsBaseURLsThatAreNotAbsoluteHTTP(t *testing.T) {
 
 // endpointCase describes one call and everything the fake server must have seen.
 type endpointCase struct {
-	name      string
-	respond   string // golden response file
-	call      func(t *testing.T, c *Client)
-	method    string
-	path      string
-	query     map[string]string
-	token     string         // exact Authorization token expected
-	notToken  string         // the other kind, which must never appear
-	body      map[string]any // exact JSON body (nil: no body expected)
-	wantCalls int
+	name     string
+	respond  string // golden response file
+	call     func(t *testing.T, c *Client)
+	method   string
+	path     string
+	query    map[string]string
+	token    string         // exact Authorization token expected
+	notToken string         // the other kind, which must never appear
+	body     map[string]any // exact JSON body (nil: no body expected)
 }
 
 func TestEachEndpointSendsTheDocumentedRequestAndDecodesTheGoldenResponse(t *testing.T) {

@@ -62,7 +62,7 @@ func (a Amount) Units() (int64, error) {
 	// Work in uint64 so that -9223372036854775808 (in units) is representable.
 	var u uint64
 	for _, c := range intPart + frac {
-		d := uint64(c - '0')
+		d := uint64(c - '0') //nolint:gosec // G115: c is an ASCII digit (checked above)
 		if u > (math.MaxUint64-d)/10 {
 			return 0, errors.New("klavi: invalid amount: out of range")
 		}
@@ -72,7 +72,7 @@ func (a Amount) Units() (int64, error) {
 		if u > uint64(math.MaxInt64)+1 {
 			return 0, errors.New("klavi: invalid amount: out of range")
 		}
-		return int64(-u), nil // two's complement: exact for MinInt64 too
+		return int64(-u), nil //nolint:gosec // G115: u <= MaxInt64+1, and two's complement makes MinInt64 exact
 	}
 	if u > math.MaxInt64 {
 		return 0, errors.New("klavi: invalid amount: out of range")
@@ -85,7 +85,7 @@ func FormatUnits(u int64) Amount {
 	neg := u < 0
 	var m uint64
 	if neg {
-		m = uint64(-(u + 1)) + 1 // avoids overflow for MinInt64
+		m = uint64(-(u + 1)) + 1 //nolint:gosec // G115: -(u+1) >= 0; the +1 after the conversion keeps MinInt64 exact
 	} else {
 		m = uint64(u)
 	}

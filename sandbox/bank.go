@@ -19,7 +19,7 @@ import (
 const bankCookie = "klavi_sandbox_bank"
 
 // permissionLabels are the pt-BR descriptions shown on the permissions page.
-var permissionLabels = map[string]string{
+var permissionLabels = map[string]string{ //nolint:gosec // G101: permission names, not credentials
 	"REGISTRATION_ALL":      "Dados cadastrais (nome, documentos, endereço e contatos)",
 	"ACCOUNTS_ALL":          "Contas: saldos, limites e extratos",
 	"CREDIT_CARDS_ALL":      "Cartões de crédito: limites, faturas e transações",
@@ -207,6 +207,7 @@ func (s *Sandbox) handleBankOpen(w http.ResponseWriter, r *http.Request) {
 	browser := c.browser
 	s.mu.Unlock()
 
+	//nolint:gosec // G124: Secure whenever served over TLS; the fake bank mostly runs on plain-http loopback
 	http.SetCookie(w, &http.Cookie{Name: bankCookie, Value: browser, Path: "/bank", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	render(w, r, http.StatusOK, bankLoginPage(v))

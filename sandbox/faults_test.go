@@ -38,7 +38,8 @@ func TestInjectFaults(t *testing.T) {
 	defer cancel()
 	req, _ = http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/data/v1/links/institutions", nil)
 	req.Header.Set("Authorization", "Bearer "+lr.LinkToken)
-	if _, err := http.DefaultClient.Do(req); err == nil {
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
 		t.Error("hanging call returned")
 	}
 }

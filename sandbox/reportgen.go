@@ -154,7 +154,7 @@ func genReais(r int64) int64 { return r * genUnitsPerReal }
 // genRand returns a PCG generator seeded with SHA-256 of the parts (NUL-separated, so parts cannot run together).
 func genRand(parts ...string) *rand.Rand {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16])))
+	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16]))) //nolint:gosec // G404: reproducible on purpose
 }
 
 // genBetween returns a uniform value in [lo, hi].
@@ -285,7 +285,7 @@ func genCNPJFor(name string) string { return genCNPJ(genRand("cnpj", name)) }
 func genDigits(d []int) string {
 	b := make([]byte, len(d))
 	for i, v := range d {
-		b[i] = byte('0' + v)
+		b[i] = "0123456789"[v]
 	}
 	return string(b)
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // errorWire is Klavi's error body (§2.1, §11): statusCode is the HTTP status,
@@ -104,12 +103,6 @@ func validAbsoluteURL(u string) bool {
 		return false
 	}
 	return p.Scheme == "http" || p.Scheme == "https"
-}
-
-// isJSONObject reports whether raw is absent, null or a JSON object.
-func isJSONObjectOrNull(raw json.RawMessage) bool {
-	t := strings.TrimSpace(string(raw))
-	return t == "" || t == "null" || strings.HasPrefix(t, "{")
 }
 
 // checkCallbackMap validates a productsCallbackURL object (§4.2): every URL

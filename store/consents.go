@@ -251,7 +251,7 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 	}
 	q := `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		q += " WHERE " + strings.Join(where, " AND ") //nolint:gosec // G202: constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 100, 1000)
 	q += " ORDER BY created_at DESC, id DESC LIMIT ?"

@@ -229,16 +229,16 @@ func TestMarkCallback(t *testing.T) {
 func TestSetStatusTransitions(t *testing.T) {
 	t.Parallel()
 	const (
-		st  consent.Status = "STARTED"
-		aa                 = "AWAITING_AUTHORISATION"
-		al                 = "AWAITING_LGPD_AUTHORISATION"
-		au                 = "AUTHORISED"
-		er                 = "ERROR"
-		rj                 = "REJECTED"
-		ex                 = "EXPIRED"
-		rv                 = "REVOKED"
-		del                = "DELETED_BY_USER"
-		unk                = "SOMETHING_NEW"
+		st  = consent.Started
+		aa  = consent.AwaitingAuthorisation
+		al  = consent.AwaitingLGPDAuthorisation
+		au  = consent.Authorised
+		er  = consent.Error
+		rj  = consent.Rejected
+		ex  = consent.Expired
+		rv  = consent.Revoked
+		del = consent.DeletedByUser
+		unk = consent.Status("SOMETHING_NEW")
 	)
 	// allowed[from] lists every status it may move to; anything else leaves it unchanged.
 	allowed := map[consent.Status][]consent.Status{

@@ -42,7 +42,7 @@ func openTest(t testing.TB) (*Store, *clock, string) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s, c, path
 }
 
@@ -73,7 +73,7 @@ func TestPragmasOnBothPools(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		check(t, conn, map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1",
 			"synchronous": "2", "query_only": "0"})
 	})
@@ -97,7 +97,7 @@ func TestPragmasOnBothPools(t *testing.T) {
 			})
 		}
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	t.Run("writer has one connection", func(t *testing.T) {
@@ -196,7 +196,7 @@ func TestOpenFailsFast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := Open(ctx, tt.path, nil)
 			if err == nil {
-				s.Close()
+				_ = s.Close()
 				t.Fatal("Open succeeded, want an error")
 			}
 			if !strings.Contains(err.Error(), tt.mention) {
@@ -228,7 +228,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	defer func() { _ = s2.Close() }()
 	got, err := s2.Consent(ctx, "c1")
 	if err != nil || got.PersonalTaxID != "52998224725" {
 		t.Errorf("Consent after reopen = %+v, %v", got, err)
@@ -274,7 +274,9 @@ func TestClosedStoreErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, _ := openTest(t)
-	s.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Ping(ctx); err == nil {
 		t.Error("Ping on a closed store succeeded")
 	}
@@ -298,7 +300,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	defer func() { _ = s2.Close() }()
 	if err := s1.CreateConsent(ctx, Consent{ID: "counter"}); err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,9 @@ func TestRecordEventDeliveryConcurrentSameEvent(t *testing.T) {
 		t.Errorf("delivery rows = %d, want %d", got, n)
 	}
 	var dups int
-	s.r.QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE duplicate = 1`).Scan(&dups)
+	if err := s.r.QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE duplicate = 1`).Scan(&dups); err != nil {
+		t.Fatal(err)
+	}
 	if dups != n-1 {
 		t.Errorf("duplicates = %d, want %d", dups, n-1)
 	}
@@ -228,7 +230,9 @@ func TestInboxProcessing(t *testing.T) {
 	}
 	var result string
 	var processedAt int64
-	s.r.QueryRow(`SELECT result, processed_at FROM inbox WHERE id = ?`, pending[0].ID).Scan(&result, &processedAt)
+	if err := s.r.QueryRow(`SELECT result, processed_at FROM inbox WHERE id = ?`, pending[0].ID).Scan(&result, &processedAt); err != nil {
+		t.Fatal(err)
+	}
 	if result != "applied AUTHORISED" || processedAt != t0.Add(time.Second).UnixMilli() {
 		t.Errorf("finished item: %q at %d", result, processedAt)
 	}
@@ -249,7 +253,9 @@ func TestInboxProcessing(t *testing.T) {
 	if len(p) != 1 || p[0].ID != pending[2].ID {
 		t.Errorf("dead item still pending: %+v", p)
 	}
-	s.r.QueryRow(`SELECT result FROM inbox WHERE id = ?`, pending[1].ID).Scan(&result)
+	if err := s.r.QueryRow(`SELECT result FROM inbox WHERE id = ?`, pending[1].ID).Scan(&result); err != nil {
+		t.Fatal(err)
+	}
 	if result != "dead: try 10 failed" {
 		t.Errorf("dead result = %q", result)
 	}

@@ -42,7 +42,7 @@ func centsOf(units int64) (neg bool, cents uint64) {
 	var abs uint64
 	if units < 0 {
 		neg = true
-		abs = uint64(-(units + 1)) + 1 // -(MinInt64) overflows int64, not uint64
+		abs = uint64(-(units + 1)) + 1 //nolint:gosec // G115: -(units+1) >= 0; -(MinInt64) overflows int64, not uint64
 	} else {
 		abs = uint64(units)
 	}

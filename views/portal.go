@@ -96,20 +96,6 @@ func kindLabel(ctx context.Context, kind string) string {
 	return kind
 }
 
-func validInvalidLabel(ctx context.Context, ok bool) string {
-	if ok {
-		return T(ctx, "webhooks.valid")
-	}
-	return T(ctx, "webhooks.invalid")
-}
-
-func yesNo(ctx context.Context, b bool) string {
-	if b {
-		return T(ctx, "webhooks.yes")
-	}
-	return T(ctx, "webhooks.no")
-}
-
 func onOff(b bool) string {
 	if b {
 		return "on"

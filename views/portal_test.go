@@ -45,8 +45,13 @@ func TestLayoutAndStart(t *testing.T) {
 		ctx := WithLang(context.Background(), tc.lang)
 		vm := StartVM{PersonType: "business", TaxID: "12.ABC", Errors: map[string]string{"tax_id": "err.cnpj.invalid"}, SandboxHints: true}
 		d := renderDoc(t, ctx, Page(Meta{Title: "x", Path: "/", Step: 1, Refresh: true}, StartPage(vm)))
-		hasIDs(t, d, "lang-en", "lang-pt", "nav-consents", "nav-webhooks", "start-form", "person-type-personal",
+		hasIDs(t, d, "lang-en", "lang-pt", "nav-me", "nav-login", "start-form", "person-type-personal",
 			"person-type-business", "tax-id", "representative-cpf", "email", "phone", "start-submit", "tax-id-error", "steps", "sandbox-hints")
+		if d.Find(`[data-testid="nav-consents"]`).Length() != 0 {
+			t.Error("a visitor is offered the operators' pages")
+		}
+		op := renderDoc(t, ctx, Page(Meta{Title: "x", Path: "/", Operator: "ana@example.com"}, StartPage(vm)))
+		hasIDs(t, op, "nav-me", "nav-consents", "nav-webhooks", "nav-audit", "logout", "signed-in-as")
 		if got, _ := d.Find("html").Attr("lang"); got != tc.wantLang {
 			t.Errorf("lang = %q", got)
 		}

@@ -199,28 +199,8 @@ type RevokeVM struct {
 	Status                           consent.Status
 }
 
-// formatTime renders t in Brasília time (UTC−3, no DST since 2019), the time zone of every Open Finance user.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.In(brt).Format("02/01/2006 15:04:05")
-}
-
+// brt is Brasília time (UTC−3, no DST since 2019), the time zone of every Open Finance user.
 var brt = time.FixedZone("BRT", -3*3600)
-
-// formatISO renders an ISO-8601 timestamp from Klavi as a date, or returns it unchanged when it doesn't parse.
-func formatISO(s string) string {
-	if s == "" {
-		return "—"
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.In(brt).Format("02/01/2006")
-		}
-	}
-	return s
-}
 
 func join(ss []string) string { return strings.Join(ss, ", ") }
 

@@ -178,7 +178,7 @@ func readVectors(t *testing.T) []vector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var vs []vector
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

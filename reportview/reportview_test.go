@@ -1,4 +1,4 @@
-package handlers
+package reportview
 
 import (
 	"bytes"
@@ -16,14 +16,13 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/klavi-demo/portal/klavi"
-	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
 
 var reportReceivedAt = time.Date(2026, 11, 25, 10, 20, 5, 0, time.UTC)
 
-// loadReportFixture reads handlers/testdata/<name>.json and returns it as the store would keep it plus its parsed form.
-func loadReportFixture(t *testing.T, name string) (store.Report, *klavi.Report) {
+// loadReportFixture reads testdata/<name>.json and returns it as the store would keep it plus its parsed form.
+func loadReportFixture(t *testing.T, name string) (Stored, *klavi.Report) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("testdata", name+".json"))
 	if err != nil {
@@ -33,53 +32,53 @@ func loadReportFixture(t *testing.T, name string) (store.Report, *klavi.Report) 
 	if err != nil {
 		t.Fatalf("ParseReport(%s): %v", name, err)
 	}
-	return store.Report{
+	return Stored{
 		ID: rep.ProductReportID, RequestID: rep.RequestID, ProductName: rep.ProductName,
 		ProductVersion: rep.ProductVersion, Code: rep.Code, Message: rep.Message,
-		ReceivedAt: reportReceivedAt, Raw: body, Size: len(body),
+		ReceivedAt: reportReceivedAt, Raw: body,
 	}, rep
 }
 
-func defaultReportQuery() reportQuery { return parseReportQuery(url.Values{}) }
+func defaultReportQuery() Query { return ParseQuery(url.Values{}) }
 
 func TestParseReportQuery(t *testing.T) {
 	tests := []struct {
 		query string
-		want  reportQuery
+		want  Query
 	}{
-		{"", reportQuery{0, 1, 50}},
-		{"account=2&page=3", reportQuery{2, 3, 50}},
-		{"account=abc&page=xyz", reportQuery{0, 1, 50}},
-		{"account=-1&page=-5", reportQuery{0, 1, 50}},
-		{"account=0&page=0", reportQuery{0, 1, 50}},
-		{"account=99999999999999999999&page=99999999999999999999", reportQuery{0, 1, 50}},
-		{"account=3&page=2000000000", reportQuery{3, reportMaxPage, 50}},
-		{"account=1.5&page=2e3", reportQuery{0, 1, 50}},
-		{"account=+4&page=%20%207%20", reportQuery{4, 7, 50}},
-		{"per_page=20", reportQuery{0, 1, 20}},
-		{"per_page=1", reportQuery{0, 1, reportPerPageMin}},
-		{"per_page=100000", reportQuery{0, 1, reportPerPageMax}},
-		{"per_page=-3", reportQuery{0, 1, 50}},
-		{"per_page=x", reportQuery{0, 1, 50}},
-		{"account=1&account=2&page=2&page=9", reportQuery{1, 2, 50}}, // first value wins
+		{"", Query{0, 1, 50}},
+		{"account=2&page=3", Query{2, 3, 50}},
+		{"account=abc&page=xyz", Query{0, 1, 50}},
+		{"account=-1&page=-5", Query{0, 1, 50}},
+		{"account=0&page=0", Query{0, 1, 50}},
+		{"account=99999999999999999999&page=99999999999999999999", Query{0, 1, 50}},
+		{"account=3&page=2000000000", Query{3, reportMaxPage, 50}},
+		{"account=1.5&page=2e3", Query{0, 1, 50}},
+		{"account=+4&page=%20%207%20", Query{4, 7, 50}},
+		{"per_page=20", Query{0, 1, 20}},
+		{"per_page=1", Query{0, 1, reportPerPageMin}},
+		{"per_page=100000", Query{0, 1, reportPerPageMax}},
+		{"per_page=-3", Query{0, 1, 50}},
+		{"per_page=x", Query{0, 1, 50}},
+		{"account=1&account=2&page=2&page=9", Query{1, 2, 50}}, // first value wins
 	}
 	for _, tt := range tests {
 		v, err := url.ParseQuery(tt.query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := parseReportQuery(v); got != tt.want {
-			t.Errorf("parseReportQuery(%q) = %+v, want %+v", tt.query, got, tt.want)
+		if got := ParseQuery(v); got != tt.want {
+			t.Errorf("ParseQuery(%q) = %+v, want %+v", tt.query, got, tt.want)
 		}
 	}
-	if got := parseReportQuery(nil); got != (reportQuery{0, 1, 50}) {
-		t.Errorf("parseReportQuery(nil) = %+v", got)
+	if got := ParseQuery(nil); got != (Query{0, 1, 50}) {
+		t.Errorf("ParseQuery(nil) = %+v", got)
 	}
 }
 
 func TestBuildReportVMChecking(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_pf_checking_account")
-	vm := buildReportVM(r, rep, defaultReportQuery())
+	vm := Build(r, rep, defaultReportQuery())
 
 	if !vm.Known || vm.Unreadable || vm.Status != views.ReportOK {
 		t.Fatalf("Known=%v Unreadable=%v Status=%v", vm.Known, vm.Unreadable, vm.Status)
@@ -136,7 +135,7 @@ func TestBuildReportVMChecking(t *testing.T) {
 
 func TestBuildReportVMCategorized(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_pf_categorized_checking_l3")
-	vm := buildReportVM(r, rep, defaultReportQuery())
+	vm := Build(r, rep, defaultReportQuery())
 	if !vm.Known || len(vm.Accounts) != 1 {
 		t.Fatalf("vm = %+v", vm)
 	}
@@ -208,7 +207,7 @@ func TestAccountLedgerReanchorsOnPostBalance(t *testing.T) {
 
 func TestBuildReportVMCreditCard(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_pf_credit_card")
-	vm := buildReportVM(r, rep, defaultReportQuery())
+	vm := Build(r, rep, defaultReportQuery())
 	if !vm.Known || len(vm.Accounts) != 0 || len(vm.Cards) != 1 {
 		t.Fatalf("vm = %+v", vm)
 	}
@@ -260,22 +259,22 @@ func TestBuildReportVMPagination(t *testing.T) {
 	id := r.ID
 	tests := []struct {
 		name           string
-		q              reportQuery
+		q              Query
 		page, from, to int
 		prev, next     string
 	}{
 		{"default", defaultReportQuery(), 1, 1, 50, "", "/reports/" + id + "?account=1&page=2#account-1"},
-		{"page 2", reportQuery{1, 2, 50}, 2, 51, 100,
+		{"page 2", Query{1, 2, 50}, 2, 51, 100,
 			"/reports/" + id + "?account=1&page=1#account-1", "/reports/" + id + "?account=1&page=3#account-1"},
-		{"last page", reportQuery{1, 3, 50}, 3, 101, 121, "/reports/" + id + "?account=1&page=2#account-1", ""},
-		{"beyond the end", reportQuery{1, 99, 50}, 3, 101, 121, "/reports/" + id + "?account=1&page=2#account-1", ""},
-		{"other account", reportQuery{2, 3, 50}, 1, 1, 50, "", "/reports/" + id + "?account=1&page=2#account-1"},
-		{"per page 20", reportQuery{1, 2, 20}, 2, 21, 40,
+		{"last page", Query{1, 3, 50}, 3, 101, 121, "/reports/" + id + "?account=1&page=2#account-1", ""},
+		{"beyond the end", Query{1, 99, 50}, 3, 101, 121, "/reports/" + id + "?account=1&page=2#account-1", ""},
+		{"other account", Query{2, 3, 50}, 1, 1, 50, "", "/reports/" + id + "?account=1&page=2#account-1"},
+		{"per page 20", Query{1, 2, 20}, 2, 21, 40,
 			"/reports/" + id + "?account=1&page=1&per_page=20#account-1", "/reports/" + id + "?account=1&page=3&per_page=20#account-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vm := buildReportVM(r, rep, tt.q)
+			vm := Build(r, rep, tt.q)
 			if len(vm.Accounts) != 2 {
 				t.Fatalf("accounts = %d", len(vm.Accounts))
 			}
@@ -296,7 +295,7 @@ func TestBuildReportVMPagination(t *testing.T) {
 		})
 	}
 
-	vm := buildReportVM(r, rep, defaultReportQuery())
+	vm := Build(r, rep, defaultReportQuery())
 	rows := vm.Accounts[0].Rows
 	if rows[0].Date != "2021-06-15" || !rows[0].Future || rows[0].Balance != "" {
 		t.Errorf("scheduled entry first, without balance: %+v", rows[0])
@@ -315,27 +314,27 @@ func TestBuildReportVMStatesAndUnknown(t *testing.T) {
 
 	partial := r
 	partial.Code = 204
-	if vm := buildReportVM(partial, rep, defaultReportQuery()); vm.Status != views.ReportPartial || !vm.HasData() {
+	if vm := Build(partial, rep, defaultReportQuery()); vm.Status != views.ReportPartial || !vm.HasData() {
 		t.Errorf("204: status %v data %v", vm.Status, vm.HasData())
 	}
 
 	failed, failedRep := r, *rep
 	failed.Code, failed.Message = 5001, "erro no banco"
 	failedRep.CheckingAccounts = nil
-	vm := buildReportVM(failed, &failedRep, defaultReportQuery())
+	vm := Build(failed, &failedRep, defaultReportQuery())
 	if vm.Status != views.ReportFailed || vm.HasData() || vm.Message != "erro no banco" || vm.Code != 5001 {
 		t.Errorf("failed: %+v", vm)
 	}
 
 	unknown, unknownRep := r, *rep
 	unknown.ProductName, unknownRep.ProductName = "pj_loans", "pj_loans"
-	vm = buildReportVM(unknown, &unknownRep, defaultReportQuery())
+	vm = Build(unknown, &unknownRep, defaultReportQuery())
 	if vm.Known || vm.HasData() || vm.RawJSON == "" || vm.Unreadable {
 		t.Errorf("unknown product: Known=%v data=%v raw=%d", vm.Known, vm.HasData(), len(vm.RawJSON))
 	}
 
-	bad := store.Report{ID: "x/y", ProductName: "pf_checking_account", Code: 200, Raw: []byte("not json 52998224725")}
-	vm = buildReportVM(bad, nil, defaultReportQuery())
+	bad := Stored{ID: "x/y", ProductName: "pf_checking_account", Code: 200, Raw: []byte("not json 52998224725")}
+	vm = Build(bad, nil, defaultReportQuery())
 	if !vm.Unreadable || vm.HasData() || vm.RawJSON != "not json ***.982.247-**" {
 		t.Errorf("unreadable: %+v", vm)
 	}
@@ -384,7 +383,7 @@ func TestCSVText(t *testing.T) {
 func readTransactionsCSV(t *testing.T, rep *klavi.Report) [][]string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := writeTransactionsCSV(&buf, rep); err != nil {
+	if err := WriteTransactionsCSV(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -480,7 +479,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk ful
 
 func TestWriteTransactionsCSVReportsWriteErrors(t *testing.T) {
 	_, rep := loadReportFixture(t, "report_large_checking")
-	if err := writeTransactionsCSV(failingWriter{}, rep); err == nil {
+	if err := WriteTransactionsCSV(failingWriter{}, rep); err == nil {
 		t.Error("write error not returned")
 	}
 }
@@ -519,7 +518,7 @@ func rowCells(tr *goquery.Selection) string {
 
 func TestReportBodyRendersChecking(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_pf_checking_account")
-	doc, html := renderReportDoc(t, views.PT, buildReportVM(r, rep, defaultReportQuery()))
+	doc, html := renderReportDoc(t, views.PT, Build(r, rep, defaultReportQuery()))
 
 	if got := testIDText(doc, "report-product"); !strings.Contains(got, "Conta corrente (PF)") ||
 		!strings.Contains(got, "pf_checking_account") {
@@ -568,7 +567,7 @@ func TestReportBodyRendersChecking(t *testing.T) {
 	}
 
 	// English
-	doc, html = renderReportDoc(t, views.EN, buildReportVM(r, rep, defaultReportQuery()))
+	doc, html = renderReportDoc(t, views.EN, Build(r, rep, defaultReportQuery()))
 	if got := testIDText(doc, "report-product"); !strings.Contains(got, "Checking account (personal)") {
 		t.Errorf("English report-product = %q", got)
 	}
@@ -582,7 +581,7 @@ func TestReportBodyRendersChecking(t *testing.T) {
 
 func TestReportBodyRendersPagination(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_large_checking")
-	doc, _ := renderReportDoc(t, views.PT, buildReportVM(r, rep, defaultReportQuery()))
+	doc, _ := renderReportDoc(t, views.PT, Build(r, rep, defaultReportQuery()))
 	if got := countTestID(doc, "account"); got != 2 {
 		t.Fatalf("accounts = %d", got)
 	}
@@ -599,7 +598,7 @@ func TestReportBodyRendersPagination(t *testing.T) {
 		t.Errorf("showing = %q", got)
 	}
 
-	doc, _ = renderReportDoc(t, views.PT, buildReportVM(r, rep, reportQuery{Account: 1, Page: 3, PerPage: 50}))
+	doc, _ = renderReportDoc(t, views.PT, Build(r, rep, Query{Account: 1, Page: 3, PerPage: 50}))
 	if got := doc.Find(`#account-1 [data-testid="transaction-row"]`).Length(); got != 21 {
 		t.Errorf("rows on page 3 = %d", got)
 	}
@@ -607,7 +606,7 @@ func TestReportBodyRendersPagination(t *testing.T) {
 		t.Errorf("last page links: prev %d next %d", countTestID(doc, "page-prev"), countTestID(doc, "page-next"))
 	}
 	// The formula-looking descriptions are just testIDText in HTML (escaped by templ).
-	doc, _ = renderReportDoc(t, views.PT, buildReportVM(r, rep, reportQuery{Account: 1, Page: 3, PerPage: 50}))
+	doc, _ = renderReportDoc(t, views.PT, Build(r, rep, Query{Account: 1, Page: 3, PerPage: 50}))
 	if !strings.Contains(doc.Find(`#account-1`).Text(), `=HYPERLINK("http://x")`) {
 		t.Error("description not shown as text")
 	}
@@ -615,7 +614,7 @@ func TestReportBodyRendersPagination(t *testing.T) {
 
 func TestReportBodyRendersCard(t *testing.T) {
 	r, rep := loadReportFixture(t, "report_pf_credit_card")
-	doc, _ := renderReportDoc(t, views.PT, buildReportVM(r, rep, defaultReportQuery()))
+	doc, _ := renderReportDoc(t, views.PT, Build(r, rep, defaultReportQuery()))
 	for id, n := range map[string]int{"card": 1, "card-limit": 1, "bill-open": 1, "bill-closed": 1, "account": 0,
 		"card-transaction-row": 1} {
 		if got := countTestID(doc, id); got != n {
@@ -646,27 +645,27 @@ func TestReportBodyRendersStates(t *testing.T) {
 	failed, failedRep := r, *rep
 	failed.Code = 5001
 	failedRep.CheckingAccounts = nil
-	doc, _ := renderReportDoc(t, views.PT, buildReportVM(failed, &failedRep, defaultReportQuery()))
+	doc, _ := renderReportDoc(t, views.PT, Build(failed, &failedRep, defaultReportQuery()))
 	if countTestID(doc, "report-failed") != 1 || countTestID(doc, "account") != 0 || countTestID(doc, "raw-json") != 1 {
 		t.Error("failed report: warning, no accounts, raw JSON expected")
 	}
 
 	empty, emptyRep := r, *rep
 	emptyRep.CheckingAccounts = nil
-	doc, _ = renderReportDoc(t, views.PT, buildReportVM(empty, &emptyRep, defaultReportQuery()))
+	doc, _ = renderReportDoc(t, views.PT, Build(empty, &emptyRep, defaultReportQuery()))
 	if countTestID(doc, "report-empty") != 1 || countTestID(doc, "report-failed") != 0 {
 		t.Error("empty report: empty state expected")
 	}
 
 	unknown, unknownRep := r, *rep
 	unknown.ProductName = "pj_loans"
-	doc, _ = renderReportDoc(t, views.PT, buildReportVM(unknown, &unknownRep, defaultReportQuery()))
+	doc, _ = renderReportDoc(t, views.PT, Build(unknown, &unknownRep, defaultReportQuery()))
 	if countTestID(doc, "report-unknown") != 1 || countTestID(doc, "account") != 0 || countTestID(doc, "raw-json") != 1 ||
 		!strings.Contains(testIDText(doc, "report-product"), "pj_loans") {
 		t.Error("unknown product: envelope + raw JSON expected")
 	}
 
-	doc, _ = renderReportDoc(t, views.PT, buildReportVM(store.Report{ID: "r1", Code: 200, Raw: []byte("{")}, nil, defaultReportQuery()))
+	doc, _ = renderReportDoc(t, views.PT, Build(Stored{ID: "r1", Code: 200, Raw: []byte("{")}, nil, defaultReportQuery()))
 	if countTestID(doc, "report-unreadable") != 1 || countTestID(doc, "raw-json") != 1 {
 		t.Error("unreadable report: notice + raw body expected")
 	}
@@ -698,37 +697,5 @@ func TestIndentPrefixMatchesJSONIndent(t *testing.T) {
 		if got := indentPrefix([]byte(in), 10); len(got) > 10+64 || !strings.HasPrefix(want.String(), string(got)) {
 			t.Errorf("indentPrefix(%.40q, 10) = %q: not a short prefix of the full indentation", in, got)
 		}
-	}
-}
-
-func TestParsedReportsCacheIsBoundedAndKeyedByBody(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "report_pf_checking_account.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := parsedReports{max: 2}
-	a := store.Report{ID: "a", BodySHA256: "h1", Raw: raw}
-	first, err := c.parse(a)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	if again, _ := c.parse(a); again != first {
-		t.Error("the same report was decoded twice")
-	}
-	if other, _ := c.parse(store.Report{ID: "a", BodySHA256: "h2", Raw: raw}); other == first {
-		t.Error("a different body hash returned the cached report")
-	}
-	c.parse(store.Report{ID: "b", BodySHA256: "h3", Raw: raw})
-	if len(c.m) != 2 || len(c.order) != 2 {
-		t.Errorf("cache holds %d/%d entries, want at most 2", len(c.m), len(c.order))
-	}
-	if again, _ := c.parse(a); again == first {
-		t.Error("the oldest entry was not evicted")
-	}
-	if _, err := c.parse(store.Report{ID: "bad", BodySHA256: "h4", Raw: []byte(`{`)}); err == nil {
-		t.Error("malformed body parsed")
-	}
-	if _, ok := c.m["bad\x00h4"]; ok {
-		t.Error("a failed parse was cached")
 	}
 }

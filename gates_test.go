@@ -1,16 +1,25 @@
-package handlers
+package main
+
+// Source gates that golangci-lint cannot express, because they judge what a line compares or which SQL text it
+// runs. They read every Go file of the module (comments stripped at //, any build tag):
+//
+//   - TestGateMACsComparedInConstantTime: a MAC, signature or digest compared with ==, != or a non-constant-time
+//     helper (bytes.Equal, strings.EqualFold, reflect.DeepEqual, slices.Equal) outside tests; use hmac.Equal or
+//     subtle.ConstantTimeCompare, or the comparison leaks timing.
+//   - TestGateNoPragmaViaExec: a PRAGMA run through Exec/ExecContext outside store/migrations; it reaches one
+//     pooled connection only, so connection settings belong in the DSN (_pragma=).
+//
+// The other banned patterns (chi's middleware.RealIP, tls InsecureSkipVerify, httprate's header-keyed limiters)
+// are forbidigo rules in .golangci.yml. This file holds the needles and planted examples, so the walk skips it.
 
 import (
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
-
-// Grep gates (reliability.md §1 test 4, §3, §4, §5 test 12, §7): source patterns that must never appear in the
-// repository. The needles are split so this file does not match itself.
 
 // repoGoFile is one Go source file of the module, with its lines (comments kept) and whether it is a test.
 type repoGoFile struct {
@@ -21,45 +30,43 @@ type repoGoFile struct {
 
 func repoGoFiles(t *testing.T) []repoGoFile {
 	t.Helper()
-	root, err := filepath.Abs("..")
+	if _, err := os.Stat("go.mod"); err != nil {
+		t.Fatalf("module root not found: %v", err)
+	}
+	// Walk inside an os.Root so that a symlink cannot lead the walk out of the module.
+	root, err := os.OpenRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found at %s: %v", root, err)
-	}
+	defer func() { _ = root.Close() }()
+	fsys := root.FS()
 	var out []repoGoFile
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			switch d.Name() {
 			case ".git", "node_modules", "vendor", "testdata":
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(p, ".go") {
+		if !strings.HasSuffix(p, ".go") || p == "gates_test.go" {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if rel == "handlers/gates_test.go" {
-			return nil // holds the needles and the planted examples
-		}
-		out = append(out, repoGoFile{path: rel, lines: strings.Split(string(b), "\n"), test: strings.HasSuffix(p, "_test.go")})
+		out = append(out, repoGoFile{path: p, lines: strings.Split(string(b), "\n"), test: strings.HasSuffix(p, "_test.go")})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(out) < 20 {
-		t.Fatalf("only %d Go files found under %s: the walk is broken", len(out), root)
+		t.Fatalf("only %d Go files found: the walk is broken", len(out))
 	}
 	return out
 }
@@ -112,7 +119,7 @@ func macCompareFindings(files []repoGoFile) []string {
 				continue
 			}
 			if macEqHelper.MatchString(code) {
-				out = append(out, f.path+":"+itoa(i+1)+": "+strings.TrimSpace(line))
+				out = append(out, f.path+":"+strconv.Itoa(i+1)+": "+strings.TrimSpace(line))
 				continue
 			}
 			for _, m := range macEqOp.FindAllStringSubmatch(code, -1) {
@@ -125,7 +132,7 @@ func macCompareFindings(files []repoGoFile) []string {
 					right == `""` || right == "nil" || numericRE.MatchString(right) {
 					continue
 				}
-				out = append(out, f.path+":"+itoa(i+1)+": "+strings.TrimSpace(line))
+				out = append(out, f.path+":"+strconv.Itoa(i+1)+": "+strings.TrimSpace(line))
 			}
 		}
 	}
@@ -156,29 +163,6 @@ func TestGateMACsComparedInConstantTime(t *testing.T) {
 	}
 }
 
-func TestGateNoInsecureSkipVerify(t *testing.T) {
-	needle := "Insecure" + "SkipVerify"
-	for _, f := range repoGoFiles(t) {
-		for i, line := range f.lines {
-			if strings.Contains(line, needle) {
-				t.Errorf("%s:%d: %s (trust a test CA instead)", f.path, i+1, strings.TrimSpace(line))
-			}
-		}
-	}
-}
-
-func TestGateNoRealIPMiddleware(t *testing.T) {
-	needle := "middleware." + "RealIP"
-	for _, f := range repoGoFiles(t) {
-		for i, line := range f.lines {
-			if strings.Contains(codeOf(line), needle) {
-				t.Errorf("%s:%d: %s (trusts forwarded headers from anyone; use middleware.ClientIP with explicit proxies)",
-					f.path, i+1, strings.TrimSpace(line))
-			}
-		}
-	}
-}
-
 // pragmaExecAllowed are PRAGMAs that are one-off operations on the database rather than per-connection
 // settings: running them on one pooled connection is correct (store.Close checkpoints the WAL).
 var pragmaExecAllowed = map[string]bool{"wal_checkpoint": true, "optimize": true}
@@ -192,7 +176,7 @@ func pragmaExecFindings(files []repoGoFile) []string {
 		for i, line := range f.lines {
 			for _, m := range pragmaExec.FindAllStringSubmatch(codeOf(line), -1) {
 				if !pragmaExecAllowed[strings.ToLower(m[2])] {
-					out = append(out, f.path+":"+itoa(i+1)+": "+strings.TrimSpace(line))
+					out = append(out, f.path+":"+strconv.Itoa(i+1)+": "+strings.TrimSpace(line))
 				}
 			}
 		}
@@ -215,5 +199,3 @@ func TestGateNoPragmaViaExec(t *testing.T) {
 		t.Errorf("gate flags the shutdown checkpoint: %v", f)
 	}
 }
-
-func itoa(n int) string { return itoa64(int64(n)) }

@@ -1,4 +1,7 @@
-package handlers
+// Package reportview turns a Klavi report into what people read: the report page's view model
+// (views.ReportVM) and a CSV of its transactions. Everything here is pure: the HTTP handlers load the stored
+// report, parse it with klavi.ParseReport and call Build or WriteTransactionsCSV.
+package reportview
 
 import (
 	"bytes"
@@ -12,16 +15,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
-	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
-
-// This file turns a stored report into what people read (views.ReportVM) and into a CSV of its transactions.
-// Both are pure: the HTTP handlers load the report, parse it with klavi.ParseReport and call these.
 
 const (
 	reportPerPageDefault = 50
@@ -34,23 +34,24 @@ const (
 	rawDisplayMax = 256 << 10
 )
 
-// reportJSONURL and reportCSVURL are the download routes linked from the report page.
+// reportJSONURL and reportCSVURL are the download routes linked from the report page (served by handlers).
 func reportJSONURL(id string) string { return "/reports/" + url.PathEscape(id) + "/report.json" }
 func reportCSVURL(id string) string  { return "/reports/" + url.PathEscape(id) + "/transactions.csv" }
 
-// reportQuery is the report page's query string: which account's statement is paginated (1-based position in the
-// page's account list, checking accounts first; 0 = none) and which page of it (1-based) is shown.
-type reportQuery struct {
+// Query is the report page's query string: which account's statement is paginated (1-based position in the
+// page's account list, checking accounts first; 0 = none), which page of it (1-based) is shown and how many
+// transactions a page holds.
+type Query struct {
 	Account int
 	Page    int
 	PerPage int
 }
 
-// parseReportQuery reads ?account=K&page=N&per_page=P. It never fails: missing, malformed, negative or absurd
-// values fall back to account 0 (none), page 1 and 50 per page; per_page is clamped to [10, 200] and page to
-// 1,000,000 (buildReportVM clamps it again to the account's last page).
-func parseReportQuery(v url.Values) reportQuery {
-	q := reportQuery{Account: 0, Page: 1, PerPage: reportPerPageDefault}
+// ParseQuery reads ?account=K&page=N&per_page=P. It never fails: missing, malformed, negative or absurd values
+// fall back to account 0 (none), page 1 and 50 per page; per_page is clamped to [10, 200] and page to 1,000,000
+// (Build clamps it again to the account's last page). A nil v gives the defaults.
+func ParseQuery(v url.Values) Query {
+	q := Query{Account: 0, Page: 1, PerPage: reportPerPageDefault}
 	if n, err := strconv.Atoi(strings.TrimSpace(v.Get("account"))); err == nil && n > 0 && n <= math.MaxInt32 {
 		q.Account = n
 	}
@@ -65,8 +66,8 @@ func parseReportQuery(v url.Values) reportQuery {
 	return q
 }
 
-// reportKnownProducts are the products whose body the page summarises (klavi-api.md §10.1). Anything else
-// shows the envelope and the raw JSON only.
+// reportKnownProducts are the products whose body layout the page knows (accounts and credit cards). Anything
+// else shows the envelope and the raw JSON only.
 var reportKnownProducts = map[string]bool{
 	"pf_checking_account": true, "pf_savings_account": true, "pf_credit_card": true,
 	"pf_categorized_checking_l3": true, "pf_categorized_creditcard_l3": true,
@@ -74,10 +75,24 @@ var reportKnownProducts = map[string]bool{
 	"pj_categorized_checking_l3": true, "pj_categorized_creditcard_l3": true,
 }
 
-// buildReportVM builds the report page model. r is the stored row (envelope and raw body); rep is the parsed body,
-// nil when it could not be parsed (the page then shows the envelope and the raw body). q selects the statement page
-// of one account; other accounts show their first page.
-func buildReportVM(r store.Report, rep *klavi.Report, q reportQuery) views.ReportVM {
+// Stored is a report as the portal keeps it: the envelope received with the webhook and the raw body. Empty
+// envelope fields are filled from the parsed body.
+type Stored struct {
+	ID             string // productReportId (or the portal's fallback key); used in the download links
+	ProductName    string
+	ProductVersion string
+	Code           int
+	Message        string
+	RequestID      string
+	ReceivedAt     time.Time
+	Raw            []byte // the body exactly as received
+}
+
+// Build returns the report page's view model. rep is the parsed body, nil when it could not be parsed (the page
+// then shows the envelope and the raw body, marked unreadable). q selects the statement page of one account;
+// other accounts show their first page, and a page past the end shows the last one. The raw body is shown
+// pretty-printed, with every CPF/CNPJ masked and cut at about 256 KiB; transaction descriptions are masked too.
+func Build(r Stored, rep *klavi.Report, q Query) views.ReportVM {
 	if q.PerPage <= 0 {
 		q.PerPage = reportPerPageDefault
 	}
@@ -362,7 +377,7 @@ func categoryPath(parts ...string) string {
 	return strings.Join(nonEmpty, " › ")
 }
 
-func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q reportQuery) views.AccountVM {
+func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Query) views.AccountVM {
 	anchor := "account-" + strconv.Itoa(k)
 	vm := views.AccountVM{
 		Anchor:  anchor,
@@ -559,12 +574,13 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 // csvHeader is the first line of the transactions CSV.
 var csvHeader = []string{"product", "account", "date", "description", "type", "credit_debit", "amount", "running_balance"}
 
-// writeTransactionsCSV writes every account transaction (checking then savings, newest first, with the running
+// WriteTransactionsCSV writes every account transaction (checking then savings, newest first, with the running
 // balance of the page) and every credit card transaction (open bill, then closed bills) of rep as RFC 4180 CSV.
 // Amounts are signed decimals with '.' (DEBITO negative), at least 2 decimals and up to Klavi's 4, so nothing is
 // rounded away. Text cells are protected against spreadsheet formula injection; amounts are not (they are numbers
-// and must stay numbers). Descriptions have CPF/CNPJ masked, like the page. A nil rep gives the header only.
-func writeTransactionsCSV(w io.Writer, rep *klavi.Report) error {
+// and must stay numbers). Descriptions have CPF/CNPJ masked, like the page. A nil rep gives the header only. It
+// returns the first error of w.
+func WriteTransactionsCSV(w io.Writer, rep *klavi.Report) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
