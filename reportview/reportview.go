@@ -658,13 +658,23 @@ func accountRef(a *klavi.Account) string {
 	return a.BranchCode + "/" + n
 }
 
-// csvText neutralises a text cell that a spreadsheet would read as a formula (OWASP "CSV injection"): a leading
-// = + - @ (or tab / carriage return, which some spreadsheets skip before one) gets a ' in front.
+// csvText neutralises a text cell that a spreadsheet would read as a formula (OWASP "CSV injection"). A formula
+// can start a cell, or any piece of it that a spreadsheet splits off: pt-BR spreadsheets split on ';', others on
+// ',', tab or '|', and encoding/csv quotes none of ';', tab or '|'. So every piece that starts (after spaces)
+// with = + - @, or with tab or carriage return (which some spreadsheets skip before one), gets a ' in front:
+// "PIX;=cmd|' /C calc'!A0" becomes "PIX;'=cmd|' /C calc'!A0".
 func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	start := true // at the start of the cell or of a piece after a separator
+	for _, r := range s {
+		if start && strings.ContainsRune("=+-@\t\r", r) {
+			b.WriteByte('\'')
+		}
+		b.WriteRune(r)
+		start = strings.ContainsRune(",;\t|\n", r) || start && r == ' '
 	}
-	return s
+	return b.String()
 }
 
 // csvDecimal formats units (1/10000) as a plain signed decimal with '.', keeping 2 to 4 decimals: 10000400 →

@@ -373,7 +373,10 @@ func TestDecimal(t *testing.T) {
 
 func TestCSVText(t *testing.T) {
 	for in, want := range map[string]string{"": "", "PIX": "PIX", "=1+1": "'=1+1", "+SUM(A1)": "'+SUM(A1)",
-		"-2+3": "'-2+3", "@cmd": "'@cmd", "\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b"} {
+		"-2+3": "'-2+3", "@cmd": "'@cmd", "\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b",
+		// Pieces a spreadsheet splits off at ; , tab or | are guarded too, after any spaces.
+		"PIX;=cmd|' /C calc'!A0": "PIX;'=cmd|' /C calc'!A0", "a, +1": "a, '+1", "a|@x": "a|'@x",
+		"a\t=1": "a\t'=1", "  =1": "  '=1", "a - b": "a - b", "R$ -5,00": "R$ -5,00"} {
 		if got := csvText(in); got != want {
 			t.Errorf("csvText(%q) = %q, want %q", in, got, want)
 		}

@@ -1,0 +1,198 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klavi-demo/portal/klavi"
+)
+
+// TestAccess covers who sees what: a visitor sees only the consents started in this browser, 404 for the rest;
+// the operators' pages send a visitor to the sign-in page (or answer 401 to JSON); an operator sees everything.
+func TestAccess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
+	owner, stranger := e.browser(), e.browser()
+	id, _ := e.startFlow(owner, "52998224725")
+	e.kc.setStatus(id, klavi.StatusAuthorised)
+	body := reportFor("rep-acc", e.linkOf(id), id)
+	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	consentURLs := []string{"/consents/" + id, "/consents/" + id + "/live", "/consents/" + id + "/reports",
+		"/reports/rep-acc", "/reports/rep-acc/report.json", "/reports/rep-acc.json", "/reports/rep-acc/transactions.csv"}
+
+	for _, p := range consentURLs {
+		wantStatus(t, e.get(owner, p), http.StatusOK)
+		r := e.get(stranger, p)
+		wantStatus(t, r, http.StatusNotFound)
+		if strings.Contains(r.body, "Itaú") || strings.Contains(r.body, "982.247") || strings.Contains(r.body, "pf_checking_account") {
+			t.Errorf("%s: the 404 shows the consent's data", p)
+		}
+	}
+	before, _ := e.st.Consent(context.Background(), id)
+	wantStatus(t, e.post(stranger, "/consents/"+id+"/revoke", url.Values{"confirm": {"1"}}), http.StatusNotFound)
+	if c, _ := e.st.Consent(context.Background(), id); c.Status != before.Status {
+		t.Errorf("a stranger's revoke changed the consent to %s", c.Status)
+	}
+
+	for _, p := range []string{"/consents", "/webhooks", "/webhooks/1", "/audit", "/consents?holder=x"} {
+		r := e.get(owner, p)
+		wantStatus(t, r, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); !strings.HasPrefix(loc, "/login?next=") || strings.Contains(loc, "holder") {
+			t.Errorf("%s: Location = %q, want the sign-in page without the query", p, loc)
+		}
+	}
+	r := e.do(owner, http.MethodGet, "/webhooks", nil, map[string]string{"Accept": "application/json"})
+	wantStatus(t, r, http.StatusUnauthorized)
+
+	// /me lists this browser's consents only.
+	me := e.get(owner, "/me")
+	wantStatus(t, me, http.StatusOK)
+	if ids := me.doc(t).Find(`[data-testid="me-row"]`); ids.Length() != 1 || ids.AttrOr("data-consent-id", "") != id {
+		t.Errorf("owner's /me rows = %d", ids.Length())
+	}
+	if n := e.get(stranger, "/me").doc(t).Find(`[data-testid="me-row"]`).Length(); n != 0 {
+		t.Errorf("stranger's /me rows = %d", n)
+	}
+
+	// An operator sees everything, from any browser.
+	op := e.operator()
+	for _, p := range append(consentURLs, "/consents", "/webhooks", "/audit") {
+		wantStatus(t, e.get(op, p), http.StatusOK)
+	}
+
+	// Forgetting the browser: its /me is empty and the consent is a stranger's again.
+	r = e.post(owner, "/me/forget", nil)
+	wantStatus(t, r, http.StatusSeeOther)
+	if sc := strings.Join(r.header.Values("Set-Cookie"), "\n"); !strings.Contains(sc, "device=;") || !strings.Contains(sc, "Max-Age=0") {
+		t.Errorf("forget did not clear the device cookie: %q", sc)
+	}
+	if n := e.get(owner, "/me").doc(t).Find(`[data-testid="me-row"]`).Length(); n != 0 {
+		t.Errorf("/me after forget rows = %d", n)
+	}
+	wantStatus(t, e.get(owner, "/consents/"+id), http.StatusNotFound)
+}
+
+// Sign-in: one message for a wrong password and an unknown email, a lock after five failures on one account,
+// audit rows for each attempt, and sign-out ending every copy of the session.
+func TestSignInLockoutAndSignOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addOperator("ana@example.com")
+	b := e.browser()
+	bad := e.post(b, "/login", url.Values{"email": {"ana@example.com"}, "password": {"wrong password!"}})
+	unknown := e.post(b, "/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong password!"}})
+	for _, r := range []resp{bad, unknown} {
+		wantStatus(t, r, http.StatusUnauthorized)
+		if got := r.doc(t).Find(`[data-testid="login-error"]`).Text(); !strings.Contains(got, "E-mail ou senha incorretos.") {
+			t.Errorf("login error = %q", got)
+		}
+	}
+	for i := 2; i <= 4; i++ {
+		wantStatus(t, e.post(b, "/login", url.Values{"email": {"ana@example.com"}, "password": {"wrong password!"}}), http.StatusUnauthorized)
+	}
+	// The fifth failure locks the account, even for the right password, with a wait in minutes.
+	r := e.post(b, "/login", url.Values{"email": {"ana@example.com"}, "password": {"wrong password!"}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	r = e.post(b, "/login", url.Values{"email": {"ANA@example.com"}, "password": {testOperatorPassword}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if got := r.doc(t).Find(`[data-testid="login-error"]`).Text(); !strings.Contains(got, "Tente de novo em 15 minutos") {
+		t.Errorf("lock message = %q", got)
+	}
+	// Another account is not locked by it.
+	e.addOperator("bia@example.com")
+	op := e.browser()
+	wantStatus(t, e.post(op, "/login", url.Values{"email": {"bia@example.com"}, "password": {testOperatorPassword}, "next": {"/webhooks"}}), http.StatusSeeOther)
+
+	// A copy of the signed-in cookie works until sign-out, then no copy does.
+	u, _ := url.Parse(e.srv.URL)
+	copyJar := e.browser()
+	copyJar.Jar.SetCookies(u, op.Jar.Cookies(u))
+	wantStatus(t, e.get(copyJar, "/consents"), http.StatusOK)
+	wantStatus(t, e.post(op, "/logout", nil), http.StatusSeeOther)
+	for _, c := range []*http.Client{op, copyJar} {
+		wantStatus(t, e.get(c, "/consents"), http.StatusSeeOther)
+	}
+
+	a, err := e.st.Audit(context.Background(), 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, row := range a.Rows {
+		key := row.Action + map[bool]string{true: " ok", false: " failed"}[row.OK]
+		counts[key]++
+		if strings.Contains(row.Target+row.Actor, "wrong password") || strings.Contains(row.Target+row.Actor, testOperatorPassword) {
+			t.Errorf("audit row holds a password: %+v", row)
+		}
+	}
+	if counts["signin failed"] != 7 || counts["signin ok"] != 1 || counts["signout ok"] != 1 {
+		t.Errorf("audit counts = %v, want 7 failed sign-ins (6 wrong, 1 locked), 1 ok, 1 sign-out", counts)
+	}
+}
+
+// The first-run link creates the first operator once; it is refused when used again, forged, or expired.
+func TestFirstRunSetup(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t, func(o *envOptions) { o.Now = clk.Now })
+	ctx := context.Background()
+	link, err := e.s.SetupURL(ctx)
+	if err != nil || !strings.HasPrefix(link, "http://127.0.0.1:8080/login/setup?token=") {
+		t.Fatalf("SetupURL = %q, %v", link, err)
+	}
+	path := strings.TrimPrefix(link, "http://127.0.0.1:8080")
+	token := strings.TrimPrefix(path, "/login/setup?token=")
+	b := e.browser()
+	wantStatus(t, e.get(b, path), http.StatusOK)
+	wantStatus(t, e.get(b, "/login/setup?token=forged"), http.StatusNotFound)
+	r := e.post(b, "/login/setup", url.Values{"token": {token}, "email": {"first@example.com"}, "password": {"twelve chars"}, "password2": {"other"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	r = e.post(b, "/login/setup", url.Values{"token": {token}, "email": {"first@example.com"}, "password": {"short"}, "password2": {"short"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	r = e.post(b, "/login/setup", url.Values{"token": {token}, "email": {"first@example.com"}, "password": {"twelve chars"}, "password2": {"twelve chars"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); loc != "/consents" {
+		t.Errorf("after setup: Location = %q", loc)
+	}
+	wantStatus(t, e.get(b, "/consents"), http.StatusOK) // signed in
+	// Used: the same link no longer works, and no second link is made while an operator exists.
+	wantStatus(t, e.get(e.browser(), path), http.StatusNotFound)
+	r = e.post(e.browser(), "/login/setup", url.Values{"token": {token}, "email": {"second@example.com"}, "password": {"twelve chars"}, "password2": {"twelve chars"}})
+	wantStatus(t, r, http.StatusNotFound)
+	if link, _ := e.s.SetupURL(ctx); link != "" {
+		t.Errorf("a setup link with an operator present: %q", link)
+	}
+	if n, _ := e.st.CountOperators(ctx); n != 1 {
+		t.Errorf("operators = %d", n)
+	}
+}
+
+func TestFirstRunLinkExpires(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t, func(o *envOptions) { o.Now = clk.Now })
+	link, _ := e.s.SetupURL(context.Background())
+	path := strings.TrimPrefix(link, "http://127.0.0.1:8080")
+	// The store stamps with real time in newEnv; the token's expiry was computed with the server clock.
+	clk.Advance(-16 * time.Minute)
+	link2, _ := e.s.SetupURL(context.Background()) // made "16 minutes ago": expired now
+	clk.Advance(16 * time.Minute)
+	wantStatus(t, e.get(e.browser(), path), http.StatusOK)
+	wantStatus(t, e.get(e.browser(), strings.TrimPrefix(link2, "http://127.0.0.1:8080")), http.StatusNotFound)
+}
+
+// Sessions are cut by their idle timeout on the server, whatever the cookie says.
+func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
+	b := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	if got := sessionExpiry(b, b.Add(time.Hour)); !got.Equal(b.Add(90 * time.Minute)) {
+		t.Errorf("idle expiry = %v", got)
+	}
+	if got := sessionExpiry(b, b.Add(12*time.Hour-time.Minute)); !got.Equal(b.Add(12 * time.Hour)) {
+		t.Errorf("absolute expiry = %v", got)
+	}
+}
