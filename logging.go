@@ -9,7 +9,7 @@ import (
 	"github.com/klavi-demo/portal/handlers"
 )
 
-// sensitiveKeys are attribute names whose values never reach a log line (reliability.md §6).
+// sensitiveKeys are attribute names whose values never reach a log line (docs/reliability.md#logs).
 var sensitiveKeys = map[string]bool{
 	"personaltaxid": true, "businesstaxid": true, "taxid": true, "cpf": true, "cnpj": true,
 	"authorization": true, "accesstoken": true, "linktoken": true, "token": true,

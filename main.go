@@ -248,7 +248,7 @@ func runSandboxAlone(ctx context.Context, cfg config, log *slog.Logger, stdout i
 	return hs.Shutdown(shutdownCtx)
 }
 
-// newHTTPServer sets every timeout explicitly: zero values mean "wait forever" (reliability.md §4).
+// newHTTPServer sets every timeout explicitly: zero values mean "wait forever" (docs/reliability.md#server-timeouts).
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

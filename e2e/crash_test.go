@@ -24,7 +24,7 @@ import (
 	"time"
 )
 
-// TestCrashDuringWebhookDeliveriesLosesNoAcknowledgedEvent is reliability.md §1 test 14 (at e2e scale): signed
+// TestCrashDuringWebhookDeliveriesLosesNoAcknowledgedEvent is the crash test (docs/reliability.md#crash-test): signed
 // event webhooks are posted by several goroutines while the portal is SIGKILLed at random moments and restarted
 // on the same database file. Every eventId that got a 2xx must be in the inbox exactly once, the file must pass
 // integrity_check, and once every unacknowledged delivery has been redelivered the stored ids equal the

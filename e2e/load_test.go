@@ -1,8 +1,8 @@
 //go:build load
 
-// The webhook load test (reliability.md §1 test 11, with §4 test 1's slowloris alongside). It is not part of
-// `make test`: run it with `make load` (LOAD_SECONDS=60 by default). Self-contained: it builds and starts the
-// real binary itself, so it compiles with `-tags load` alone.
+// The webhook load test (docs/reliability.md#load-test, with slowloris connections against
+// docs/reliability.md#server-timeouts). It is not part of `make test`: run it with `make load` (LOAD_SECONDS=60 by
+// default). Self-contained: it builds and starts the real binary itself, so it compiles with `-tags load` alone.
 
 package e2e
 
@@ -42,9 +42,9 @@ const (
 	loadRate          = 50  // deliveries per second
 	loadSlowloris     = 200 // concurrent slowloris connections
 	loadMaxInFlight   = 2000
-	loadP99Limit      = 300 * time.Millisecond // §1 test 11
-	loadP999Limit     = time.Second            // §1 test 11
-	loadHealthzP99    = 200 * time.Millisecond // §4 test 1
+	loadP99Limit      = 300 * time.Millisecond // time to 2xx, p99 (docs/reliability.md#load-test)
+	loadP999Limit     = time.Second            // time to 2xx, p99.9 (docs/reliability.md#load-test)
+	loadHealthzP99    = 200 * time.Millisecond // /healthz under load, p99 (docs/reliability.md#load-test)
 	loadHeaderTimeout = 5 * time.Second        // the portal's ReadHeaderTimeout (main.go)
 )
 

@@ -14,9 +14,10 @@ import (
 // back and delivered right after the consent's next event, consent_revoked, with its original, earlier eventTime.
 const cpfOutOfOrder = "258.258.258-19"
 
-// reliability.md §1 test 17: consent_revoked (eventTime T2) processed before consent_authorised (T1 < T2) ends
-// REVOKED. The portal learns AUTHORISED from the callback's GET /consents/{id}; the user revokes; the sandbox then
-// delivers consent_revoked and, after it, the held consent_authorised, which must not bring the consent back.
+// consent_revoked (eventTime T2) processed before consent_authorised (T1 < T2) ends REVOKED
+// (docs/reliability.md#forward-only-status). The portal learns AUTHORISED from the callback's GET /consents/{id};
+// the user revokes; the sandbox then delivers consent_revoked and, after it, the held consent_authorised, which
+// must not bring the consent back.
 func TestEventsOutOfOrderEndRevoked(t *testing.T) {
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfOutOfOrder, "341")

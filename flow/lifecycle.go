@@ -15,7 +15,8 @@ import (
 // ApplyStatus records a status observed by source, adds a timeline entry when the status really changed, and,
 // when the consent is (now) AUTHORISED, requests the reports (exactly once across every path, through
 // store.ClaimReportRequest). It returns the consent as stored afterwards. Callers on every path may run
-// concurrently: each step is idempotent (docs/reliability.md#idempotency).
+// concurrently: each step is idempotent (docs/reliability.md#forward-only-status,
+// docs/reliability.md#reports-once).
 func (s *Service) ApplyStatus(ctx context.Context, c store.Consent, status consent.Status, granted []string, expireAt string, source Source) (store.Consent, error) {
 	after, err := s.setStatusLogged(ctx, c.ID, status, granted, expireAt, source)
 	if err != nil {

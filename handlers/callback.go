@@ -14,10 +14,10 @@ import (
 )
 
 // defaultConsentMaxAge is how long after creating a consent we still accept its first callback: Klavi rejects
-// consents after 60 minutes, so an older first return is stale or replayed (reliability.md §2 test 2).
+// consents after 60 minutes, so an older first return is stale or replayed (docs/reliability.md#callback, step 4).
 const defaultConsentMaxAge = 60 * time.Minute
 
-// Caps for the unauthenticated values on the callback URL (reliability.md §2).
+// Caps for the unauthenticated values on the callback URL (docs/reliability.md#callback).
 const (
 	maxErrorLen     = 256
 	maxErrorDescLen = 1024

@@ -20,7 +20,7 @@ import (
 	"github.com/klavi-demo/portal/store"
 )
 
-// Callback, session, CSRF and header tests of reliability.md §2 (numbers in the comments).
+// Callback, session, CSRF and cookie tests; each test names the section of docs/reliability.md it checks.
 
 // consentSnapshot is what a refused callback must leave untouched.
 type consentSnapshot struct {
@@ -58,7 +58,8 @@ func newLogLines(e *env, mark int) []string {
 
 func logMark(e *env) int { return len(e.logs.String()) }
 
-// §2 test 1: no session → neutral page, no PII, nothing changed; the webhook still completes the consent.
+// No session → neutral page, no PII, nothing changed; the webhook still completes the consent
+// (docs/reliability.md#callback, step 1).
 func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -89,8 +90,9 @@ func TestCallbackWithoutSessionThenWebhookCompletes(t *testing.T) {
 	})
 }
 
-// §2 tests 2 and 4: missing / wrong / foreign / consumed track ids and an attacker's own valid callback URL
-// opened in the victim's session → refused, nothing changed, one security event with hashed ids only.
+// Missing / wrong / foreign / consumed track ids and an attacker's own valid callback URL opened in the victim's
+// session → refused, nothing changed, one security event with hashed ids only (docs/reliability.md#callback,
+// steps 3 and 5).
 func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -162,8 +164,8 @@ func TestCallbackRefusalsAreSecurityEvents(t *testing.T) {
 	})
 }
 
-// §2 test 5: malformed ids in any of the three parameters → 400, nothing changed, one log line that holds no
-// part of the value.
+// Malformed ids in any of the three parameters → 400, nothing changed, one log line that holds no part of the
+// value (docs/reliability.md#callback, step 2).
 func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -229,8 +231,8 @@ func TestCallbackMalformedIDsInEveryParameter(t *testing.T) {
 	wantStatus(t, e.get(b, callbackQuery(id, link, track)), http.StatusSeeOther)
 }
 
-// §2 test 6: hostile error and error_description → stored cut and cleaned, rendered escaped, and exactly one
-// log line (the sanitised error code) besides the access log.
+// Hostile error and error_description → stored cut and cleaned, rendered escaped, and exactly one log line (the
+// sanitised error code) besides the access log (docs/reliability.md#callback).
 func TestCallbackHostileErrorParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -297,8 +299,8 @@ func TestCallbackHostileErrorParameters(t *testing.T) {
 	}
 }
 
-// §2 test 9: cross-origin protection on every state-changing form, and a header-less POST still needs a
-// session.
+// Cross-origin protection on every state-changing form, and a header-less POST still needs a session
+// (docs/reliability.md#csrf).
 func TestCrossOriginProtectionOnEveryForm(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour; o.RateLimit = -1 })
@@ -403,7 +405,8 @@ func (c *cookieClient) do(method, path, form string, hdr map[string]string) resp
 	return resp{status: res.StatusCode, header: res.Header, body: string(body), closed: res.Close}
 }
 
-// §2 test 10: every Set-Cookie of a whole flow has the required attributes, over http and https PUBLIC_URLs.
+// Every Set-Cookie of a whole flow has the required attributes, over http and https PUBLIC_URLs
+// (docs/reliability.md#sessions).
 func TestEverySetCookie(t *testing.T) {
 	t.Parallel()
 	for _, secure := range []bool{false, true} {
@@ -477,8 +480,8 @@ func sessionIDOf(e *env, name, value string) string {
 	return e.s.loadSession(req).ID()
 }
 
-// §2 test 11: a session cookie planted by an attacker (a valid one, from the attacker's own visit) is replaced
-// when the victim starts a flow; the planted id reaches none of the victim's data.
+// A session cookie planted by an attacker (a valid one, from the attacker's own visit) is replaced when the victim
+// starts a flow; the planted id reaches none of the victim's data (docs/reliability.md#sessions).
 func TestSessionFixationWithPlantedCookie(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PublicURL = "https://portal.example"; o.PollInterval = time.Hour })

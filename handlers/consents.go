@@ -515,7 +515,7 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 	s.audit(r, "revoke", "consent "+c.ID, true)
 	s.flow.Record(ctx, c.ID, "revoke", consent.M(consent.TLRevoke), consent.M(consent.TLRevokedByUser), true)
 	// Klavi decides what a revoke becomes: REVOKED after AUTHORISED, REJECTED for a consent still in progress
-	// (klavi-api.md §6.1, §6.7). Read it back; if that read fails, only an authorised consent is known to be
+	// (docs/klavi.md#consents). Read it back; if that read fails, only an authorised consent is known to be
 	// REVOKED, and the reconciler settles anything else.
 	var status consent.Status
 	if kcs, err := s.kc.Consent(ctx, c.ID); err == nil && kcs.Status.Known() {

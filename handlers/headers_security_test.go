@@ -52,8 +52,9 @@ func checkHSTS(t *testing.T, r resp) {
 	}
 }
 
-// §2 test 12: with an https PUBLIC_URL, every kind of answer (pages, static files, redirects, JSON receivers,
-// 400/401/403/404/405/413/415/429/500/503) carries the security headers and HSTS; HTML is never cached.
+// With an https PUBLIC_URL, every kind of answer (pages, static files, redirects, JSON receivers,
+// 400/401/403/404/405/413/415/429/500/503) carries the security headers and HSTS; HTML is never cached
+// (docs/reliability.md#security-headers).
 func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) {
@@ -145,8 +146,8 @@ func TestSecurityHeadersOnEveryAnswerHTTPS(t *testing.T) {
 	})
 }
 
-// §4 test 5: a handler panic through the real router → the generic 500 page, one masked log line, and the
-// next request (same handler, same lock) is served normally.
+// A handler panic through the real router → the generic 500 page, one masked log line, and the next request
+// (same handler, same lock) is served normally (docs/reliability.md#failure-behaviour).
 func TestHandlerPanicThroughRouter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -186,8 +187,8 @@ func TestHandlerPanicThroughRouter(t *testing.T) {
 	wantStatus(t, e.post(b, "/consents", url.Values{"institution_code": {"341"}}), http.StatusSeeOther)
 }
 
-// FuzzCallbackQuery (§4 test 7): any query string on /callback, with and without a session that has a pending
-// consent, answers without a 5xx and with the security headers.
+// FuzzCallbackQuery: any query string on /callback, with and without a session that has a pending consent,
+// answers without a 5xx and with the security headers (docs/reliability.md#callback).
 func FuzzCallbackQuery(f *testing.F) {
 	for _, seed := range []string{
 		"", "consent_id=consent-1&link_id=link-1&external_track_id=AAAAAAAAAAAAAAAAAAAAAA",

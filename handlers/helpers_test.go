@@ -238,8 +238,9 @@ func newEnv(t *testing.T, mods ...func(*envOptions)) *env {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, s: s, flow: o.Flow, sw: sw, st: st, kc: kc, srv: srv, logs: logs, dbPath: dbPath}
-	// Every test's log output is scanned for personal data, tokens, state values and bodies (reliability.md §6
-	// test 5). Registered after the server so it runs before it closes, and after anything the test adds later.
+	// Every test's log output is scanned for personal data, tokens, state values and bodies
+	// (docs/reliability.md#log-scan). Registered after the server so it runs before it closes, and after anything the
+	// test adds later.
 	t.Cleanup(func() { assertCleanLogs(t, logs.String(), kc.secrets()...) })
 	return e
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/klavi-demo/portal/klavi/taxid"
 )
 
-// Patterns of reliability.md §6 test 5: a CPF or a (numeric or alphanumeric) CNPJ, formatted or not, standing
-// alone (not inside a longer run of letters and digits, such as a hash or a timestamp).
+// Patterns of the log scan (docs/reliability.md#log-scan): a CPF or a (numeric or alphanumeric) CNPJ, formatted or
+// not, standing alone (not inside a longer run of letters and digits, such as a hash or a timestamp).
 var (
 	logCPF  = regexp.MustCompile(`(?:^|[^0-9A-Za-z])(\d{3}\.?\d{3}\.?\d{3}-?\d{2})(?:$|[^0-9A-Za-z])`)
 	logCNPJ = regexp.MustCompile(`(?:^|[^0-9A-Za-z])([0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2})(?:$|[^0-9A-Za-z])`)

@@ -15,7 +15,7 @@ import (
 	"github.com/klavi-demo/portal/klavi/taxid"
 )
 
-// Body limits (reliability.md §4): forms are tiny; event webhooks are small JSON arrays; reports can hold
+// Body limits (docs/reliability.md#body-limits): forms are tiny; event webhooks are small JSON arrays; reports can hold
 // 10,000+ transactions.
 const (
 	formLimit   = 64 << 10

@@ -17,8 +17,8 @@ import (
 	"github.com/klavi-demo/portal/views"
 )
 
-// render writes component c with status inside a buffer first, so a failing component never sends half a
-// page (style.md item 8). Every HTML page gets Cache-Control: no-store: most of them carry personal or
+// render writes component c with status inside a buffer first, so a failing component never sends half a page
+// (docs/architecture.md#rendering). Every HTML page gets Cache-Control: no-store: most of them carry personal or
 // financial data, and the rest are cheap to render.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	var buf bytes.Buffer
@@ -101,7 +101,7 @@ func langNextPath(r *http.Request) string {
 	}
 }
 
-// appHandler is a handler that may fail; errors are turned into pages in one place (style.md item 5).
+// appHandler is a handler that may fail; errors are turned into pages in one place (docs/architecture.md#error-sink).
 type appHandler func(w http.ResponseWriter, r *http.Request) error
 
 // h adapts an appHandler to http.Handler through the error sink.
@@ -192,7 +192,7 @@ func errorVM(r *http.Request, status int) views.ErrorVM {
 	return vm
 }
 
-// nextRE is the only shape accepted for "return to" parameters (reliability.md §2.5): a local absolute path.
+// nextRE is the one shape accepted for "return to" parameters: a local path (docs/reliability.md#return-paths).
 var nextRE = regexp.MustCompile(`^/[a-zA-Z0-9/_-]*$`)
 
 // safeNext returns next when it is a plain local path, else "/". "//host" (protocol-relative), backslashes,

@@ -81,7 +81,7 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { o.Flow.Run(ctx); close(done) }()
-	// Scanned last, after the worker and the servers stopped (reliability.md §6 test 5).
+	// Scanned last, after the worker and the servers stopped (docs/reliability.md#log-scan).
 	t.Cleanup(func() { assertCleanLogs(t, logs.String(), testSecret, "demo-access-key") })
 	t.Cleanup(func() { cancel(); <-done; portal.Close() })
 	jar, _ := cookiejar.New(nil)

@@ -78,7 +78,7 @@ type Server struct {
 	insts institutionCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
-	// klaviTimeout bounds Klavi calls made on behalf of a page (reliability.md §4: ≤ 15 s).
+	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).
 	klaviTimeout time.Duration
 	// limiter caps the Klavi-calling form posts per client (nil when disabled).
 	limiter *rateLimiter

@@ -228,7 +228,7 @@ func (s *Server) linkForSession(ctx context.Context, sid string) (store.Link, er
 }
 
 // freshLink returns l, or a new link for the same person when l's token has less than 2 minutes left
-// (reliability.md §5: "linkToken under 2 min left or 401 → new link").
+// (docs/reliability.md#klavi-calls: a new link when under 2 minutes remain or after a 401).
 func (s *Server) freshLink(ctx context.Context, l store.Link) (store.Link, error) {
 	if s.now().Add(2 * time.Minute).Before(l.TokenExpiresAt) {
 		return l, nil

@@ -25,7 +25,7 @@ import (
 	"github.com/klavi-demo/portal/store"
 )
 
-// Webhook receiver tests of reliability.md §1 (numbers in the test names' comments).
+// Webhook receiver and inbox worker tests; each test names the section of docs/reliability.md it checks.
 
 const eventsPath = "/webhooks/klavi/events"
 
@@ -63,8 +63,9 @@ func serveWebhook(s *Server, path string, body io.Reader, contentLength int64, h
 	return rec
 }
 
-// §1 test 1: known answers computed outside Go (openssl dgst -sha256 -hmac) and the GitHub vector, through the
-// receiver, over the raw bytes. No captured delivery from Klavi's real sandbox is available (see the report).
+// Known answers computed outside Go (openssl dgst -sha256 -hmac) and the GitHub vector, through the receiver, over
+// the raw bytes (docs/reliability.md#webhook-signature). No captured delivery from Klavi's real sandbox is available
+// (docs/reliability.md#not-tested).
 func TestWebhookKnownAnswerVectors(t *testing.T) {
 	t.Parallel()
 	t.Run("frozen synthetic Klavi delivery", func(t *testing.T) {
@@ -97,7 +98,8 @@ func TestWebhookKnownAnswerVectors(t *testing.T) {
 	})
 }
 
-// §1 tests 2 and 3: every malformed or foreign signature → 401 and no inbox row; upper-case hex accepted.
+// Every malformed or foreign signature → 401 and no inbox row; upper-case hex accepted
+// (docs/reliability.md#webhook-signature).
 func TestWebhookSignatureVariants(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -178,8 +180,8 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// §1 test 5 and §4 test 3: over-limit bodies → 413 without reading past the limit; lying Content-Length;
-// chunked bodies; the connection is closed after the 413.
+// Over-limit bodies → 413 without reading past the limit; lying Content-Length; chunked bodies; the connection is
+// closed after the 413 (docs/reliability.md#body-limits).
 func TestWebhookBodyLimits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -279,7 +281,8 @@ func TestWebhookBodyLimits(t *testing.T) {
 	})
 }
 
-// §1 test 6: a valid signature over a body that is not a usable event list → 400, audited, nothing stored.
+// A valid signature over a body that is not a usable event list → 400, audited, nothing stored
+// (docs/reliability.md#durable-inbox, step 3).
 func TestWebhookMalformedBodies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -302,8 +305,8 @@ func TestWebhookMalformedBodies(t *testing.T) {
 	}
 }
 
-// §1 tests 7 and 8: an array of three with one already seen → exactly two new rows; the unknown eventName is
-// stored and finished as ignored.
+// An array of three with one already seen → exactly two new rows; the unknown eventName is stored and finished as
+// ignored (docs/reliability.md#durable-inbox).
 func TestWebhookArrayOfThreeOneSeenUnknownIgnored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -345,8 +348,9 @@ func TestWebhookArrayOfThreeOneSeenUnknownIgnored(t *testing.T) {
 	}
 }
 
-// §1 test 9: with an allowlist, a source outside it gets 403 and nothing is recorded; forwarded headers do not
-// help. Without one (the default, for the local sandbox), any source reaches the signature check.
+// With an allowlist, a source outside it gets 403 and nothing is recorded; forwarded headers do not help. Without
+// one (the default, for the local sandbox), any source reaches the signature check
+// (docs/reliability.md#webhook-signature).
 func TestWebhookSourceAllowlist(t *testing.T) {
 	t.Parallel()
 	klaviSandbox := netip.MustParsePrefix("18.231.92.86/32")
@@ -404,7 +408,7 @@ func TestWebhookSourceAllowlist(t *testing.T) {
 	}
 }
 
-// §1 test 13: 50 concurrent deliveries of one eventId → one inbox row and one processing run.
+// 50 concurrent deliveries of one eventId → one inbox row and one processing run (docs/reliability.md#durable-inbox).
 func TestWebhookSameEventConcurrently(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -467,8 +471,8 @@ func TestWebhookSameEventConcurrently(t *testing.T) {
 	}
 }
 
-// §1 test 15: the store fails inside the transaction (SQLITE_FULL-like abort, or the lock held past
-// busy_timeout) → 503 and no partial row; the redelivery succeeds once the database recovers.
+// The store fails inside the transaction (SQLITE_FULL-like abort, or the lock held past busy_timeout) → 503 and
+// no partial row; the redelivery succeeds once the database recovers (docs/reliability.md#durable-inbox).
 func TestWebhookStoreFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -551,8 +555,8 @@ func (alwaysPanicKlavi) Consent(context.Context, string) (*klavi.Consent, error)
 	panic("processing bug for 529.982.247-25")
 }
 
-// §1 test 16 (and §4 test 5, worker side): a panicking item is recovered and retried, then dead-lettered after
-// store.MaxInboxAttempts; the worker keeps processing other items.
+// A panicking item is recovered and retried, then dead-lettered after store.MaxInboxAttempts; the worker keeps
+// processing other items (docs/reliability.md#inbox-worker).
 func TestWorkerPanicDeadLetters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -601,7 +605,8 @@ func consentEventAt(eventID, name, consentID, linkID, at string) string {
 		`"payload":{"linkId":%q,"consents":{"consentId":%q,"institutionCode":"341"}}}`, eventID, name, at, linkID, consentID)
 }
 
-// §1 test 17: consent_revoked (T2) processed before consent_authorised (T1 < T2) → final REVOKED, no reports.
+// consent_revoked (T2) processed before consent_authorised (T1 < T2) → final REVOKED, no reports
+// (docs/reliability.md#forward-only-status).
 func TestOutOfOrderConsentEvents(t *testing.T) {
 	t.Parallel()
 	const t1, t2 = "2026-01-01T10:00:00.000Z", "2026-01-01T10:05:00.000Z"
@@ -661,8 +666,8 @@ func TestOutOfOrderConsentEvents(t *testing.T) {
 	}
 }
 
-// §2 test 9 (webhook side): the receivers are outside cross-origin protection; a browser-looking request goes
-// on to the signature check, which decides.
+// The receivers are outside cross-origin protection: a browser-looking request goes on to the signature check,
+// which decides (docs/reliability.md#csrf).
 func TestWebhookIgnoresCrossOriginHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -7,8 +7,8 @@ import (
 )
 
 const (
-	// refreshMargin: the accessToken is renewed this long before it expires, so that a call started just
-	// before expiry does not reach Klavi with a dead token (reliability.md §5: expiry − 120 s).
+	// refreshMargin: the accessToken is renewed this long before it expires, so that a call started just before expiry
+	// does not reach Klavi with a dead token (docs/reliability.md#klavi-calls: renewed 120 s before expiry).
 	refreshMargin = 120 * time.Second
 	// defaultTokenLifetime is assumed when expireIn is missing or not positive (1800 s in every example).
 	defaultTokenLifetime = 1800 * time.Second

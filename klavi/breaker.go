@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Circuit breaker defaults (reliability.md §5).
+// Circuit breaker defaults (docs/reliability.md#circuit-breaker).
 const (
 	DefaultBreakerFailures = 5
 	DefaultBreakerCooldown = 30 * time.Second
@@ -25,7 +25,7 @@ func WithBreaker(failures int, cooldown time.Duration) Option {
 	}
 }
 
-// breaker is a consecutive-failures circuit breaker around the outbound calls (reliability.md §5).
+// breaker is a consecutive-failures circuit breaker around the outbound calls (docs/reliability.md#circuit-breaker).
 //
 // Why: when Klavi is down, every page that needs it would otherwise hold its request for the whole retry
 // sequence (up to the call timeout) and add load to a service that is already failing. Once the breaker is

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Defaults (reliability.md §5).
+// Defaults (docs/reliability.md#klavi-calls).
 const (
 	DefaultMaxAttempts   = 3
 	DefaultBackoffBase   = 200 * time.Millisecond
@@ -177,7 +177,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// authKind says which token a call carries in Authorization (klavi-api.md §2.3).
+// authKind says which token a call carries in Authorization (docs/klavi.md#tokens).
 type authKind int
 
 const (
@@ -431,7 +431,7 @@ func retryableStatus(method string, status int) bool {
 	return false
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past means 0.
+// parseRetryAfter reads delay-seconds or an HTTP-date (RFC 9110, section 10.2.3). A date in the past means 0.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {

@@ -7,7 +7,7 @@ import (
 	"net/url"
 )
 
-// ConsentRequest is the body of POST /consents (klavi-api.md §6.1). ExternalTrackID (unique per consent),
+// ConsentRequest is the body of POST /consents (docs/klavi.md#consents). ExternalTrackID (unique per consent),
 // InstitutionCode and RedirectURL are required, and at least one of PersonalTaxID / BusinessTaxID.
 // ValidityPeriod is in months and must be 0 (indefinite) or 12; it is always sent.
 type ConsentRequest struct {
@@ -22,7 +22,7 @@ type CreatedConsent struct {
 	ConsentID, ConsentRedirectURL, ExpireAt string
 }
 
-// Consent is a consent object (§6.2). Timestamps are Klavi's strings as sent.
+// Consent is a consent object (docs/klavi.md#consents). Timestamps are Klavi's strings as sent.
 type Consent struct {
 	ConsentID, LinkID, ExternalTrackID, PersonalTaxID, BusinessTaxID, InstitutionCode string
 	Status                                                                            ConsentStatus

@@ -1,5 +1,5 @@
 // Package klavi is a client for Klavi's Open Finance Brasil Link API in "API Only" mode, written against the
-// wire contract in klavi-api.md, plus the helpers a webhook receiver needs (signature check, event and report
+// contract in docs/klavi.md, plus the helpers a webhook receiver needs (signature check, event and report
 // parsing). It imports nothing else from the project and works unchanged against Klavi's sandbox and
 // production when given their base URL and keys.
 //

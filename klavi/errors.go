@@ -11,7 +11,7 @@ import (
 // Sentinel errors. Every error returned by this package that comes from an HTTP response is an *APIError, and
 // errors.Is(err, X) reports whether it falls into category X (see APIError.Is). Sentinels carry no request data.
 var (
-	// HTTP status classes (klavi-api.md §11.1).
+	// HTTP status classes (docs/klavi.md#errors).
 	ErrBadRequest   = errors.New("klavi: bad request")             // 400, 422
 	ErrUnauthorized = errors.New("klavi: unauthorized")            // 401 (bad keys, expired or wrong token kind)
 	ErrForbidden    = errors.New("klavi: forbidden")               // 403
@@ -25,7 +25,7 @@ var (
 	ErrBadResponse  = errors.New("klavi: malformed response")      // 2xx whose body is not the documented JSON
 	ErrTooLarge     = errors.New("klavi: response body too large") // body over the read limit (also ErrBadResponse)
 
-	// Business codes sent with HTTP 416 in the body's statusCode (klavi-api.md §11.2).
+	// Business codes sent with HTTP 416 in the body's statusCode (docs/klavi.md#errors).
 	ErrConsentNotAuthorised      = errors.New("klavi: invalid authorisation info (4001)")
 	ErrInvalidProduct            = errors.New("klavi: invalid product info (4002)")
 	ErrConsentLimit              = errors.New("klavi: invalid consent request (4003)")
@@ -44,7 +44,7 @@ var (
 	ErrLegacyReport     = errors.New("klavi: legacy (pre-Open-Finance) report format")
 )
 
-// businessCodes maps Klavi's business codes (§11.2) to sentinels.
+// businessCodes maps Klavi's business codes (docs/klavi.md#errors) to sentinels.
 var businessCodes = map[int]error{
 	4001: ErrConsentNotAuthorised,
 	4002: ErrInvalidProduct,
@@ -57,7 +57,7 @@ var businessCodes = map[int]error{
 	4009: ErrInsufficientAuthorization,
 }
 
-// businessNames are the §11.2 names, used in Error().
+// businessNames are the documented names (docs/klavi.md#errors), used in Error().
 var businessNames = map[int]string{
 	4001: "invalid authorisation info",
 	4002: "invalid product info",

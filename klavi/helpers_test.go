@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Tokens from the golden samples (klavi-api.md §2.1 and §4.1).
+// Tokens from the golden samples testdata/auth.json and testdata/link.json (docs/klavi.md#tokens).
 const (
 	goldenAccessToken = "JhbGciOiJFUzI1NiIs.QtYj..."
 	goldenLinkToken   = "AhbGciOiJFUzI1NiIs.CtYjAyOC1hN2ZhMWFjZGRjZjkiLCJ0.UlTqpAZHeq4P2xFD"

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Institution is one participant from GET /links/institutions (klavi-api.md §5.1). InstitutionType is 1 for
+// Institution is one participant from GET /links/institutions (docs/klavi.md#institutions). InstitutionType is 1 for
 // Open Finance and 2 for Open Data; BusinessType ("NATURAL", "LEGAL", "BOTH") and AvailableResources are only
 // present for type 1.
 type Institution struct {
@@ -24,8 +24,8 @@ type Institution struct {
 	OrganizationID         string   `json:"organizationId"`
 }
 
-// InstitutionStatus is one element of GET /links/institutions/status (§5.2): a consent status for Open Finance
-// institutions, a task status (success|fail|needMFA|pending) for Open Data ones.
+// InstitutionStatus is one element of GET /links/institutions/status (docs/klavi.md#endpoints): a consent status
+// for Open Finance institutions, a task status (success|fail|needMFA|pending) for Open Data ones.
 type InstitutionStatus struct {
 	InstitutionCode string `json:"institutionCode"`
 	Name            string `json:"name"`

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// LinkRequest is the body of POST /links (klavi-api.md §4.1). Every field is optional; empty ones are not sent.
+// LinkRequest is the body of POST /links (docs/klavi.md#links). Every field is optional; empty ones are not sent.
 // ProductsCallbackURL maps product names, or the reserved keys "other" and "all", to report webhook URLs;
 // "all" cannot be combined with any other key. AppRedirectURLKey is required whenever AppLink is set.
 type LinkRequest struct {
@@ -82,7 +82,7 @@ func (c *Client) CreateLink(ctx context.Context, req LinkRequest) (*Link, error)
 	}, nil
 }
 
-// validateCallbackMap enforces §4.2: "all" stands alone; keys and URLs are non-empty.
+// validateCallbackMap enforces docs/klavi.md#links: "all" stands alone; keys and URLs are non-empty.
 func validateCallbackMap(op string, m map[string]string) error {
 	if _, ok := m["all"]; ok && len(m) > 1 {
 		return fmt.Errorf("klavi: %s: %w: productsCallbackURL \"all\" cannot be combined with other keys",

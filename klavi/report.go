@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// Report is a product report webhook body (klavi-api.md §10.2): the common envelope plus the typed product
+// Report is a product report webhook body (docs/klavi.md#reports): the common envelope plus the typed product
 // bodies this package knows. CheckingAccounts is filled for pf_/pj_checking_account and the categorized
 // checking variants, SavingsAccounts for *_savings_account, CreditCards for *_credit_card and the categorized
 // credit card variants. Other products (loans, investments, ...) only have Raw. Code is the report status
@@ -48,7 +48,7 @@ type Money struct {
 	Currency string `json:"currency"`
 }
 
-// Account is one element of checkingAccounts or savingsAccounts (§10.3).
+// Account is one element of checkingAccounts or savingsAccounts (docs/klavi.md#reports).
 type Account struct {
 	BrandName          string        `json:"brandName"`
 	BacenName          string        `json:"bacenName"`
@@ -70,10 +70,10 @@ type Balances struct {
 	AutomaticallyInvestedAmount Money `json:"automaticallyInvestedAmount"`
 }
 
-// Transaction is one account transaction. TransactionAmount is always positive; the sign comes from
-// CreditDebitType (CREDITO / DEBITO). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and
-// SettlementType are only set by the categorized variants (§10.3); the three integers are nil when absent, so
-// that a 0 sent by Klavi stays distinguishable from "not sent" (their meaning is undocumented).
+// Transaction is one account transaction. TransactionAmount is always positive; the sign comes from CreditDebitType
+// (CREDITO / DEBITO). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and SettlementType are only
+// set by the categorized variants (docs/klavi.md#reports); the three integers are nil when absent, so that a 0 sent
+// by Klavi stays distinguishable from "not sent" (their meaning is undocumented).
 type Transaction struct {
 	TransactionDate                string `json:"transactionDate"`
 	TransactionDateTime            string `json:"transactionDateTime"`
@@ -99,7 +99,7 @@ type Transaction struct {
 	SettlementType                 string `json:"settlementType"`
 }
 
-// CreditCard is one element of creditCards (§10.4). Limit is decoded from "limit" (pf_credit_card) or
+// CreditCard is one element of creditCards (docs/klavi.md#reports). Limit is decoded from "limit" (pf_credit_card) or
 // "limits" (categorized variant); when either is an array, its first element is used. IsActive is only sent by
 // the categorized variant (nil when absent).
 type CreditCard struct {
@@ -142,8 +142,8 @@ type Statement struct {
 }
 
 // CardTransaction is one credit card transaction. PayeeMCC and ChargeNumber are numbers on the wire (numeric
-// strings are accepted too). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and Brand come
-// from the categorized variant (§10.4); the three integers are nil when absent, as in Transaction.
+// strings are accepted too). Category, Subcategory, ThirdCategory, FAll, FAllMonth, FAllCmonth and Brand come from
+// the categorized variant (docs/klavi.md#reports); the three integers are nil when absent, as in Transaction.
 type CardTransaction struct {
 	TransactionDate      string `json:"transactionDate"`
 	TransactionDateTime  string `json:"transactionDateTime"`
@@ -274,11 +274,11 @@ type reportWire struct {
 	CreditCards       []CreditCard    `json:"creditCards"`
 }
 
-// legacyKeys mark Klavi's pre-Open-Finance report format (§13), at the top level or inside `data`.
+// legacyKeys mark Klavi's pre-Open-Finance report format (docs/klavi.md#legacy-format), at the top level or in `data`.
 var legacyKeys = []string{"msg", "report_type", "enquiry_cpf", "report_time"}
 
-// ParseReport parses a report webhook body. The body must be a JSON object with a productReportId (the
-// storage key); a body in the legacy format (msg / report_type / enquiry_cpf, §13) returns ErrLegacyReport;
+// ParseReport parses a report webhook body. The body must be a JSON object with a productReportId (the storage key); a
+// body in the legacy format (msg / report_type / enquiry_cpf, docs/klavi.md#legacy-format) returns ErrLegacyReport;
 // other failures wrap ErrMalformedWebhook. Raw is a copy of the body. Error texts never quote the body.
 func ParseReport(body []byte) (*Report, error) {
 	trimmed := bytes.TrimSpace(body)

@@ -22,10 +22,10 @@ const (
 	InstitutionLevel                    // POST /{personal|business}/institution-data; institutionCode required
 )
 
-// ReportRequest asks Klavi to build reports (klavi-api.md §8). TaxID is the CPF (Personal) or CNPJ (Business);
-// Products needs at least one name (or "all"); InstitutionCode is required at InstitutionLevel and refused at
-// UserLevel (it would be silently ignored there, widening the request). LinkID / ConsentIDs narrow the scope.
-// ProductsCallbackURL follows §4.2 ("all" alone, or product keys plus "other").
+// ReportRequest asks Klavi to build reports (docs/klavi.md#report-requests). TaxID is the CPF (Personal) or CNPJ
+// (Business); Products needs at least one name (or "all"); InstitutionCode is required at InstitutionLevel and
+// refused at UserLevel (it would be silently ignored there, widening the request). LinkID / ConsentIDs narrow the
+// scope. ProductsCallbackURL follows docs/klavi.md#links ("all" alone, or product keys plus "other").
 type ReportRequest struct {
 	Kind                           TaxIDKind
 	Level                          ReportLevel

@@ -1,6 +1,6 @@
 package klavi
 
-// ConsentStatus is a consent's status as Klavi spells it (British spelling, klavi-api.md §6.6).
+// ConsentStatus is a consent's status as Klavi spells it (British spelling, docs/klavi.md#statuses).
 type ConsentStatus string
 
 // Consent statuses. Only StatusAuthorised allows requesting reports.
@@ -37,7 +37,7 @@ func (s ConsentStatus) Known() bool {
 	return false
 }
 
-// EventName is an API event's `eventName` (klavi-api.md §9.5). Unknown names are valid values: receivers
+// EventName is an API event's `eventName` (docs/klavi.md#events). Unknown names are valid values: receivers
 // store and ignore them.
 type EventName string
 

@@ -9,7 +9,7 @@ import (
 	"fmt"
 )
 
-// Webhook headers (klavi-api.md §9.2). The timestamp is not covered by the signature.
+// Webhook headers (docs/klavi.md#signature). The timestamp is not covered by the signature.
 const (
 	SignatureHeader = "X-Klavi-Signature"
 	TimestampHeader = "X-Klavi-Timestamp"
@@ -42,8 +42,8 @@ func VerifySignature(secretKey string, body []byte, signature string) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// Event is one API event envelope (§9.4). Payload and ExternalInfo are the raw JSON of those members (nil when
-// absent); Raw is this element's own JSON, for per-element storage and deduplication by EventID.
+// Event is one API event envelope (docs/klavi.md#events). Payload and ExternalInfo are the raw JSON of those
+// members (nil when absent); Raw is this element's own JSON, for per-element storage and deduplication by EventID.
 type Event struct {
 	PartnerAppID, EventID, EventType string
 	EventName                        EventName
@@ -146,8 +146,8 @@ func malformed(msg string) error {
 	return fmt.Errorf("%w: %s", ErrMalformedWebhook, msg)
 }
 
-// ConsentEventPayload is the payload of consent_* events (§9.6). Consents is a single object in the docs'
-// example; when Klavi sends an array, its first element is used.
+// ConsentEventPayload is the payload of consent_* events (docs/klavi.md#events). Consents is a single object in the
+// docs' example; when Klavi sends an array, its first element is used.
 type ConsentEventPayload struct {
 	PersonalTaxID, BusinessTaxID, LinkID string
 	Consents                             EventConsent
@@ -200,8 +200,8 @@ func (e Event) ConsentPayload() (ConsentEventPayload, error) {
 	return p, nil
 }
 
-// ProductEventPayload is the payload of product_* events. Klavi does not document it; these are the sandbox's
-// assumed members (§9.6): requestId, taxId, linkId, consentIds, productName, and code/message on failure.
+// ProductEventPayload is the payload of product_* events. Klavi does not document it; these are the sandbox's assumed
+// members (docs/klavi.md#events): requestId, taxId, linkId, consentIds, productName, and code/message on failure.
 type ProductEventPayload struct {
 	RequestID, TaxID, LinkID string
 	ConsentIDs               []string

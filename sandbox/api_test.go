@@ -416,8 +416,9 @@ func TestReportRequestErrors(t *testing.T) {
 	}
 }
 
-// §8/§11.2: the pseudo-product `all` belongs to the user-level endpoints; on */institution-data it is the wrong
-// level, 416 with business code 4002 in Klavi's error body, even when a consent would cover the request.
+// The pseudo-product `all` belongs to the user-level endpoints; on */institution-data it is the wrong level, 416
+// with business code 4002 in Klavi's error body (docs/klavi.md#errors), even when a consent would cover the
+// request.
 func TestAllProductsOnlyAtUserLevel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -27,7 +27,7 @@ type ctxKey int
 
 const tokenCtxKey ctxKey = 1
 
-// tokenResponse is the body of POST /auth and GET /refresh (§2.1).
+// tokenResponse is the body of POST /auth and GET /refresh (docs/klavi.md#tokens).
 type tokenResponse struct {
 	AccessToken string `json:"accessToken"`
 	ExpireIn    int    `json:"expireIn"`
@@ -67,7 +67,7 @@ func equalKey(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// handleAuth: POST /data/v1/auth (§2.1).
+// handleAuth: POST /data/v1/auth (docs/klavi.md#tokens).
 func (s *Sandbox) handleAuth(w http.ResponseWriter, r *http.Request) {
 	var req authRequest
 	if !decodeBody(w, r, &req) {
@@ -88,9 +88,9 @@ func (s *Sandbox) handleAuth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, ExpireIn: s.expireInSeconds()})
 }
 
-// handleRefresh: GET /data/v1/refresh (§2.2). Only a still-valid accessToken
-// is accepted (enforced by requireToken); the old token stays valid until
-// its own expiry.
+// handleRefresh: GET /data/v1/refresh (docs/klavi.md#tokens). Only a
+// still-valid accessToken is accepted (enforced by requireToken); the old
+// token stays valid until its own expiry.
 func (s *Sandbox) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	tok, _ := s.issueToken(accessKind, "")
 	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, ExpireIn: s.expireInSeconds()})

@@ -130,10 +130,11 @@ var (
 		Message: "Esta etapa já foi concluída, expirou ou foi aberta em outro navegador. Volte ao site de origem e comece novamente."}
 )
 
-// returnURLLocked builds the redirect back to the partner (§7): link_id,
-// consent_id, external_info (URL-encoded JSON of the link's externalInfo),
-// external_track_id, plus error and error_description on failure. Query
-// parameters already on redirectURL are kept. Caller holds s.mu.
+// returnURLLocked builds the redirect back to the partner
+// (docs/klavi.md#return-from-the-bank): link_id, consent_id, external_info
+// (URL-encoded JSON of the link's externalInfo), external_track_id, plus
+// error and error_description on failure. Query parameters already on
+// redirectURL are kept. Caller holds s.mu.
 func (s *Sandbox) returnURLLocked(c *consent, errCode, errDesc string) string {
 	u, err := url.Parse(c.redirectURL)
 	if err != nil { // validated at creation; defensive only

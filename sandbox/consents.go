@@ -10,7 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// Consent statuses (§6.6), British spelling.
+// Consent statuses (docs/klavi.md#statuses), British spelling.
 const (
 	statusStarted               = "STARTED"
 	statusAwaitingAuthorisation = "AWAITING_AUTHORISATION"
@@ -23,8 +23,8 @@ const (
 	statusDeletedByUser         = "DELETED_BY_USER"
 )
 
-// consentEventName maps a status to the event §6.7 emits on entering it;
-// STARTED and AWAITING_* emit none.
+// consentEventName maps a status to the event Klavi emits on entering it
+// (docs/klavi.md#events); STARTED and AWAITING_* emit none.
 var consentEventName = map[string]string{
 	statusAuthorised:    "consent_authorised",
 	statusError:         "consent_error",
@@ -81,7 +81,7 @@ type redirectTicket struct {
 	used      bool
 }
 
-// consentRequest is the body of POST /consents (§6.1).
+// consentRequest is the body of POST /consents (docs/klavi.md#consents).
 type consentRequest struct {
 	ExternalTrackID string         `json:"externalTrackId"`
 	PersonalTaxID   string         `json:"personalTaxId"`
@@ -94,14 +94,14 @@ type consentRequest struct {
 	ClientMetadata  map[string]any `json:"clientMetadata"`
 }
 
-// createdConsentWire is the 200 body of POST /consents (§6.1).
+// createdConsentWire is the 200 body of POST /consents (docs/klavi.md#consents).
 type createdConsentWire struct {
 	ConsentID          string `json:"consentId"`
 	ConsentRedirectURL string `json:"consentRedirectURL"`
 	ExpireAt           string `json:"expireAt"`
 }
 
-// consentWire is the consent object of GET /consents/{id} and the list (§6.2).
+// consentWire is the consent object of GET /consents/{id} and the list (docs/klavi.md#consents).
 type consentWire struct {
 	ConsentID          string   `json:"consentId"`
 	LinkID             string   `json:"linkId"`
@@ -152,8 +152,9 @@ func permissionsFor(resources []string) []string {
 	return out
 }
 
-// consentExpiry implements §14.4: end of day UTC twelve months ahead for
-// validityPeriod 12, a far date for 0 (indefinite).
+// consentExpiry is the sandbox's expireAt (Klavi documents only
+// validityPeriod in months, docs/klavi.md#consents): end of day UTC twelve
+// months ahead for validityPeriod 12, a far date for 0 (indefinite).
 func consentExpiry(now time.Time, validity int) time.Time {
 	if validity == 0 {
 		return time.Date(2099, 12, 31, 23, 59, 59, 999e6, time.UTC)
@@ -311,13 +312,13 @@ func (s *Sandbox) handleListConsents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handleRevoke: DELETE /data/v1/consents/{consentID}/revoke (accessToken).
-// An AUTHORISED consent becomes REVOKED (consent_revoked), the only REVOKED
-// edge of §6.7; an unfinished one (STARTED, AWAITING_*) becomes REJECTED
-// (consent_rejected), as §6.1 says of a consent revoked before it is
-// authorised. Repeating a revoke that succeeded is a no-op 200 (DELETE is
-// idempotent, and the portal's client retries it); other terminal statuses
-// cannot be revoked (416/4001).
+// handleRevoke: DELETE /data/v1/consents/{consentID}/revoke (accessToken). An
+// AUTHORISED consent becomes REVOKED (consent_revoked), the only path to
+// REVOKED; an unfinished one (STARTED, AWAITING_*) becomes REJECTED
+// (consent_rejected), our reading of a revoke before authorisation
+// (docs/klavi.md#consents). Repeating a revoke that succeeded is a no-op 200
+// (DELETE is idempotent, and the portal's client retries it); other terminal
+// statuses cannot be revoked (416/4001).
 func (s *Sandbox) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "consentID")
 	s.mu.Lock()
@@ -344,10 +345,11 @@ func (s *Sandbox) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, messageWire{Message: "ok"})
 }
 
-// setStatusLocked moves c to status, stamps updatedAt and emits the §6.7
-// event for the new status, if any. It returns the event's delivery (nil
-// when none is sent, or when the "events out of order" scenario holds
-// consent_authorised back) so a caller can wait for it. Caller holds s.mu.
+// setStatusLocked moves c to status, stamps updatedAt and emits the event for
+// the new status, if any (docs/klavi.md#events). It returns the event's
+// delivery (nil when none is sent, or when the "events out of order" scenario
+// holds consent_authorised back) so a caller can wait for it. Caller holds
+// s.mu.
 func (s *Sandbox) setStatusLocked(c *consent, status string) *delivery {
 	now := s.now()
 	c.status = status
@@ -388,9 +390,9 @@ func (s *Sandbox) setStatusLocked(c *consent, status string) *delivery {
 // unfinished consent (STARTED or AWAITING_*) as of now, if any. Of the
 // deadlines already passed, the earliest decides:
 //   - STARTED with its consentRedirectURL never opened: issue + RedirectTTL
-//     → REJECTED (§6.1, URL unused in time);
-//   - last activity + IdleTimeout → EXPIRED (§6.6);
-//   - creation + FlowTimeout → REJECTED (§6.1, the 60-minute rule).
+//     → REJECTED (URL unused in time, docs/klavi.md#consents);
+//   - last activity + IdleTimeout → EXPIRED (docs/klavi.md#statuses);
+//   - creation + FlowTimeout → REJECTED (the 60-minute rule, docs/klavi.md#consents).
 //
 // Caller holds s.mu.
 func (s *Sandbox) dueTransitionLocked(c *consent, now time.Time) (string, bool) {
@@ -421,13 +423,14 @@ func (s *Sandbox) dueTransitionLocked(c *consent, now time.Time) (string, bool) 
 	return best, best != ""
 }
 
-// Sweep applies the time-based transitions as of the sandbox clock now:
-// an unused consentRedirectURL older than RedirectTTL rejects its consent
-// (§6.1), unfinished consents idle for IdleTimeout become EXPIRED,
-// unfinished consents older than FlowTimeout (60 min) become REJECTED
-// (§6.1), and AUTHORISED consents past expireAt become EXPIRED; expired
-// tokens are dropped. A background goroutine calls it every second; tests
-// call it after advancing an injected clock.
+// Sweep applies the time-based transitions as of the sandbox clock now: an
+// unused consentRedirectURL older than RedirectTTL rejects its consent,
+// unfinished consents idle for IdleTimeout become EXPIRED, unfinished
+// consents older than FlowTimeout (60 min) become REJECTED (both rules:
+// docs/klavi.md#consents), and AUTHORISED consents past expireAt become
+// EXPIRED (docs/klavi.md#statuses); expired tokens are dropped. A background
+// goroutine calls it every second; tests call it after advancing an injected
+// clock.
 func (s *Sandbox) Sweep() {
 	now := s.now()
 	s.mu.Lock()

@@ -7,8 +7,8 @@ import (
 )
 
 // Fault is one scripted misbehaviour of an API call, for client tests
-// (klavi-api.md §14.9): an added delay, a hang until the client gives up,
-// and/or an error status with an optional Retry-After header.
+// (docs/klavi.md#the-sandbox): an added delay, a hang until the client gives
+// up, and/or an error status with an optional Retry-After header.
 type Fault struct {
 	// Delay is waited before answering (or before the real handler runs when
 	// Status is 0). The wait ends early if the client goes away.

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// InstitutionWire is one element of GET /links/institutions (klavi-api.md §5.1), JSON names exactly as
+// InstitutionWire is one element of GET /links/institutions (docs/klavi.md#institutions), JSON names exactly as
 // documented. BusinessType and AvailableResources are present for Open Finance participants (institutionType 1)
 // only.
 type InstitutionWire struct {
@@ -25,13 +25,13 @@ type InstitutionWire struct {
 	OrganizationID         string   `json:"organizationId"`
 }
 
-// Institution types (§5.1).
+// Institution types (docs/klavi.md#institutions).
 const (
 	institutionTypeOpenFinance = 1
 	institutionTypeOpenData    = 2
 )
 
-// Resource names of §5.1, spelled once.
+// Resource names of Klavi's institution list (docs/klavi.md#institutions), spelled once.
 const (
 	resRegistration  = "REGISTRATION"
 	resAccounts      = "ACCOUNTS"
@@ -67,11 +67,11 @@ type instFixture struct {
 var allResources = []string{resRegistration, resAccounts, resCreditCards, resLoans, resFinancings, resOverdraft,
 	resInvoiceFin, resBankFixed, resCreditFixed, resVariable, resTreasure, resFunds}
 
-// instFixtures is the participant catalogue. Codes are real COMPE codes and names are the public legal names;
-// CNPJs are the institutions' public CNPJs (the tests check their check digits). Exactly one entry is in outage
-// (212, so the portal's disabled state can be demoed) and the Open Data entries (institutionType 2) have no
-// businessType/availableResources, as §5.1 documents. 001, 260 and 341 are BOTH so the personal and the business
-// demos can use them.
+// instFixtures is the participant catalogue. Codes are real COMPE codes and names are the public legal names; CNPJs are
+// the institutions' public CNPJs (the tests check their check digits). Exactly one entry is in outage (212, so the
+// portal's disabled state can be demoed) and the Open Data entries (institutionType 2) have no
+// businessType/availableResources, as documented (docs/klavi.md#institutions). 001, 260 and 341 are BOTH so the
+// personal and the business demos can use them.
 var instFixtures = []instFixture{
 	{code: "001", name: "Banco do Brasil", legalName: "Banco do Brasil S.A.", cnpj: "00000000000191", color: "#0038A8", short: "BB",
 		kind: institutionTypeOpenFinance, business: instBusinessBoth, resources: allResources},

@@ -12,7 +12,8 @@ import (
 	"testing"
 )
 
-// instSample51 is the first element of klavi-api.md §5.1's example, the reference for JSON names.
+// instSample51 is the first element of the example of Klavi's institution list (docs/klavi.md#institutions), the
+// reference for JSON names.
 const instSample51 = `{ "institutionCode": "341", "name": "Itaú", "avatar": "https://avatarcredigo.s3.sa-east-1.amazonaws.com/bankLogo/...-itau.svg",
     "isBeta": false, "isOutage": false, "institutionType": 1, "businessType": "LEGAL",
     "availableResources": ["REGISTRATION", "ACCOUNTS"], "parentOrganizationName": "", "parentOrganizationId": "",
@@ -86,7 +87,7 @@ func TestInstitutionsCatalogue(t *testing.T) {
 			}
 		case institutionTypeOpenFinance:
 			if in.IsBeta {
-				t.Errorf("%s: isBeta is meaningful for Open Data only (§5.1)", in.InstitutionCode)
+				t.Errorf("%s: isBeta is meaningful for Open Data only (docs/klavi.md#institutions)", in.InstitutionCode)
 			}
 			if !slices.Contains([]string{"NATURAL", "LEGAL", "BOTH"}, in.BusinessType) {
 				t.Errorf("%s: businessType %q", in.InstitutionCode, in.BusinessType)
@@ -97,7 +98,7 @@ func TestInstitutionsCatalogue(t *testing.T) {
 			}
 			for _, r := range in.AvailableResources {
 				if !slices.Contains(allowed, r) {
-					t.Errorf("%s: resource %q not in §5.1's list", in.InstitutionCode, r)
+					t.Errorf("%s: resource %q not in the documented list", in.InstitutionCode, r)
 				}
 			}
 		default:
@@ -165,7 +166,7 @@ func TestInstitutionWireNames(t *testing.T) {
 	}
 	got, want := instKeys(t, raw), instKeys(t, []byte(instSample51))
 	if !slices.Equal(got, want) {
-		t.Errorf("JSON names\n got %v\nwant %v (§5.1)", got, want)
+		t.Errorf("JSON names\n got %v\nwant %v (docs/klavi.md#institutions)", got, want)
 	}
 	// And the sample decodes into the wire struct without loss.
 	var back InstitutionWire

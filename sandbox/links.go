@@ -18,7 +18,7 @@ type link struct {
 	createdAt                    time.Time
 }
 
-// linkRequest is the body of POST /links (§4.1); every field is optional.
+// linkRequest is the body of POST /links (docs/klavi.md#links); every field is optional.
 type linkRequest struct {
 	PersonalTaxID       string            `json:"personalTaxId"`
 	BusinessTaxID       string            `json:"businessTaxId"`
@@ -34,7 +34,7 @@ type linkRequest struct {
 	ApplicationLink     string            `json:"applicationLink"`
 }
 
-// linkResponse is the 200 body of POST /links (§4.1).
+// linkResponse is the 200 body of POST /links (docs/klavi.md#links).
 type linkResponse struct {
 	LinkID    string `json:"linkId"`
 	LinkURL   string `json:"linkURL"`
@@ -42,7 +42,7 @@ type linkResponse struct {
 	ExpireIn  int    `json:"expireIn"`
 }
 
-// institutionStatusWire is one element of GET /links/institutions/status (§5.2).
+// institutionStatusWire is one element of GET /links/institutions/status (docs/klavi.md#endpoints).
 type institutionStatusWire struct {
 	InstitutionCode string `json:"institutionCode"`
 	Name            string `json:"name"`

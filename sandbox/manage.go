@@ -9,18 +9,18 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// The simulated Klavi management portal: the end user looks up their
-// consents by CPF/CNPJ and asks for the deletion of their data, which moves
-// an AUTHORISED consent to DELETED_BY_USER (§6.6, §6.7) and emits
-// consent_deleted_by_user (§9.5). The real portal authenticates the user;
-// the simulator only asks for the tax id.
+// The simulated Klavi management portal: the end user looks up their consents
+// by CPF/CNPJ and asks for the deletion of their data, which moves an
+// AUTHORISED consent to DELETED_BY_USER (docs/klavi.md#statuses) and emits
+// consent_deleted_by_user (docs/klavi.md#events). The real portal
+// authenticates the user; the simulator only asks for the tax id.
 
 // Errors of DeleteByUser.
 var (
 	// ErrConsentNotFound: no consent has that id.
 	ErrConsentNotFound = errors.New("sandbox: consent not found")
-	// ErrConsentNotAuthorised: only an AUTHORISED consent can be deleted by
-	// the user (§6.7); the wrapped message names the current status.
+	// ErrConsentNotAuthorised: only an AUTHORISED consent can be deleted by the
+	// user (the sandbox's choice); the wrapped message names the current status.
 	ErrConsentNotAuthorised = errors.New("sandbox: only an AUTHORISED consent can be deleted by the user")
 )
 

@@ -1,6 +1,7 @@
 package sandbox
 
-// Report generation: realistic, deterministic report bodies (klavi-api.md §10) for the sandbox's report webhook.
+// Report generation: realistic, deterministic report bodies (docs/klavi.md#reports) for the sandbox's report
+// webhook.
 //
 // Determinism. A report depends only on (product, normalised tax id, institution, calendar date of asOf in UTC)
 // and, for GenerateReportSized, the transaction count. Randomness comes from math/rand/v2's PCG seeded with
@@ -32,7 +33,7 @@ import (
 	"time"
 )
 
-// Products lists the report products the sandbox can generate (klavi-api.md §10.1).
+// Products lists the report products the sandbox can generate (docs/klavi.md#reports).
 var Products = []string{"pf_checking_account", "pf_savings_account", "pf_credit_card", "pf_categorized_checking_l3",
 	"pf_categorized_creditcard_l3", "pj_checking_account", "pj_savings_account", "pj_credit_card",
 	"pj_categorized_checking_l3"}
@@ -170,7 +171,8 @@ func genPick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
 
 const genIDAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// genTransactionID returns a 31-character opaque id shaped like §10.3's "TXpRMU9UQTROMWhZV2xSU1FUazJSMDl".
+// genTransactionID returns a 31-character opaque id shaped like the documented sample's
+// "TXpRMU9UQTROMWhZV2xSU1FUazJSMDl".
 func genTransactionID(rng *rand.Rand) string {
 	b := make([]byte, 31)
 	for i := range b {
@@ -522,9 +524,10 @@ func genCreditDebit(credit bool) string {
 	return "DEBITO"
 }
 
-// genCountCategories fills fAll, fAllMonth and fAllCmonth, whose meaning Klavi does not document [G]. The
-// sandbox's reading [I]: fAll = transactions in the report with the same thirdCategory, fAllMonth = those in the
-// same calendar month, fAllCmonth = distinct calendar months in which the thirdCategory occurs.
+// genCountCategories fills fAll, fAllMonth and fAllCmonth, whose meaning Klavi does not document (a Gap in
+// docs/klavi.md#money). The sandbox's reading (Ours): fAll = transactions in the report with the same thirdCategory,
+// fAllMonth = those in the same calendar month, fAllCmonth = distinct calendar months in which the thirdCategory
+// occurs.
 func genCountCategories(ts []TransactionWire) {
 	all := map[string]int{}
 	month := map[[2]string]int{}

@@ -122,8 +122,9 @@ func rgSorted(m map[string]bool) []string {
 	return s
 }
 
-// TestReportJSONNamesMatchSamples: a generated report uses exactly the JSON names of klavi-api.md §10, compared
-// as key-path sets against samples copied from §10.3/§10.4. Both directions: no invented name, none missing.
+// TestReportJSONNamesMatchSamples: a generated report uses exactly the JSON names of Klavi's report samples
+// (docs/klavi.md#reports), compared as key-path sets against the copies in testdata/reports. Both directions: no
+// invented name, none missing.
 func TestReportJSONNamesMatchSamples(t *testing.T) {
 	t.Parallel()
 	for _, product := range Products {
@@ -133,7 +134,7 @@ func TestReportJSONNamesMatchSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := rgKeyPaths(t, raw)
-			if strings.HasPrefix(product, "pj_") { // §10.2 [G]: business reports carry enquiryCnpj
+			if strings.HasPrefix(product, "pj_") { // business reports carry enquiryCnpj (a Gap in docs/klavi.md#reports)
 				delete(want, "enquiryCpf")
 				want["enquiryCnpj"] = true
 			}
@@ -142,7 +143,7 @@ func TestReportJSONNamesMatchSamples(t *testing.T) {
 			got := rgKeyPaths(t, rgMarshal(t, r))
 			for k := range got {
 				if !want[k] {
-					t.Errorf("generated key %q is not in the §10 sample %s", k, rgSample(product))
+					t.Errorf("generated key %q is not in the sample %s", k, rgSample(product))
 				}
 			}
 			for k := range want {
@@ -157,7 +158,7 @@ func TestReportJSONNamesMatchSamples(t *testing.T) {
 	}
 }
 
-// TestReportSamplesDecode: the §10 samples decode into the wire structs and re-encode with the same key set, so
+// TestReportSamplesDecode: the report samples decode into the wire structs and re-encode with the same key set, so
 // no sample field is silently dropped by a wrong tag.
 func TestReportSamplesDecode(t *testing.T) {
 	t.Parallel()

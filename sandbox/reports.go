@@ -29,7 +29,7 @@ var autoProducts = map[personKind][]string{
 	businessType: {"pj_checking_account", "pj_credit_card"},
 }
 
-// reportRequest is the body of the four report-request endpoints (§8).
+// reportRequest is the body of the four report-request endpoints (docs/klavi.md#report-requests).
 type reportRequest struct {
 	TaxID               string            `json:"taxId"`
 	InstitutionCode     string            `json:"institutionCode"`
@@ -40,7 +40,7 @@ type reportRequest struct {
 	ExternalInfo        map[string]any    `json:"externalInfo"`
 }
 
-// reportRequestResult is the 200 body of a report request (§8).
+// reportRequestResult is the 200 body of a report request (docs/klavi.md#report-requests).
 type reportRequestResult struct {
 	RequestID string `json:"requestId"`
 	Message   string `json:"message"`
@@ -108,8 +108,8 @@ func (s *Sandbox) handleReportRequest(kind personKind, level reportLevel) http.H
 		for _, p := range req.Products {
 			switch {
 			case p == "all" && level != userLevel:
-				// §8/§11.2: `all` is a user-level pseudo-product; at
-				// institution level it is the wrong level (4002).
+				// `all` is a user-level pseudo-product; at institution level
+				// it is the wrong level (4002, docs/klavi.md#errors).
 				businessError(w, codeInvalidProduct, "'all' is only accepted on user-level requests (*/user-data)")
 				return
 			case p == "all":
@@ -146,8 +146,9 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// reportJobLocked selects the AUTHORISED consents a request covers (§8 data
-// range) and snapshots the job. Caller holds s.mu.
+// reportJobLocked selects the AUTHORISED consents a request covers (taxId,
+// narrowed by linkId or consentIds: docs/klavi.md#report-requests) and
+// snapshots the job. Caller holds s.mu.
 func (s *Sandbox) reportJobLocked(kind personKind, taxID string, req reportRequest, products []string) (reportJob, bool) {
 	var selected []*consent
 	for _, id := range s.order {
@@ -310,7 +311,7 @@ func (s *Sandbox) buildReport(job reportJob, product string) (builtReport, bool)
 
 // resolveCallback picks a product's report URL: the request map, then the
 // link map, then the global URL; inside a map the product key wins over
-// `other`, which wins over `all` (§4.2, §9.7).
+// `other`, which wins over `all` (docs/klavi.md#links, docs/klavi.md#webhooks).
 func resolveCallback(product string, request, link map[string]string, global string) string {
 	for _, m := range []map[string]string{request, link} {
 		for _, k := range []string{product, "other", "all"} {

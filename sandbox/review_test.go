@@ -46,8 +46,9 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
-// §14.5: events go out as a one-element array by default and as a bare object with EventsAsObject; both shapes
-// are the ones the portal's parser is tested with (klavi/testdata: the array example and event_single.json).
+// Events go out as a one-element array by default and as a bare object with EventsAsObject (docs/klavi.md#webhooks:
+// live bodies may be either); both shapes are the ones the portal's parser is tested with (klavi/testdata: the array
+// example and event_single.json).
 func TestEventsAsArrayOrObject(t *testing.T) {
 	t.Parallel()
 	arraySample := klaviSample(t, "event_consent_authorised.json")
@@ -111,8 +112,8 @@ func TestEventsAsArrayOrObject(t *testing.T) {
 	}
 }
 
-// §6.1: a consent not finished 60 minutes after its creation becomes REJECTED (consent_rejected), even when
-// the user kept it active, and the bank flow cannot continue.
+// A consent not finished 60 minutes after its creation becomes REJECTED (consent_rejected), even when the user kept
+// it active, and the bank flow cannot continue (docs/klavi.md#consents).
 func TestSixtyMinuteRuleRejectsAnUnfinishedConsent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t) // default IdleTimeout 30 min, FlowTimeout 60 min
@@ -205,7 +206,7 @@ func TestSixtyMinuteRuleAtTheBankStepAndDeadlineOrder(t *testing.T) {
 	}
 }
 
-// §6.7 has REVOKED only after AUTHORISED; §6.1: a consent revoked before it is authorised becomes REJECTED.
+// A consent revoked before it is authorised becomes REJECTED, not REVOKED (docs/klavi.md#consents).
 func TestRevokingAnUnfinishedConsentRejectsIt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -1,11 +1,11 @@
 // Package sandbox is an offline simulator of Klavi's Open Finance "API Only"
-// integration. It speaks the wire contract of ../shared/klavi-api.md (its own
+// integration. It speaks the wire contract of docs/klavi.md (its own
 // JSON structs; it never imports the portal's klavi package), keeps its state
 // in memory, serves fake bank and LGPD pages and sends signed webhooks.
 //
 // A *Sandbox is an http.Handler serving:
 //
-//	/data/v1/...          the Klavi REST API (§3 rows 1–13)
+//	/data/v1/...          the Klavi REST API (docs/klavi.md#endpoints)
 //	/bank/...             the simulated bank and Klavi LGPD pages
 //	/manage               the simulated Klavi management portal (DELETED_BY_USER)
 //	/logos/{code}.svg     institution logos
@@ -50,19 +50,20 @@ type Options struct {
 	RedirectTTL time.Duration
 	// IdleTimeout turns inactive, unfinished consents into EXPIRED (default 30 min).
 	IdleTimeout time.Duration
-	// FlowTimeout is §6.1's 60-minute rule: a consent still unfinished (STARTED or
-	// AWAITING_*) this long after its creation becomes REJECTED, whatever its
-	// activity (default 60 min). When it and IdleTimeout are both overdue, the
-	// earlier deadline decides.
+	// FlowTimeout is the 60-minute rule (docs/klavi.md#consents): a consent still
+	// unfinished (STARTED or AWAITING_*) this long after its creation becomes
+	// REJECTED, whatever its activity (default 60 min). When it and IdleTimeout
+	// are both overdue, the earlier deadline decides.
 	FlowTimeout time.Duration
 	// EventsAsObject sends each event webhook as a single JSON object instead
-	// of the documented one-element array (§14.5 "array vs object
-	// configurable"). Default false: array.
+	// of the documented one-element array (docs/klavi.md#webhooks: live
+	// bodies may be either). Default false: array.
 	EventsAsObject bool
 	// AutoReports sends the person type's default reports after AUTHORISED.
 	AutoReports bool
-	// RetryBase is the first webhook retry delay, doubling on each of the up to
-	// 5 retries (default 250 ms). Each attempt times out after 10 s (§9.1).
+	// RetryBase is the first webhook retry delay, doubling on each of the up to 5
+	// retries (default 250 ms). Each attempt times out after 10 s
+	// (docs/klavi.md#webhooks).
 	RetryBase time.Duration
 	// ReportDelay is the pause between a report request and its first report
 	// (default 300 ms).
@@ -89,7 +90,8 @@ type Sandbox struct {
 
 	// slowDelay is the report delay of the "slow reports" scenario; tests shorten it.
 	slowDelay time.Duration
-	// attemptTimeout bounds each webhook POST (§9.1: 10 s); tests shorten it.
+	// attemptTimeout bounds each webhook POST (10 s, docs/klavi.md#webhooks);
+	// tests shorten it.
 	attemptTimeout time.Duration
 	// webhookFirstWait caps how long the "webhook before the browser returns"
 	// scenario holds the 302 while its consent event is being delivered
@@ -145,7 +147,7 @@ func New(o Options) *Sandbox {
 	client := o.HTTPClient
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > 3 { // Klavi follows at most 3 redirects (§9.1)
+			if len(via) > 3 { // Klavi follows at most 3 redirects (docs/klavi.md#webhooks)
 				return http.ErrUseLastResponse
 			}
 			return nil

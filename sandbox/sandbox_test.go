@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// §9.1 / §14.5: the documented delivery defaults (250 ms backoff base, 5 retries, 10 s per attempt, at most 3
-// redirects) and the other Options defaults of README's table.
+// The documented delivery defaults (250 ms backoff base, 5 retries, 10 s per attempt, at most 3 redirects:
+// docs/klavi.md#webhooks) and the other Options defaults of README's table.
 func TestOptionDefaults(t *testing.T) {
 	t.Parallel()
 	s := New(Options{AccessKey: testAccessKey, SecretKey: testSecretKey, PublicURL: "http://localhost:8090"})
@@ -40,7 +40,7 @@ func TestOptionDefaults(t *testing.T) {
 	if s.o.Now == nil || s.log == nil || s.client == nil {
 		t.Fatal("Now, Logger and HTTPClient must get defaults")
 	}
-	// The default client follows 3 redirects and stops before a 4th (§9.1).
+	// The default client follows 3 redirects and stops before a 4th (docs/klavi.md#webhooks).
 	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/", nil)
 	if err := s.client.CheckRedirect(req, make([]*http.Request, 3)); err != nil {
 		t.Errorf("3rd redirect: %v, want followed", err)

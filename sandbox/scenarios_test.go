@@ -299,8 +299,9 @@ func (rc *receiver) signedEvents(t *testing.T) []eventWire {
 	return rc.events(t)
 }
 
-// reliability.md §1 test 17: for the "events out of order" CPF the consent_authorised event (eventTime T1) is held
-// back; the consent's next event (T2 > T1) overtakes it and the held one follows with its original bytes.
+// The scenario behind docs/reliability.md#forward-only-status: for the "events out of order" CPF the consent_authorised
+// event (eventTime T1) is held back; the consent's next event (T2 > T1) overtakes it and the held one follows with its
+// original bytes.
 func TestScenarioOutOfOrderNextEventOvertakesAuthorised(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

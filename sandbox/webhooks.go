@@ -14,14 +14,15 @@ import (
 	"time"
 )
 
-// Webhook headers (§9.2).
+// Webhook headers (docs/klavi.md#signature).
 const (
 	signatureHeader = "X-Klavi-Signature"
 	timestampHeader = "X-Klavi-Timestamp"
 )
 
-// eventWire is the API event envelope (§9.4). Deliveries carry a JSON array
-// holding exactly one of these, or the bare object with Options.EventsAsObject.
+// eventWire is the API event envelope (docs/klavi.md#events). Deliveries carry
+// a JSON array holding exactly one of these, or the bare object with
+// Options.EventsAsObject.
 type eventWire struct {
 	PartnerAppID string         `json:"partnerAppId"`
 	EventID      string         `json:"eventId"`
@@ -32,14 +33,14 @@ type eventWire struct {
 	ExternalInfo map[string]any `json:"externalInfo"`
 }
 
-// linkEventPayload is the payload of link_created (§9.6).
+// linkEventPayload is the payload of link_created (docs/klavi.md#events).
 type linkEventPayload struct {
 	PersonalTaxID string `json:"personalTaxId"`
 	BusinessTaxID string `json:"businessTaxId"`
 	LinkID        string `json:"linkId"`
 }
 
-// consentEventPayload is the payload of every consent_* event (§9.6).
+// consentEventPayload is the payload of every consent_* event (docs/klavi.md#events).
 type consentEventPayload struct {
 	PersonalTaxID string           `json:"personalTaxId"`
 	BusinessTaxID string           `json:"businessTaxId"`
@@ -55,7 +56,7 @@ type eventConsentWire struct {
 	InstitutionCode string `json:"institutionCode"`
 }
 
-// productEventPayload is the payload of the product_* events (§9.6, [I]).
+// productEventPayload is the payload of the product_* events, as we assume it (docs/klavi.md#events).
 type productEventPayload struct {
 	RequestID       string   `json:"requestId"`
 	TaxID           string   `json:"taxId"`
@@ -138,7 +139,7 @@ func (s *Sandbox) drain(key string) {
 	}
 }
 
-// sign returns the lowercase hex HMAC-SHA256 of body keyed with secret (§9.2).
+// sign returns the lowercase hex HMAC-SHA256 of body keyed with secret (docs/klavi.md#signature).
 func sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)

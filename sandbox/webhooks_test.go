@@ -114,8 +114,8 @@ func TestRetryGivesUpAfterFiveRetries(t *testing.T) {
 	}
 }
 
-// §9.1: each attempt times out (10 s by default, shortened here); a receiver that never answers is cut off and
-// the same bytes are retried.
+// Each attempt times out (10 s by default, shortened here); a receiver that never answers is cut off and the same
+// bytes are retried (docs/klavi.md#webhooks).
 func TestAttemptTimeoutCutsOffAHungReceiver(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -305,8 +305,8 @@ func TestReportRequestDelivers(t *testing.T) {
 	}
 }
 
-// §8 institution level: POST /personal/institution-data with the consent's institutionCode answers
-// {requestId, message:"ok"} and reports only on the consents at that institution.
+// Institution level (docs/klavi.md#report-requests): POST /personal/institution-data with the consent's institutionCode
+// answers {requestId, message:"ok"} and reports only on the consents at that institution.
 func TestInstitutionLevelReportRequestDelivers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

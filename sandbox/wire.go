@@ -9,15 +9,15 @@ import (
 	"net/url"
 )
 
-// errorWire is Klavi's error body (§2.1, §11): statusCode is the HTTP status,
-// or the business code for 416.
+// errorWire is Klavi's error body (docs/klavi.md#errors): statusCode is the
+// HTTP status, or the business code for 416.
 type errorWire struct {
 	StatusCode int    `json:"statusCode"`
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 }
 
-// Business codes (§11.2), sent with HTTP 416.
+// Business codes (docs/klavi.md#errors), sent with HTTP 416.
 const (
 	codeInvalidAuthorisation = 4001
 	codeInvalidProduct       = 4002
@@ -105,9 +105,9 @@ func validAbsoluteURL(u string) bool {
 	return p.Scheme == "http" || p.Scheme == "https"
 }
 
-// checkCallbackMap validates a productsCallbackURL object (§4.2): every URL
-// absolute http(s), and `all` never combined with other keys. It returns a
-// message, or "" when the map is fine.
+// checkCallbackMap validates a productsCallbackURL object
+// (docs/klavi.md#links): every URL absolute http(s), and `all` never combined
+// with other keys. It returns a message, or "" when the map is fine.
 func checkCallbackMap(m map[string]string) string {
 	if _, ok := m["all"]; ok && len(m) > 1 {
 		return "productsCallbackURL: 'all' cannot be combined with other keys"

@@ -1,13 +1,13 @@
 package sandbox
 
-// Wire types of the report documents the sandbox POSTs to the report webhook (klavi-api.md §10). They are the
-// sandbox's own copy of the contract: the package never imports klavi/, so a wrong JSON name cannot hide on both
-// sides of the wire at once. Every JSON name below is taken from §10.2–§10.4; tests compare the key sets of a
-// generated report against the samples in testdata/reports/.
+// Wire types of the report documents the sandbox POSTs to the report webhook (docs/klavi.md#reports). They are
+// the sandbox's own copy of the contract: the package never imports klavi/, so a wrong JSON name cannot hide on
+// both sides of the wire at once. Every JSON name below is taken from Klavi's documented report samples; tests
+// compare the key sets of a generated report against the samples in testdata/reports/.
 
-// ReportWire is the report document POSTed to the report webhook (§10.2). The core fills RequestID,
-// ProductReportID, ProductReportTime, Links and ExternalInfo before sending; GenerateReport fills the rest.
-// Exactly one of CheckingAccounts, SavingsAccounts and CreditCards is set, depending on the product.
+// ReportWire is the report document POSTed to the report webhook (docs/klavi.md#reports). The core fills RequestID,
+// ProductReportID, ProductReportTime, Links and ExternalInfo before sending; GenerateReport fills the rest. Exactly one
+// of CheckingAccounts, SavingsAccounts and CreditCards is set, depending on the product.
 type ReportWire struct {
 	Code              int              `json:"code"`
 	Message           string           `json:"message"`
@@ -25,7 +25,7 @@ type ReportWire struct {
 	ExternalInfo      map[string]any   `json:"externalInfo,omitempty"`
 }
 
-// ReportLinkWire is one element of the report's links[] (§10.2).
+// ReportLinkWire is one element of the report's links[] (docs/klavi.md#reports).
 type ReportLinkWire struct {
 	LinkID          string              `json:"linkId"`
 	InstitutionCode string              `json:"institutionCode"`
@@ -52,7 +52,7 @@ type MoneyWire struct {
 	Currency string `json:"currency"`
 }
 
-// AccountWire is one element of checkingAccounts[] or savingsAccounts[] (§10.3).
+// AccountWire is one element of checkingAccounts[] or savingsAccounts[] (docs/klavi.md#reports).
 type AccountWire struct {
 	BrandName          string            `json:"brandName"`
 	BacenName          string            `json:"bacenName"`
@@ -67,17 +67,17 @@ type AccountWire struct {
 	TransactionDetails []TransactionWire `json:"transactionDetails"`
 }
 
-// BalancesWire is an account's balances (§10.3). AvailableAmount equals the postTransactionBalance of the
-// account's last transaction.
+// BalancesWire is an account's balances (docs/klavi.md#reports). AvailableAmount equals the postTransactionBalance of
+// the account's last transaction.
 type BalancesWire struct {
 	AvailableAmount             MoneyWire  `json:"availableAmount"`
 	BlockedAmount               MoneyWire  `json:"blockedAmount"`
 	AutomaticallyInvestedAmount *MoneyWire `json:"automaticallyInvestedAmount,omitempty"`
 }
 
-// TransactionWire is one element of an account's transactionDetails[] (§10.3). The counterparty ("partie", as
-// Klavi spells it) fields are omitted when there is no counterparty (fees, interest). The last group of fields is
-// set only by the categorized products (*_categorized_checking_l3).
+// TransactionWire is one element of an account's transactionDetails[] (docs/klavi.md#reports). The counterparty
+// ("partie", as Klavi spells it) fields are omitted when there is no counterparty (fees, interest). The last group of
+// fields is set only by the categorized products (*_categorized_checking_l3).
 type TransactionWire struct {
 	TransactionDate                string    `json:"transactionDate"`     // YYYY-MM-DD
 	TransactionDateTime            string    `json:"transactionDateTime"` // RFC 3339, UTC, milliseconds
@@ -105,8 +105,8 @@ type TransactionWire struct {
 	SettlementType string `json:"settlementType,omitempty"`
 }
 
-// CreditCardWire is one element of creditCards[] (§10.4). The plain product (pf_credit_card V1.1) uses Limit
-// ("limit"); the categorized product uses Limits ("limits") and IsActive instead, so exactly one of Limit and
+// CreditCardWire is one element of creditCards[] (docs/klavi.md#reports). The plain product (pf_credit_card V1.1) uses
+// Limit ("limit"); the categorized product uses Limits ("limits") and IsActive instead, so exactly one of Limit and
 // Limits is set.
 type CreditCardWire struct {
 	BrandName         string              `json:"brandName"`
@@ -138,15 +138,16 @@ type LimitWire struct {
 	AvailableAmount MoneyWire       `json:"availableAmount"`
 }
 
-// LimitAmountWire is MoneyWire plus the limitAmountReason that §10.4's sample carries inside limitAmount.
+// LimitAmountWire is MoneyWire plus the limitAmountReason that Klavi's credit card sample carries inside
+// limitAmount (docs/klavi.md#reports).
 type LimitAmountWire struct {
 	Amount            string `json:"amount"`
 	Currency          string `json:"currency"`
 	LimitAmountReason string `json:"limitAmountReason"`
 }
 
-// StatementWire is a card bill. The open statement carries its transactions and BillTotalAmount = sum of its
-// debits minus its credits; closed statements carry BillMinimumAmount and, as in §10.4's sample, no transactions.
+// StatementWire is a card bill. The open statement carries its transactions and BillTotalAmount = sum of its debits
+// minus its credits; closed statements carry BillMinimumAmount and, as in Klavi's credit card sample, no transactions.
 type StatementWire struct {
 	BillMonth          string                `json:"billMonth"`   // YYYY-MM of BillingDate
 	BillingDate        string                `json:"billingDate"` // closing date
@@ -156,8 +157,9 @@ type StatementWire struct {
 	TransactionDetails []CardTransactionWire `json:"transactionDetails,omitempty"`
 }
 
-// CardTransactionWire is one card transaction (§10.4). PayeeMCC and ChargeNumber are JSON numbers while money is
-// a string, as documented. The last group of fields is set only by the categorized product.
+// CardTransactionWire is one card transaction (docs/klavi.md#reports). PayeeMCC and ChargeNumber are JSON numbers while
+// money is a string, as documented (docs/klavi.md#money). The last group of fields is set only by the categorized
+// product.
 type CardTransactionWire struct {
 	TransactionDate      string    `json:"transactionDate"`
 	TransactionDateTime  string    `json:"transactionDateTime"`

@@ -1,6 +1,6 @@
-// Package static embeds the portal's CSS, JavaScript and images and serves them under /static/ with
-// content-hash cache busting (style.md item 16): pages link to URL(name), which carries ?v=<hash>, so a
-// file can be cached for a year and a new build still reaches every browser.
+// Package static embeds the portal's CSS, JavaScript and images and serves them under /static/ with content-hash
+// cache busting (docs/architecture.md#static-files): pages link to URL(name), which carries ?v=<hash>, so a file
+// can be cached for a year and a new build still reaches every browser.
 package static
 
 import (

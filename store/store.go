@@ -43,7 +43,7 @@ type Store struct {
 	closeErr  error
 }
 
-// Connection settings (reliability.md §3). modernc runs every _pragma on each new pooled connection, which is
+// Connection settings (docs/reliability.md#sqlite). modernc runs every _pragma on each new pooled connection, which is
 // why they live in the DSN: db.Exec("PRAGMA ...") would reach one connection only.
 //
 // Writer: WAL so readers never block it and it never blocks readers; busy_timeout so another process holding
