@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/views"
 )
@@ -341,4 +342,11 @@ func waitReturned(t *testing.T, done <-chan error) {
 	case <-time.After(25 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
+}
+
+func TestMain(m *testing.M) {
+	// The operator commands hash with argon2's cheapest costs here: the real ones take seconds under -race, and
+	// the hashing itself is tested in auth.
+	operatorHashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}
+	os.Exit(m.Run())
 }

@@ -37,6 +37,9 @@ const maxEmailLen = 254
 // maxPasswordLine bounds how much of a piped stdin is read; auth refuses anything over 1024 bytes anyway.
 const maxPasswordLine = 4096
 
+// operatorHashParams are argon2id's costs for passwords set by the CLI; tests lower them.
+var operatorHashParams = auth.DefaultParams
+
 // runOperator runs `portal operator <add|list|remove>` against the database at cfg.DatabasePath (created and
 // migrated as the server would). It never starts a server and never prints or logs a password. args are the
 // words after "operator".
@@ -119,7 +122,7 @@ func operatorAdd(ctx context.Context, st *store.Store, email string, stdin io.Re
 	if err != nil {
 		return fmt.Errorf("operator add: %w", err)
 	}
-	hash, err := auth.HashPassword(pw, auth.DefaultParams)
+	hash, err := auth.HashPassword(pw, operatorHashParams)
 	if err != nil {
 		return fmt.Errorf("operator add: %w", err)
 	}

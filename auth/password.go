@@ -82,15 +82,22 @@ func CheckPassword(hash, pw string) bool {
 	return subtle.ConstantTimeCompare(got, key) == 1
 }
 
-// DummyCheck does the work of CheckPassword against a fixed hash, so that a sign-in for an unknown email takes as
-// long as one for a known email and the answer time does not tell them apart.
-func DummyCheck(pw string) { CheckPassword(dummyHash(), pw) }
+// DummyCheck does the work of CheckPassword against a fixed hash made with p, so that a sign-in for an unknown
+// email takes as long as one for a known email and the answer time does not tell them apart.
+func DummyCheck(pw string, p Params) { CheckPassword(dummyHash(p), pw) }
 
-// dummyHash is made on first use, not at start: hashing costs as much as a sign-in.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := HashPassword("dummy password for unknown emails", DefaultParams)
+// dummyHashes holds one fixed hash per parameter set, each made on first use, not at start: hashing costs as much
+// as a sign-in.
+var dummyHashes sync.Map // Params → string
+
+func dummyHash(p Params) string {
+	if h, ok := dummyHashes.Load(p); ok {
+		return h.(string)
+	}
+	h, _ := HashPassword("dummy password for unknown emails", p)
+	dummyHashes.Store(p, h)
 	return h
-})
+}
 
 func parseHash(h string) (Params, []byte, []byte, error) {
 	parts := strings.Split(h, "$")

@@ -51,5 +51,5 @@ func TestNewPasswordRulesAndBadHashes(t *testing.T) {
 			t.Errorf("hash %q matched", bad)
 		}
 	}
-	DummyCheck("whatever") // must not panic
+	DummyCheck("whatever", Params{Time: 1, Memory: 64, Threads: 1}) // must not panic
 }

@@ -224,6 +224,8 @@ func newEnv(t *testing.T, mods ...func(*envOptions)) *env {
 		WebhookSecret: testSecret,
 		PublicURL:     "http://127.0.0.1:8080",
 		SessionKey:    bytes.Repeat([]byte("k"), 64),
+		// argon2's cheapest costs: hashing is tested in auth, and under -race the real costs take seconds.
+		PasswordParams: cheapHash,
 	}, PollInterval: 20 * time.Millisecond}
 	for _, m := range mods {
 		m(&o)
@@ -430,6 +432,9 @@ func (s *swapKlavi) RequestReports(ctx context.Context, req klavi.ReportRequest)
 	return s.get().RequestReports(ctx, req)
 }
 
+// cheapHash are argon2's cheapest parameters (the hash carries them, so checking is as cheap).
+var cheapHash = auth.Params{Time: 1, Memory: 64, Threads: 1}
+
 // testOperatorPassword signs in every test operator. Their hashes use argon2's cheapest parameters, which the
 // hash carries, so that signing in costs nothing under -race.
 const testOperatorPassword = "operator password 1"
@@ -437,7 +442,7 @@ const testOperatorPassword = "operator password 1"
 // addOperator creates an operator with testOperatorPassword.
 func (e *env) addOperator(email string) store.Operator {
 	e.t.Helper()
-	h, err := auth.HashPassword(testOperatorPassword, auth.Params{Time: 1, Memory: 64, Threads: 1})
+	h, err := auth.HashPassword(testOperatorPassword, cheapHash)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	ok := false
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		auth.DummyCheck(pw) // the same work as for a known email: the answer time tells nothing
+		auth.DummyCheck(pw, s.hashParams) // the same work as for a known email: the answer time tells nothing
 	case err != nil:
 		return err
 	default:
@@ -214,7 +214,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) error {
 		s.page(w, r, http.StatusUnprocessableEntity, "title.setup", views.StepNone, "", views.SetupPage(vm))
 		return nil
 	}
-	hash, err := auth.HashPassword(pw, auth.DefaultParams)
+	hash, err := auth.HashPassword(pw, s.hashParams)
 	if err != nil {
 		return err
 	}

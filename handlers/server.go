@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -47,6 +48,8 @@ type Options struct {
 	// forwarded headers are never trusted. A delivery from elsewhere gets 403 and is not stored. Empty means off
 	// (the embedded sandbox posts from loopback).
 	WebhookAllowlist []netip.Prefix
+	// PasswordParams are argon2id's costs for new operator passwords (zero: auth.DefaultParams). Tests lower them.
+	PasswordParams auth.Params
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -71,6 +74,7 @@ type Server struct {
 	cookieName   string
 	sessions     *dbSessions
 	deviceKey    []byte // HMAC key of the device refs, derived from the session key
+	hashParams   auth.Params
 	now          func() time.Time
 	sandboxHints bool
 	router       http.Handler
@@ -160,6 +164,10 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.insts.now = o.Now
 	s.initSessions()
 	s.deviceKey = deriveKey(o.SessionKey, "portal device ref v1")
+	s.hashParams = o.PasswordParams
+	if s.hashParams == (auth.Params{}) {
+		s.hashParams = auth.DefaultParams
+	}
 	s.router = s.routes()
 	return s, nil
 }
