@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -47,6 +48,9 @@ type Options struct {
 	// forwarded headers are never trusted. A delivery from elsewhere gets 403 and is not stored. Empty means off
 	// (the embedded sandbox posts from loopback).
 	WebhookAllowlist []netip.Prefix
+	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
+	// and the sign-in page offers only email and password.
+	OIDC *auth.OIDC
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -86,6 +90,8 @@ type Server struct {
 	consentMaxAge time.Duration
 	// webhookAllow is Options.WebhookAllowlist (nil: every source may post, the HMAC decides).
 	webhookAllow []netip.Prefix
+	// sso is Options.OIDC (nil: single sign-on off).
+	sso *auth.OIDC
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -133,6 +139,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		sandboxHints: o.SandboxHints,
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
+		sso:          o.OIDC,
 	}
 	switch {
 	case o.RateLimit == 0:
