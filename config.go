@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/sandbox"
 )
 
@@ -57,6 +58,10 @@ var settings = []setting{
 	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them", ""},
 	{"WEBHOOK_ALLOWLIST", "", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy", "empty: any source (the signature decides)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", ""},
+	{"OIDC_ISSUER", "", "OpenID Connect provider for operators' single sign-on, e.g. https://accounts.google.com (http only for a loopback host); register PUBLIC_URL/login/oidc/callback there", "empty: single sign-on off"},
+	{"OIDC_CLIENT_ID", "", "the portal's client id at that provider (required with OIDC_ISSUER)", "empty"},
+	{"OIDC_CLIENT_SECRET", "", "its client secret (required with OIDC_ISSUER)", "empty"},
+	{"OIDC_ALLOWED_EMAILS", "", "who may sign in by single sign-on: comma-separated addresses or @domain entries, case-insensitive (required with OIDC_ISSUER)", "empty"},
 }
 
 // defaultOf returns a variable's default from settings. A name missing from the table is a programming error,
@@ -116,6 +121,9 @@ type config struct {
 	AutoReports                               bool
 	LogLevel                                  slog.Level
 	WebhookAllowlist                          []netip.Prefix
+	// Single sign-on: all set, or OIDCIssuer empty (off).
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	OIDCAllowed                                auth.AllowList
 }
 
 // loadConfig applies defaults, reads the environment and validates; every error names its variable.
@@ -198,6 +206,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))
 	}
+	c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = env("OIDC_ISSUER"), env("OIDC_CLIENT_ID"), env("OIDC_CLIENT_SECRET")
+	if allowed := env("OIDC_ALLOWED_EMAILS"); c.OIDCIssuer != "" || c.OIDCClientID != "" || c.OIDCClientSecret != "" || allowed != "" {
+		// Half a configuration would quietly leave single sign-on off (or open to nobody): refuse to start.
+		for _, v := range [][2]string{{"OIDC_ISSUER", c.OIDCIssuer}, {"OIDC_CLIENT_ID", c.OIDCClientID}, {"OIDC_CLIENT_SECRET", c.OIDCClientSecret}} {
+			if v[1] == "" {
+				check(fmt.Errorf("%s: required for single sign-on (set OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_ALLOWED_EMAILS, or none)", v[0]))
+			}
+		}
+		check(validIssuer(c.OIDCIssuer))
+		list, err := auth.ParseAllowList(allowed)
+		switch {
+		case err != nil:
+			check(fmt.Errorf("OIDC_ALLOWED_EMAILS: %w", err))
+		case list.Empty():
+			check(errors.New("OIDC_ALLOWED_EMAILS: required for single sign-on: the addresses or @domain entries that may sign in"))
+		}
+		c.OIDCAllowed = list
+	}
 	if len(errs) == 0 {
 		return c, nil
 	}
@@ -225,6 +251,34 @@ func validURL(name, v string) error {
 		return fmt.Errorf("%s: want an absolute http(s) URL without query, got %q", name, v)
 	}
 	return nil
+}
+
+// validIssuer accepts an https URL, or http for a loopback host (a provider on the same machine, as in tests):
+// ID tokens and the client secret must not cross a network in clear.
+func validIssuer(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("OIDC_ISSUER: want the provider's https issuer URL, got %q", v)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if h := u.Hostname(); h == "localhost" || isLoopbackIP(h) {
+			return nil
+		}
+		return fmt.Errorf("OIDC_ISSUER: must be https (http only for localhost), got %q", v)
+	default:
+		return fmt.Errorf("OIDC_ISSUER: want the provider's https issuer URL, got %q", v)
+	}
+}
+
+func isLoopbackIP(h string) bool {
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
 }
 
 func (c config) sessionKeyFile() string {

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/handlers"
 	"github.com/klavi-demo/portal/klavi"
@@ -126,6 +127,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		return fmt.Errorf("KLAVI_BASE_URL: %w", err)
 	}
 
+	sso, err := newSSO(ctx, cfg, publicURL, log)
+	if err != nil {
+		return err
+	}
+
 	lifecycle, err := flow.New(flow.Options{
 		Logger:       log,
 		Store:        st,
@@ -151,6 +157,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		SandboxHints:  sb != nil,
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
+		OIDC:             sso,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
@@ -215,6 +222,33 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	}
 	wg.Wait()
 	return runErr
+}
+
+// ssoDiscoveryTimeout bounds the provider discovery at start.
+const ssoDiscoveryTimeout = 15 * time.Second
+
+// newSSO builds the single sign-on client when OIDC_ISSUER is set (nil otherwise). The provider's discovery
+// document is fetched now: an unreachable or misconfigured provider stops the start with one line, as any other
+// bad setting does, rather than failing on the first operator's click.
+func newSSO(ctx context.Context, cfg config, publicURL string, log *slog.Logger) (*auth.OIDC, error) {
+	if cfg.OIDCIssuer == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, ssoDiscoveryTimeout)
+	defer cancel()
+	sso, err := auth.NewOIDC(ctx, auth.OIDCConfig{
+		Issuer:       cfg.OIDCIssuer,
+		ClientID:     cfg.OIDCClientID,
+		ClientSecret: cfg.OIDCClientSecret,
+		RedirectURL:  publicURL + handlers.OIDCCallbackPath,
+		Allowed:      cfg.OIDCAllowed,
+		Now:          time.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("OIDC_ISSUER %s: %w", cfg.OIDCIssuer, err)
+	}
+	log.Info("single sign-on for operators", "issuer", cfg.OIDCIssuer, "redirect_uri", publicURL+handlers.OIDCCallbackPath)
+	return sso, nil
 }
 
 func runSandboxAlone(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {

@@ -243,6 +243,3 @@ func validEmail(v string) bool {
 	a, err := mail.ParseAddress(v)
 	return err == nil && a.Address == v
 }
-
-// ssoEnabled reports whether single sign-on is configured.
-func (s *Server) ssoEnabled() bool { return false }

@@ -74,6 +74,9 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 // answer to a POST (a form with errors) the GET page that shows the same form, since the POST route itself
 // cannot be reloaded.
 func langNextPath(r *http.Request) string {
+	if r.URL.Path == OIDCCallbackPath {
+		return "/login" // a refused sign-on: never echo the provider's code and state into a link
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if r.URL.RawQuery != "" && r.URL.Path != "/callback" {
 			// Keep the search, filters or page the user was looking at. Never the callback's query (its ids

@@ -68,9 +68,13 @@ func (s *Server) routes() http.Handler {
 		r.Get("/me", s.h(s.handleMe))
 		r.Post("/me/forget", s.h(s.handleForgetDevice))
 
-		// Sign-in. Failures are throttled per account and per client in handleLogin.
+		// Sign-in. Failures are throttled per account and per client in handleLogin. Single sign-on (oidc.go):
+		// 404 unless configured; the callback is a top-level GET from the provider, so the SameSite=Lax session
+		// cookie comes with it.
 		r.Get("/login", s.h(s.handleLoginPage))
 		r.Post("/login", s.h(s.handleLogin))
+		r.Get("/login/oidc", s.h(s.handleOIDCStart))
+		r.Get(OIDCCallbackPath, s.h(s.handleOIDCCallback))
 		r.Post("/logout", s.h(s.handleLogout))
 		r.Get("/login/setup", s.h(s.handleSetupPage))
 		r.Post("/login/setup", s.h(s.handleSetup))

@@ -50,6 +50,9 @@ type Options struct {
 	WebhookAllowlist []netip.Prefix
 	// PasswordParams are argon2id's costs for new operator passwords (zero: auth.DefaultParams). Tests lower them.
 	PasswordParams auth.Params
+	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
+	// and the sign-in page offers only email and password.
+	OIDC *auth.OIDC
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -90,6 +93,8 @@ type Server struct {
 	consentMaxAge time.Duration
 	// webhookAllow is Options.WebhookAllowlist (nil: every source may post, the HMAC decides).
 	webhookAllow []netip.Prefix
+	// sso is Options.OIDC (nil: single sign-on off).
+	sso *auth.OIDC
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -137,6 +142,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		sandboxHints: o.SandboxHints,
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
+		sso:          o.OIDC,
 	}
 	switch {
 	case o.RateLimit == 0:

@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 
@@ -265,6 +266,9 @@ type LoginVM struct {
 	RetryMinutes int
 	SSO          bool // single sign-on is configured
 }
+
+// SSOHref is the single sign-on button's link, carrying Next (escaped: it may hold a query of its own).
+func (vm LoginVM) SSOHref() string { return "/login/oidc?next=" + url.QueryEscape(vm.Next) }
 
 // SetupVM feeds the first-run page that creates the first operator.
 type SetupVM struct {
