@@ -240,6 +240,7 @@ func TestWebhookDeliveredTwiceIsProcessedOnce(t *testing.T) {
 	// Four distinct reports, each delivered twice, are listed once each.
 	must(t, expect.Locator(page.GetByTestId("report-item")).ToHaveCount(4), "reports listed once")
 
+	signIn(t, page) // the webhook inbox is the operators'
 	_, err := page.Goto(shared.URL + "/webhooks")
 	must(t, err, "open the webhook inbox")
 	must(t, expect.Locator(page.Locator(`[data-testid="webhook-row"][data-duplicate="true"]`).First()).ToBeVisible(),
@@ -290,7 +291,9 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 		t.Fatal("the other browser never requested /callback")
 	}
 
-	// Back in A: the consent list (tax id filter) leads to the consent, which the reconciler completes.
+	// Back in A: the consent list (tax id filter) leads to the consent, which the reconciler completes. The list
+	// is the operators': A signs in first (an operator sees every consent, its own included).
+	signIn(t, page)
 	_, err = page.Goto(shared.URL + "/consents")
 	must(t, err, "open the consent list")
 	must(t, page.GetByTestId("filter-taxid").Fill(cpfNoWebhook), "filter by tax id")
@@ -326,6 +329,7 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 func TestBadSignatureIsRejectedAndShownInTheInbox(t *testing.T) {
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfBadSignature, "033")
+	signIn(t, page) // the webhook inbox is the operators'
 	_, err := page.Goto(shared.URL + "/webhooks")
 	must(t, err, "open the webhook inbox")
 	must(t, expect.Locator(page.Locator(`[data-testid="webhook-row"][data-signature="invalid"]`).First()).ToBeVisible(),
@@ -355,6 +359,7 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("revoke-button")).ToHaveCount(0), "nothing left to revoke")
 	shot(t, page, "consent-revoked-desktop")
 
+	signIn(t, page) // the consent list is the operators'
 	_, err := page.Goto(shared.URL + "/consents")
 	must(t, err, "open the consent list")
 	visible(t, page.GetByTestId("consents-table"), "consent table")
@@ -368,7 +373,8 @@ func TestEnglishSwitchIsRemembered(t *testing.T) {
 	must(t, err, "open /")
 	must(t, page.GetByTestId("lang-en").Click(), "switch to English")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "en"), "html lang en")
-	_, err = page.Goto(shared.URL + "/consents")
+	// /me, not /consents: the consent list is the operators' now and would send this visitor to /login.
+	_, err = page.Goto(shared.URL + "/me")
 	must(t, err, "open another page")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "en"), "still English")
 	must(t, page.GetByTestId("lang-pt").Click(), "back to Portuguese")
