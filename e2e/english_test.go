@@ -15,6 +15,7 @@ const cpfEnglish = "963.963.963-00"
 // The whole flow in English on a phone: every page the user walks says it in English, and a credit card report
 // shows its limit and bills with Brazilian money formatting.
 func TestEnglishFlowOnAPhone(t *testing.T) {
+	t.Parallel()
 	page := phone(t)
 	_, err := page.Goto(shared.URL + "/")
 	must(t, err, "open /")

@@ -102,6 +102,7 @@ func authorise(t *testing.T, page playwright.Page, p *portal, personType, taxID,
 }
 
 func TestStartPageShowsTheFormInPortuguese(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	_, err := page.Goto(shared.URL + "/")
 	must(t, err, "open /")
@@ -119,6 +120,7 @@ func TestStartPageShowsTheFormInPortuguese(t *testing.T) {
 }
 
 func TestInvalidCPFIsExplainedNextToTheField(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	_, err := page.Goto(shared.URL + "/")
 	must(t, err, "open /")
@@ -140,6 +142,7 @@ func TestInvalidCPFIsExplainedNextToTheField(t *testing.T) {
 }
 
 func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	start(t, page, shared, "personal", "52998224725")
 	shot(t, page, "picker-desktop")
@@ -193,6 +196,7 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 }
 
 func TestBusinessPathWithAlphanumericCNPJ(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "business", cnpjApprove, "341")
 	expectReports(t, page, 2)
@@ -214,6 +218,7 @@ func TestBusinessPathWithAlphanumericCNPJ(t *testing.T) {
 }
 
 func TestDenyAtTheBankShowsWhyAndTryAgainWorks(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	start(t, page, shared, "personal", cpfDeny)
 	chooseInstitution(t, page, "001")
@@ -232,6 +237,7 @@ func TestDenyAtTheBankShowsWhyAndTryAgainWorks(t *testing.T) {
 }
 
 func TestWebhookDeliveredTwiceIsProcessedOnce(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfTwice, "260")
 	expectReports(t, page, 4)
@@ -240,6 +246,7 @@ func TestWebhookDeliveredTwiceIsProcessedOnce(t *testing.T) {
 	// Four distinct reports, each delivered twice, are listed once each.
 	must(t, expect.Locator(page.GetByTestId("report-item")).ToHaveCount(4), "reports listed once")
 
+	signIn(t, page) // the webhook inbox is the operators'
 	_, err := page.Goto(shared.URL + "/webhooks")
 	must(t, err, "open the webhook inbox")
 	must(t, expect.Locator(page.Locator(`[data-testid="webhook-row"][data-duplicate="true"]`).First()).ToBeVisible(),
@@ -248,6 +255,7 @@ func TestWebhookDeliveredTwiceIsProcessedOnce(t *testing.T) {
 }
 
 func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
+	t.Parallel()
 	// Context A starts the consent in the portal, but the user finishes at the bank in another browser (B,
 	// no portal session): B's return only shows the neutral page and changes nothing, and the sandbox sends
 	// no consent webhook in this scenario, so only the reconciler's polling can make A's consent AUTHORISED.
@@ -290,7 +298,9 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 		t.Fatal("the other browser never requested /callback")
 	}
 
-	// Back in A: the consent list (tax id filter) leads to the consent, which the reconciler completes.
+	// Back in A: the consent list (tax id filter) leads to the consent, which the reconciler completes. The list
+	// is the operators': A signs in first (an operator sees every consent, its own included).
+	signIn(t, page)
 	_, err = page.Goto(shared.URL + "/consents")
 	must(t, err, "open the consent list")
 	must(t, page.GetByTestId("filter-taxid").Fill(cpfNoWebhook), "filter by tax id")
@@ -324,8 +334,10 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 }
 
 func TestBadSignatureIsRejectedAndShownInTheInbox(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfBadSignature, "033")
+	signIn(t, page) // the webhook inbox is the operators'
 	_, err := page.Goto(shared.URL + "/webhooks")
 	must(t, err, "open the webhook inbox")
 	must(t, expect.Locator(page.Locator(`[data-testid="webhook-row"][data-signature="invalid"]`).First()).ToBeVisible(),
@@ -333,6 +345,7 @@ func TestBadSignatureIsRejectedAndShownInTheInbox(t *testing.T) {
 }
 
 func TestRevokeAfterConfirmation(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfApprove2, "104")
 	must(t, page.GetByTestId("revoke-button").Click(), "ask to revoke")
@@ -355,6 +368,7 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("revoke-button")).ToHaveCount(0), "nothing left to revoke")
 	shot(t, page, "consent-revoked-desktop")
 
+	signIn(t, page) // the consent list is the operators'
 	_, err := page.Goto(shared.URL + "/consents")
 	must(t, err, "open the consent list")
 	visible(t, page.GetByTestId("consents-table"), "consent table")
@@ -363,12 +377,14 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 }
 
 func TestEnglishSwitchIsRemembered(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	_, err := page.Goto(shared.URL + "/")
 	must(t, err, "open /")
 	must(t, page.GetByTestId("lang-en").Click(), "switch to English")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "en"), "html lang en")
-	_, err = page.Goto(shared.URL + "/consents")
+	// /me, not /consents: the consent list is the operators' now and would send this visitor to /login.
+	_, err = page.Goto(shared.URL + "/me")
 	must(t, err, "open another page")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "en"), "still English")
 	must(t, page.GetByTestId("lang-pt").Click(), "back to Portuguese")
@@ -376,6 +392,7 @@ func TestEnglishSwitchIsRemembered(t *testing.T) {
 }
 
 func TestHappyPathWithJavaScriptDisabled(t *testing.T) {
+	t.Parallel()
 	page := newPage(t, 1280, 900, func(o *playwright.BrowserNewContextOptions) {
 		o.JavaScriptEnabled = playwright.Bool(false)
 	})
@@ -386,6 +403,7 @@ func TestHappyPathWithJavaScriptDisabled(t *testing.T) {
 }
 
 func TestForgedCallbackFromAnotherSessionIsRefused(t *testing.T) {
+	t.Parallel()
 	// The attacker completes a consent; the callback URL its browser was sent to, with the attacker's
 	// external_track_id, consent_id and link_id, is recorded.
 	attacker := desktop(t)
@@ -436,6 +454,7 @@ func TestForgedCallbackFromAnotherSessionIsRefused(t *testing.T) {
 }
 
 func TestExpiredBankRedirectIsRefused(t *testing.T) {
+	t.Parallel()
 	p, err := startPortal(t.TempDir(), map[string]string{"SANDBOX_REDIRECT_TTL": "1s"})
 	must(t, err, "start a portal whose bank links live 1s")
 	t.Cleanup(func() {
@@ -491,6 +510,7 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 }
 
 func TestPhoneScreens(t *testing.T) {
+	t.Parallel()
 	page := phone(t)
 	start(t, page, shared, "personal", cpfApprove)
 	shot(t, page, "picker-phone")
@@ -510,6 +530,7 @@ func TestPhoneScreens(t *testing.T) {
 }
 
 func TestBankLinkIsSingleUse(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	start(t, page, shared, "personal", cpfApprove3)
 	chooseInstitution(t, page, "104")
@@ -523,6 +544,7 @@ func TestBankLinkIsSingleUse(t *testing.T) {
 }
 
 func TestConsentWebhookBeforeTheBrowserReturns(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfEarlyWebhook, "077")
 	expectReports(t, page, 4)
@@ -531,6 +553,7 @@ func TestConsentWebhookBeforeTheBrowserReturns(t *testing.T) {
 }
 
 func TestOneFailingProductIsVisible(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfProductFails, "336")
 	expectReports(t, page, 3)
@@ -541,6 +564,7 @@ func TestOneFailingProductIsVisible(t *testing.T) {
 }
 
 func TestLGPDNeverAcceptedLeavesTheConsentWaiting(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	start(t, page, shared, "personal", cpfLGPDAbandoned)
 	chooseInstitution(t, page, "380")
@@ -614,6 +638,7 @@ func visibleAfterReloads(t *testing.T, page playwright.Page, l playwright.Locato
 // The holder deletes their data in Klavi's management portal (simulated by the sandbox): the portal receives
 // consent_deleted_by_user, shows the status and erases the reports it kept.
 func TestHolderDeletesTheirDataAtKlavi(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfHolderDeletes, "001")
 	expectReports(t, page, 4)

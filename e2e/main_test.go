@@ -89,6 +89,13 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: start portal:", err)
 		return 1
 	}
+	// The operators' pages need an operator: one is made the way an admin would, with the CLI of the same binary
+	// on the running portal's database (signIn uses it).
+	if err := shared.addOperator(operatorEmail, operatorPassword); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: add the operator:", err)
+		_ = shared.stop() // the failure to add is the error to report
+		return 1
+	}
 	code := m.Run()
 	if err := shared.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: stop portal:", err)
@@ -98,12 +105,17 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: the portal logged %d tax ids (CPF/CNPJ) in clear: %v\n", len(leaks), leaks)
 		code = 1
 	}
+	if strings.Contains(shared.logs.String(), operatorPassword) {
+		fmt.Fprintln(os.Stderr, "e2e: the portal logged the operator's password")
+		code = 1
+	}
 	return code
 }
 
 // portal is one running portal binary with its embedded sandbox.
 type portal struct {
 	URL, SandboxURL string
+	env             map[string]string // the environment it was started with
 	cmd             *exec.Cmd
 	logs            *logbuf.Buffer
 	done            chan error
@@ -133,7 +145,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &portal{cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan error, 1)}
+	p := &portal{env: env, cmd: cmd, logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -209,28 +221,60 @@ var (
 	logCNPJ = regexp.MustCompile(`(?:^|[^0-9A-Za-z])([0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2})(?:$|[^0-9A-Za-z])`)
 )
 
-// leakedTaxIDs returns, masked, the CPFs/CNPJs that appear unmasked in the portal's logs: the test ids, and any
-// other value that passes the check digits.
-func (p *portal) leakedTaxIDs() []string {
-	logs := p.logs.String()
+// leakedTaxIDs returns, masked, the CPFs/CNPJs that appear unmasked in the portal's logs.
+func (p *portal) leakedTaxIDs() []string { return unmaskedTaxIDs(p.logs.String()) }
+
+// unmaskedTaxIDs returns, masked, the CPFs/CNPJs that appear unmasked in text (a log, a response body): the test
+// ids, and any other value that passes the check digits.
+func unmaskedTaxIDs(text string) []string {
 	var leaks []string
 	for _, id := range allTestTaxIDs {
 		digits := strings.NewReplacer(".", "", "-", "", "/", "").Replace(id)
-		if strings.Contains(logs, id) || strings.Contains(logs, digits) {
+		if strings.Contains(text, id) || strings.Contains(text, digits) {
 			leaks = append(leaks, taxid.Mask(digits))
 		}
 	}
-	for _, m := range logCPF.FindAllStringSubmatch(logs, -1) {
+	for _, m := range logCPF.FindAllStringSubmatch(text, -1) {
 		if n, err := taxid.ValidateCPF(m[1]); err == nil {
 			leaks = append(leaks, taxid.Mask(n))
 		}
 	}
-	for _, m := range logCNPJ.FindAllStringSubmatch(logs, -1) {
+	for _, m := range logCNPJ.FindAllStringSubmatch(text, -1) {
 		if n, err := taxid.ValidateCNPJ(m[1]); err == nil {
 			leaks = append(leaks, taxid.Mask(n))
 		}
 	}
 	return leaks
+}
+
+// The operator TestMain adds to the shared portal.
+const (
+	operatorEmail    = "operator@e2e.test"
+	operatorPassword = "e2e-operator-passphrase-0123"
+)
+
+// addOperator runs `portal operator add` of the same binary on the portal's database (same DATABASE_PATH and
+// SESSION_KEY), the password on stdin as a pipe would give it.
+func (p *portal) addOperator(email, password string) error {
+	cmd := exec.Command(binary, "operator", "add", "--email", email)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"DATABASE_PATH=" + p.env["DATABASE_PATH"], "SESSION_KEY=" + p.env["SESSION_KEY"]}
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("portal operator add: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// signIn signs the page's browser context in at the shared portal's /login as the operator TestMain added.
+func signIn(t *testing.T, page playwright.Page) {
+	t.Helper()
+	_, err := page.Goto(shared.URL + "/login")
+	must(t, err, "open /login")
+	must(t, page.GetByTestId("login-email").Fill(operatorEmail), "type the operator's email")
+	must(t, page.GetByTestId("login-password").Fill(operatorPassword), "type the operator's password")
+	must(t, page.GetByTestId("login-submit").Click(), "sign in")
+	must(t, expect.Locator(page.GetByTestId("signed-in-as")).ToContainText(operatorEmail), "signed in as the operator")
 }
 
 // newPage opens a fresh browser context (isolated cookies) with a page of the given viewport. On failure the

@@ -19,6 +19,7 @@ const cpfOutOfOrder = "258.258.258-19"
 // the user revokes; the sandbox then delivers consent_revoked and, after it, the held consent_authorised, which
 // must not bring the consent back.
 func TestEventsOutOfOrderEndRevoked(t *testing.T) {
+	t.Parallel()
 	page := desktop(t)
 	authorise(t, page, shared, "personal", cpfOutOfOrder, "341")
 	expectReports(t, page, 4)

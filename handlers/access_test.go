@@ -159,8 +159,13 @@ func TestFirstRunSetup(t *testing.T) {
 		t.Errorf("after setup: Location = %q", loc)
 	}
 	wantStatus(t, e.get(b, "/consents"), http.StatusOK) // signed in
-	// Used: the same link no longer works, and no second link is made while an operator exists.
-	wantStatus(t, e.get(e.browser(), path), http.StatusNotFound)
+	// Used: the same link no longer works (and offers no dead form), and no second link is made while an operator
+	// exists.
+	used := e.get(e.browser(), path)
+	wantStatus(t, used, http.StatusNotFound)
+	if used.doc(t).Find(`[data-testid="setup-form"]`).Length() != 0 || used.doc(t).Find(`[data-testid="setup-error"]`).Length() != 1 {
+		t.Error("a used link shows the form, or no explanation")
+	}
 	r = e.post(e.browser(), "/login/setup", url.Values{"token": {token}, "email": {"second@example.com"}, "password": {"twelve chars"}, "password2": {"twelve chars"}})
 	wantStatus(t, r, http.StatusNotFound)
 	if link, _ := e.s.SetupURL(ctx); link != "" {
