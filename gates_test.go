@@ -140,6 +140,7 @@ func macCompareFindings(files []repoGoFile) []string {
 }
 
 func TestGateMACsComparedInConstantTime(t *testing.T) {
+	t.Parallel()
 	for _, f := range macCompareFindings(repoGoFiles(t)) {
 		t.Errorf("MAC compared without hmac.Equal/subtle.ConstantTimeCompare: %s", f)
 	}
@@ -185,6 +186,7 @@ func pragmaExecFindings(files []repoGoFile) []string {
 }
 
 func TestGateNoPragmaViaExec(t *testing.T) {
+	t.Parallel()
 	for _, f := range pragmaExecFindings(repoGoFiles(t)) {
 		t.Errorf("PRAGMA through db.Exec reaches one pooled connection only; put it in the DSN (_pragma=): %s", f)
 	}

@@ -56,7 +56,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request) {
 	secs := max(1, int((s.limiter.window+time.Second-1)/time.Second))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	s.log.WarnContext(r.Context(), "rate limited", "request_id", reqID(r), "retry_after_s", secs)
+	s.log.WarnContext(r.Context(), "rate limited", "retry_after_s", secs)
 	s.errorPage(w, r, http.StatusTooManyRequests)
 }
 
