@@ -56,7 +56,7 @@ func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []Inb
 		d.Kind = "event"
 	}
 	d.ReceivedAt = s.stamp(d.ReceivedAt)
-	err = s.tx(ctx, "record event delivery", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "record event delivery", func(tx *txn) error {
 		id, err := insertDelivery(ctx, tx, d)
 		if err != nil {
 			return err
@@ -76,7 +76,7 @@ func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []Inb
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO inbox (delivery_id, kind, key, event_name, body, received_at,
 				result, attempts) VALUES (?, ?, ?, ?, ?, ?, '', 0) ON CONFLICT (kind, key) DO NOTHING`,
-				id, kind, it.Key, it.EventName, it.Body, ms(at))
+				id, kind, it.Key, it.EventName, it.Body, us(at))
 			if err != nil {
 				return err
 			}
@@ -108,25 +108,23 @@ func (s *Store) RecordRejectedDelivery(ctx context.Context, d Delivery) error {
 	}
 	d.Body = nil
 	d.ReceivedAt = s.stamp(d.ReceivedAt)
-	return s.tx(ctx, "record rejected delivery", func(tx *sql.Tx) error {
+	return s.tx(ctx, "record rejected delivery", func(tx *txn) error {
 		_, err := insertDelivery(ctx, tx, d)
 		return err
 	})
 }
 
 // insertDelivery writes a delivery row (Duplicate false; the caller updates it) and returns its id.
-func insertDelivery(ctx context.Context, tx *sql.Tx, d Delivery) (int64, error) {
+func insertDelivery(ctx context.Context, tx *txn, d Delivery) (int64, error) {
 	if d.Size == 0 {
 		d.Size = len(d.Body)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
-		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-		d.Kind, ms(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
-		d.BodySHA256, d.Body, d.Result, d.Size)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
+		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id`,
+		d.Kind, us(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
+		d.BodySHA256, d.Body, d.Result, d.Size).Scan(&id)
+	return id, err
 }
 
 const inboxCols = `id, delivery_id, kind, key, event_name, body, received_at, processed_at, result, attempts`
@@ -148,7 +146,7 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 			&it.Result, &it.Attempts); err != nil {
 			return nil, fmt.Errorf("store: pending inbox: %w", err)
 		}
-		it.ReceivedAt, it.ProcessedAt = fromMS(at), fromNullMS(processed)
+		it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -160,9 +158,9 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 // FinishInbox marks an item processed with its result. Finishing an item again changes nothing (the first
 // result stays). Returns ErrNotFound if there is no such item.
 func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error {
-	return s.tx(ctx, "finish inbox", func(tx *sql.Tx) error {
+	return s.tx(ctx, "finish inbox", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, result = ?
-			WHERE id = ? AND processed_at IS NULL`, ms(s.now()), result, id)
+			WHERE id = ? AND processed_at IS NULL`, us(s.now()), result, id)
 		if err != nil {
 			return err
 		}
@@ -177,11 +175,11 @@ func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error 
 // MaxInboxAttempts it is given up: marked processed with result "dead: <result>". An already processed item
 // is left alone. Returns ErrNotFound if there is no such item.
 func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
-	return s.tx(ctx, "retry inbox", func(tx *sql.Tx) error {
+	return s.tx(ctx, "retry inbox", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1,
-			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || ?2 ELSE ?2 END,
-			processed_at = CASE WHEN attempts + 1 >= ?1 THEN ?3 END
-			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, ms(s.now()), id)
+			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || CAST(?2 AS TEXT) ELSE CAST(?2 AS TEXT) END,
+			processed_at = CASE WHEN attempts + 1 >= ?1 THEN CAST(?3 AS BIGINT) END
+			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, us(s.now()), id)
 		if err != nil {
 			return err
 		}
@@ -192,7 +190,7 @@ func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
 	})
 }
 
-func inboxExists(ctx context.Context, tx *sql.Tx, id int64) error {
+func inboxExists(ctx context.Context, tx *txn, id int64) error {
 	var one int
 	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE id = ?`, id).Scan(&one))
 }
@@ -208,7 +206,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 		&d.Result, &d.Size); err != nil {
 		return Delivery{}, err
 	}
-	d.ReceivedAt = fromMS(at)
+	d.ReceivedAt = fromUS(at)
 	var err error
 	if d.Keys, err = decodeList(keys); err != nil {
 		return Delivery{}, err
