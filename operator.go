@@ -37,8 +37,8 @@ const maxEmailLen = 254
 // maxPasswordLine bounds how much of a piped stdin is read; auth refuses anything over 1024 bytes anyway.
 const maxPasswordLine = 4096
 
-// runOperator runs `portal operator <add|list|remove>` against the database at cfg.DatabasePath (created and
-// migrated as the server would). It never starts a server and never prints or logs a password. args are the
+// runOperator runs `portal operator <add|list|remove>` against the database the server would use (DATABASE_URL, or
+// else DATABASE_PATH; created and migrated as the server would). It never starts a server and never prints or logs a password. args are the
 // words after "operator".
 func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -84,9 +84,9 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 		return fmt.Errorf("operator %s: --email is required; %s", sub, usage)
 	}
 
-	st, err := store.Open(ctx, cfg.DatabasePath, time.Now)
+	st, err := cfg.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("DATABASE_PATH %s: %w", cfg.DatabasePath, err)
+		return err
 	}
 	defer st.Close()
 

@@ -58,6 +58,15 @@ func OpenPostgres(ctx context.Context, url string, now func() time.Time) (*Store
 	return s, nil
 }
 
+// CheckPostgresURL reports whether url is a connection string OpenPostgres can use, without connecting. Its error
+// never includes the password.
+func CheckPostgresURL(url string) error {
+	if _, err := pgx.ParseConfig(url); err != nil {
+		return err
+	}
+	return nil
+}
+
 // where names the server and database of cfg for an error message (never the password).
 func where(cfg *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
