@@ -262,7 +262,7 @@ type AuditPage struct {
 // Audit returns up to limit (<= 0 means 50; at most 500) entries older than the entry before (0 = the newest).
 func (s *Store) Audit(ctx context.Context, before int64, limit int) (AuditPage, error) {
 	limit = limitOr(limit, 50, 500)
-	q := `SELECT id, at, actor, action, target, ip, ok FROM audit`
+	var q sqlText = `SELECT id, at, actor, action, target, ip, ok FROM audit`
 	args := []any{}
 	if before > 0 {
 		q += ` WHERE id < ?`

