@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,14 @@ func eachBackend(t *testing.T, body func(t *testing.T, be backend)) {
 			t.Parallel()
 			body(t, be)
 		})
+	}
+}
+
+// postgresOnly skips a PostgreSQL-only test when STORE_BACKENDS leaves PostgreSQL out.
+func postgresOnly(t *testing.T) {
+	t.Helper()
+	if !slices.Contains(backendsUnderTest(), postgresBackend) {
+		t.Skip("STORE_BACKENDS leaves out postgres")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,6 +147,43 @@ func TestConcurrentSameEventOneInboxRow(t *testing.T) {
 	})
 }
 
+// TestConcurrentDeliveriesInOppositeOrders: deliveries carrying the same events in opposite orders, at once. On
+// PostgreSQL each waits for the other's uncommitted inbox rows, a deadlock the server breaks by aborting one; the
+// store runs that transaction again, so no caller sees an error and each event is stored once.
+func TestConcurrentDeliveriesInOppositeOrders(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		a, b, _ := twoReplicas(t, be)
+		ctx := context.Background()
+		keys := []string{"k1", "k2", "k3", "k4", "k5", "k6"}
+		for round := range 5 {
+			var mu sync.Mutex
+			newItems := 0
+			noErrors(t, race(a, b, func(i int, s *Store) error {
+				ks := make([]string, len(keys))
+				for j, k := range keys {
+					ks[j] = fmt.Sprint(round, "-", k)
+				}
+				if i%2 == 1 {
+					slices.Reverse(ks)
+				}
+				d, items := eventDelivery(ks...)
+				n, err := s.RecordEventDelivery(ctx, d, items)
+				mu.Lock()
+				defer mu.Unlock()
+				newItems += n
+				return err
+			}))
+			if newItems != len(keys) {
+				t.Errorf("round %d: %d new items reported, want %d", round, newItems, len(keys))
+			}
+		}
+		if n := count(t, a, "inbox"); n != 5*len(keys) {
+			t.Errorf("inbox rows = %d, want %d", n, 5*len(keys))
+		}
+	})
+}
+
 // TestConcurrentCoalescedTimelineIsOneLine: the same poll result logged at once by every caller is one line that
 // counts them all.
 func TestConcurrentCoalescedTimelineIsOneLine(t *testing.T) {
@@ -270,6 +308,7 @@ func TestConcurrentSettleSeesEveryItem(t *testing.T) {
 // migration is applied once (the others wait at the advisory lock).
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	t.Parallel()
+	postgresOnly(t)
 	url := emptyPostgresDatabase(t)
 	ctx := context.Background()
 	stores := make([]*Store, 4)
@@ -296,5 +335,55 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	files, _ := pgMigrationFS.ReadDir("migrations/postgres")
 	if n := countRows(t, stores[0], `SELECT count(*) FROM schema_migrations`); n != len(files) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
+	}
+}
+
+// TestDeadlockVictimRunsAgain (PostgreSQL; SQLite's writers never interleave): two transactions update the same two
+// rows in opposite orders, so the server aborts one as a deadlock victim; tx runs it again, and both succeed.
+func TestDeadlockVictimRunsAgain(t *testing.T) {
+	t.Parallel()
+	postgresOnly(t)
+	s, _, _ := openTest(t, postgresBackend)
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateConsent(ctx, Consent{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var runs [2]atomic.Int32
+	var holding sync.WaitGroup
+	holding.Add(2)
+	cross := func(i int, first, second string) error {
+		return s.tx(ctx, "cross", func(tx *txn) error {
+			run := runs[i].Add(1)
+			if _, err := tx.ExecContext(ctx, `UPDATE consents SET poll_attempts = poll_attempts + 1 WHERE id = ?`, first); err != nil {
+				return err
+			}
+			if run == 1 { // the first time, wait until both hold their first row
+				holding.Done()
+				holding.Wait()
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE consents SET poll_attempts = poll_attempts + 1 WHERE id = ?`, second)
+			return err
+		})
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, order := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = cross(i, order[0], order[1])
+		}()
+	}
+	wg.Wait()
+	noErrors(t, errs)
+	if total := runs[0].Load() + runs[1].Load(); total != 3 {
+		t.Errorf("the transactions ran %d times in all, want 3 (one deadlock victim run again)", total)
+	}
+	for _, id := range []string{"a", "b"} {
+		if c, err := s.Consent(ctx, id); err != nil || c.PollAttempts != 2 {
+			t.Errorf("consent %s: poll_attempts %d, %v; want 2", id, c.PollAttempts, err)
+		}
 	}
 }

@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"hash/fnv"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // dialect is what differs between the two backends in the SQL the store runs. Queries are written once, in the
@@ -100,6 +104,37 @@ func dollarPlaceholders(q string) string {
 	return b.String()
 }
 
+// text makes the string arguments (of any string type) storable on both backends: PostgreSQL's TEXT holds neither
+// NUL nor invalid UTF-8, and refuses the whole statement, where SQLite would store the bytes. Both therefore store
+// such text with each NUL and each invalid byte sequence replaced by U+FFFD, and look it up the same way, so that an
+// id with %00 in a URL is simply not found and a webhook whose event name holds \u0000 is stored. []byte arguments
+// (bodies) are passed as they are: they are byte-exact. args is returned unchanged (not copied) when all is well.
+func text(args []any) []any {
+	var out []any
+	for i, a := range args {
+		v := reflect.ValueOf(a)
+		if !v.IsValid() || v.Kind() != reflect.String {
+			continue
+		}
+		s := v.String()
+		if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = storableText(s)
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+func storableText(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
+
 // pool is a database/sql pool that runs the store's SQL through its dialect.
 type pool struct {
 	db *sql.DB
@@ -107,15 +142,15 @@ type pool struct {
 }
 
 func (p pool) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
-	return p.db.ExecContext(ctx, p.d.rewrite(q), args...)
+	return p.db.ExecContext(ctx, p.d.rewrite(q), text(args)...)
 }
 
 func (p pool) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
-	return p.db.QueryContext(ctx, p.d.rewrite(q), args...)
+	return p.db.QueryContext(ctx, p.d.rewrite(q), text(args)...)
 }
 
 func (p pool) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
-	return p.db.QueryRowContext(ctx, p.d.rewrite(q), args...)
+	return p.db.QueryRowContext(ctx, p.d.rewrite(q), text(args)...)
 }
 
 // txn is a transaction that runs the store's SQL through its dialect.
@@ -125,15 +160,15 @@ type txn struct {
 }
 
 func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.d.rewrite(q), args...)
+	return t.tx.ExecContext(ctx, t.d.rewrite(q), text(args)...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rewrite(q), args...)
+	return t.tx.QueryContext(ctx, t.d.rewrite(q), text(args)...)
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rewrite(q), args...)
+	return t.tx.QueryRowContext(ctx, t.d.rewrite(q), text(args)...)
 }
 
 // lock serialises, until the transaction ends, the transactions that lock the same (scope, key), for a
@@ -141,9 +176,27 @@ func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.
 // transaction-level advisory lock on a 64-bit hash of both. On SQLite it does nothing: the transaction is
 // exclusive already.
 func (t *txn) lock(ctx context.Context, scope, key string) error {
+	return t.lockAll(ctx, scope, []string{key})
+}
+
+// lockAll takes the locks of several keys of one scope, always in the same order (by hash), so that two
+// transactions locking overlapping sets wait for each other instead of deadlocking. A transaction that takes locks
+// with lock or lockAll must take all of them in one call, before it writes the rows they guard.
+func (t *txn) lockAll(ctx context.Context, scope string, keys []string) error {
 	if t.d != postgresDialect {
 		return nil
 	}
-	_, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, scope+":"+key)
-	return err
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(scope + "\x00" + k)) // a hash.Hash never fails to write
+		ids = append(ids, int64(h.Sum64()))        //nolint:gosec // G115: any 64 bits make a lock key
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if _, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

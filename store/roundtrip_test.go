@@ -6,6 +6,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -220,6 +221,37 @@ func TestPurgeFindsIdsInBodiesThatAreNotText(t *testing.T) {
 		}
 		if n := countRows(t, s, `SELECT count(*) FROM inbox WHERE body IS NULL`); n != 1 {
 			t.Errorf("%d inbox bodies dropped, want 1", n)
+		}
+	})
+}
+
+// TestTextWithNULOrInvalidUTF8 stores alike on both backends (PostgreSQL's TEXT takes neither): each NUL and each
+// invalid sequence becomes U+FFFD, lookups with the same bytes find the row, and a webhook carrying such text in an
+// event name is stored rather than refused; bodies keep their bytes.
+func TestTextWithNULOrInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		s, _, _ := openTest(t, be)
+		ctx := context.Background()
+		odd := "c\x00-\xff-ok"
+		if err := s.CreateConsent(ctx, Consent{ID: odd, InstitutionName: "Banco\x00"}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Consent(ctx, odd)
+		if err != nil || c.ID != "c\uFFFD-\uFFFD-ok" || c.InstitutionName != "Banco\uFFFD" {
+			t.Errorf("Consent(%q) = %q %q, %v", odd, c.ID, c.InstitutionName, err)
+		}
+		if _, err := s.Consent(ctx, "x\x00"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Consent(x NUL) = %v, want ErrNotFound", err)
+		}
+		body := []byte("{\"eventName\":\"consent\\u0000x\"}\x00\xff")
+		d := Delivery{Kind: "event", Keys: []string{"e1"}, EventNames: []string{"consent\x00x"}, Body: body}
+		if _, err := s.RecordEventDelivery(ctx, d, []InboxItem{{Key: "e1", EventName: "consent\x00x", Body: body}}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.PendingInbox(ctx, 1)
+		if err != nil || len(p) != 1 || p[0].EventName != "consent\uFFFDx" || !bytes.Equal(p[0].Body, body) {
+			t.Errorf("inbox = %+v, %v", p, err)
 		}
 	})
 }

@@ -7,7 +7,9 @@
 // Contracts shared by every method, on both backends: each takes a context; errors are wrapped as "store: <op>: ..."
 // and ErrNotFound / ErrConflict are matched with errors.Is; every timestamp the store sets comes from the injected
 // now function (a zero time.Time field on input means "now"); times are kept as integer microseconds and returned
-// in UTC. Tax ids, tokens and bodies are stored for the flow but never appear in an error.
+// in UTC; text is stored as valid UTF-8 without NUL (each NUL or invalid byte sequence becomes U+FFFD, on both
+// backends, since PostgreSQL's TEXT can hold neither), while bodies ([]byte) are kept byte for byte. Tax ids, tokens
+// and bodies are stored for the flow but never appear in an error.
 package store
 
 import (

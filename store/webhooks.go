@@ -57,11 +57,25 @@ func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []Inb
 	}
 	d.ReceivedAt = s.stamp(d.ReceivedAt)
 	err = s.tx(ctx, "record event delivery", func(tx *txn) error {
+		newItems = 0 // a retried closure must not count twice
+		// On PostgreSQL an insert that meets another transaction's uncommitted row with the same key waits for
+		// it; two deliveries carrying the same events in different orders would each wait for the other. Locking
+		// every key first, in one fixed order, turns that into plain waiting (SQLite: no-op).
+		keys := make([]string, 0, len(items))
+		for _, it := range items {
+			kind := it.Kind
+			if kind == "" {
+				kind = d.Kind
+			}
+			keys = append(keys, kind+"\x00"+it.Key)
+		}
+		if err := tx.lockAll(ctx, "inbox", keys); err != nil {
+			return err
+		}
 		id, err := insertDelivery(ctx, tx, d)
 		if err != nil {
 			return err
 		}
-		newItems = 0 // a retried closure must not count twice
 		for _, it := range items {
 			if it.Key == "" {
 				return errors.New("inbox item without key")
