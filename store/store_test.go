@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,4 +347,49 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Errorf("counter = %d with %d failures, want %d and 0", got.PollAttempts, failed, workers*perWorker)
 		}
 	})
+}
+
+// TestOpenPostgresFailsFast: a malformed URL or a server that does not answer is an error at once, and the password
+// is never in it.
+func TestOpenPostgresFailsFast(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	_ = ln.Close()
+	for name, url := range map[string]string{
+		"malformed":   "postgres://portal:hunter2@db:notaport/portal",
+		"bad sslmode": "postgres://portal:hunter2@db/portal?sslmode=sometimes",
+		"refused":     "postgres://portal:hunter2@" + refused + "/portal",
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			s, err := OpenPostgres(context.Background(), url, nil)
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("OpenPostgres succeeded")
+			}
+			if strings.Contains(err.Error(), "hunter2") || !strings.HasPrefix(err.Error(), "store: open postgres") {
+				t.Errorf("err = %v, want store: open postgres ... without the password", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestPostgresPool: one pool for reads and writes, bounded, and the store says which backend it is.
+func TestPostgresPool(t *testing.T) {
+	t.Parallel()
+	postgresOnly(t)
+	s, _, _ := openTest(t, postgresBackend)
+	if s.w.db != s.r.db || s.w.db.Stats().MaxOpenConnections != pgConns || s.Backend() != "postgres" {
+		t.Errorf("pools %p %p, max open %d, backend %q", s.w.db, s.r.db, s.w.db.Stats().MaxOpenConnections, s.Backend())
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Error(err)
+	}
 }
