@@ -217,10 +217,10 @@ type freshDB struct {
 	err  error
 }
 
-// prepare creates databases t_1, t_2, ... ahead of the tests that take them, a couple at a time: CREATE DATABASE
-// costs a few hundred milliseconds of the server's time, which then overlaps with the tests running. They are
-// copies of t_template, which OpenPostgres migrated once, so that opening a test store only checks the versions;
-// the migrations themselves are tested on empty databases (emptyPostgresDatabase).
+// prepare creates databases t_1, t_2, ... ahead of the tests that take them, two at a time: CREATE DATABASE costs a
+// few hundred milliseconds of the server's time, which then overlaps with the tests running. They are copies of
+// t_template, which OpenPostgres migrated once, so that opening a test store only checks the versions; the
+// migrations themselves are tested on empty databases (emptyPostgresDatabase).
 func (c *cluster) prepare() {
 	ctx := context.Background()
 	tmplErr := c.createEmpty(ctx, "t_template")
@@ -230,21 +230,29 @@ func (c *cluster) prepare() {
 			tmplErr = s.Close()
 		}
 	}
-	for n := 1; ; n++ {
-		name := fmt.Sprintf("t_%d", n)
-		f := freshDB{name: name, err: tmplErr}
-		if f.err == nil {
-			if _, err := c.admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE t_template"); err != nil {
-				f.err = fmt.Errorf("create database %s: %w", name, err)
+	var n atomic.Int64
+	for range preparers {
+		go func() {
+			for {
+				name := fmt.Sprintf("t_%d", n.Add(1))
+				f := freshDB{name: name, err: tmplErr}
+				if f.err == nil {
+					if _, err := c.admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE t_template"); err != nil {
+						f.err = fmt.Errorf("create database %s: %w", name, err)
+					}
+				}
+				select {
+				case c.fresh <- f:
+				case <-c.done:
+					return
+				}
 			}
-		}
-		select {
-		case c.fresh <- f:
-		case <-c.done:
-			return
-		}
+		}()
 	}
 }
+
+// preparers is how many CREATE DATABASE statements prepare keeps running at once.
+const preparers = 2
 
 func (c *cluster) url(database string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
@@ -317,7 +325,7 @@ func startCluster() (*cluster, error) {
 		c.stop()
 		return nil, err
 	}
-	c.fresh, c.done = make(chan freshDB, 2), make(chan struct{})
+	c.fresh, c.done = make(chan freshDB, preparers), make(chan struct{})
 	go c.prepare()
 	return c, nil
 }
