@@ -38,6 +38,9 @@ func TestSchemasMatch(t *testing.T) {
 		}
 		names = append(names, n)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	rows.Close()
 	for _, table := range names {
 		cols, err := lite.r.QueryContext(ctx, `SELECT name, "notnull" OR pk FROM pragma_table_info(?) ORDER BY name`, table)
@@ -50,6 +53,9 @@ func TestSchemasMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			liteTables[table] = append(liteTables[table], c)
+		}
+		if err := cols.Err(); err != nil {
+			t.Fatal(err)
 		}
 		cols.Close()
 	}
@@ -68,6 +74,9 @@ func TestSchemasMatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		pgTables[table] = append(pgTables[table], c)
+	}
+	if err := cols.Err(); err != nil {
+		t.Fatal(err)
 	}
 	cols.Close()
 	for _, table := range slices.Sorted(maps.Keys(liteTables)) {
@@ -93,6 +102,9 @@ func TestSchemasMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			out = append(out, n)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
 		}
 		return out
 	}
