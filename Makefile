@@ -58,10 +58,18 @@ e2e-deps: ## install Debian's chromium and the playwright-core driver pinned by 
 	ln -sfn "$$(command -v node)" "$$d/node"; \
 	echo "$$d" > $(DRIVER_ROOT)/current
 
+.PHONY: pg-deps
+pg-deps: ## install Debian's postgresql if its server binaries are missing (the store tests start their own cluster)
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then \
+		echo "pg-deps: installing postgresql from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+# STORE_REQUIRE_POSTGRES=1: the store suite's PostgreSQL half fails instead of skipping when no server can be started.
 .PHONY: unit
-unit: ## vet + unit tests with the race detector
+unit: pg-deps ## vet + unit tests with the race detector; the store's tests run on SQLite and on PostgreSQL
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -shuffle=on ./...
+	STORE_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -shuffle=on ./...
 
 .PHONY: e2e
 e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
@@ -69,7 +77,7 @@ e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
 		$(GO) test -tags e2e -count=1 -timeout 15m ./e2e/...
 
 .PHONY: test
-test: e2e-deps lint unit e2e ## everything CI runs
+test: pg-deps e2e-deps lint unit e2e ## everything CI runs
 
 .PHONY: load
 load: ## webhook load test, not part of make test: 50 deliveries/s + 200 slowloris for LOAD_SECONDS (default 60)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/sandbox"
+	"github.com/klavi-demo/portal/store"
 )
 
 // Demo credentials shared by the portal and the embedded sandbox when none are configured. They are not secrets:
@@ -42,8 +44,9 @@ type setting struct {
 var settings = []setting{
 	{"ADDR", "127.0.0.1:8080", "portal listen address", ""},
 	{"PUBLIC_URL", "", "how browsers and webhooks reach the portal (callback and webhook URLs are built from it)", "http:// + ADDR"},
-	{"DATABASE_PATH", filepath.Join("data", "portal.db"), "SQLite file (its directory is created)", ""},
-	{"SESSION_KEY", "", "cookie signing/encryption key (at least 32 characters)", "generated once, kept beside the database"},
+	{"DATABASE_PATH", filepath.Join("data", "portal.db"), "SQLite file (its directory is created); unused when DATABASE_URL is set", ""},
+	{"DATABASE_URL", "", "PostgreSQL instead of SQLite, e.g. postgres://portal:secret@db.internal:5432/portal (replicas may share it)", "empty: SQLite at DATABASE_PATH"},
+	{"SESSION_KEY", "", "cookie signing/encryption key (at least 32 characters)", "generated once, kept beside the SQLite database; required with DATABASE_URL"},
 	{"KLAVI_BASE_URL", "", "e.g. https://api-sandbox.klavi.ai/data/v1 for real Klavi", "empty: start the embedded sandbox"},
 	{"KLAVI_ACCESS_KEY", demoAccessKey, "Klavi accessKey", ""},
 	{"KLAVI_SECRET_KEY", demoSecretKey, "Klavi secretKey; also verifies webhook signatures", ""},
@@ -94,7 +97,7 @@ func printHelp(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := io.WriteString(w, "\nThe operator commands use the database at DATABASE_PATH and start no server.\n"+
+	if _, err := io.WriteString(w, "\nThe operator commands use the database of DATABASE_URL, or else DATABASE_PATH, and start no server.\n"+
 		"\nConfiguration (environment variables):\n"); err != nil {
 		return err
 	}
@@ -113,6 +116,7 @@ func printHelp(w io.Writer) error {
 // config is loaded once from the environment and passed down; nothing reads the environment later.
 type config struct {
 	Addr, PublicURL, DatabasePath, SessionKey string
+	DatabaseURL                               string // "": SQLite at DatabasePath
 	KlaviBaseURL, AccessKey, SecretKey        string
 	SandboxAddr, SandboxPublicURL             string
 	RedirectTTL, TokenTTL, IdleTimeout        time.Duration
@@ -138,6 +142,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:             env("ADDR"),
 		PublicURL:        strings.TrimRight(env("PUBLIC_URL"), "/"),
 		DatabasePath:     env("DATABASE_PATH"),
+		DatabaseURL:      env("DATABASE_URL"),
 		SessionKey:       getenv("SESSION_KEY"),
 		KlaviBaseURL:     strings.TrimRight(env("KLAVI_BASE_URL"), "/"),
 		AccessKey:        env("KLAVI_ACCESS_KEY"),
@@ -156,6 +161,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	check(validURL("PUBLIC_URL", c.PublicURL))
 	check(validURL("KLAVI_BASE_URL", c.KlaviBaseURL))
 	check(validURL("SANDBOX_PUBLIC_URL", c.SandboxPublicURL))
+	check(validDatabaseURL(c.DatabaseURL))
 	if c.SessionKey != "" && len(c.SessionKey) < 32 {
 		check(errors.New("SESSION_KEY: must be at least 32 characters"))
 	}
@@ -281,6 +287,63 @@ func isLoopbackIP(h string) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// validDatabaseURL checks DATABASE_URL's form; whether the server answers is known when the store opens. The value
+// is never repeated in the message: it may hold a password.
+func validDatabaseURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	const want = "DATABASE_URL: want postgres://user:password@host:port/database"
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
+		return errors.New(want + " (the value is not shown: it may hold a password)")
+	}
+	if err := store.CheckPostgresURL(v); err != nil {
+		return fmt.Errorf("%s: %w", want, err)
+	}
+	return nil
+}
+
+// openStore opens the database the configuration names: PostgreSQL at DATABASE_URL when it is set, else the SQLite
+// file at DATABASE_PATH. Its error names the variable (never the password).
+func (c config) openStore(ctx context.Context) (*store.Store, error) {
+	if c.DatabaseURL != "" {
+		st, err := store.OpenPostgres(ctx, c.DatabaseURL, time.Now)
+		if err != nil {
+			return nil, errors.New("DATABASE_URL: " + oneLine(err.Error()))
+		}
+		return st, nil
+	}
+	st, err := store.Open(ctx, c.DatabasePath, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_PATH %s: %w", c.DatabasePath, err)
+	}
+	return st, nil
+}
+
+// oneLine joins the lines of a multi-line error message (pgx lists every address and TLS mode it tried, one per
+// line) with "; ", dropping repeats, so that a failed start prints one line.
+func oneLine(msg string) string {
+	var b strings.Builder
+	last := ""
+	for _, p := range strings.Split(msg, "\n") {
+		p = strings.TrimSpace(p)
+		if p == "" || p == last {
+			continue
+		}
+		switch {
+		case b.Len() == 0:
+		case strings.HasSuffix(last, ":"):
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+		last = p
+	}
+	return b.String()
+}
+
 func (c config) sessionKeyFile() string {
 	return filepath.Join(filepath.Dir(c.DatabasePath), "session.key")
 }
@@ -289,6 +352,11 @@ func (c config) sessionKeyFile() string {
 // random secret generated once and kept beside the database, so sessions survive restarts.
 func (c config) sessionKey() (key []byte, generated bool, err error) {
 	secret := c.SessionKey
+	if secret == "" && c.DatabaseURL != "" {
+		// Replicas sharing a database must share the key too: a cookie signed by one replica is read by another,
+		// and holder refs derived from it are compared across replicas.
+		return nil, false, errors.New("SESSION_KEY: required when DATABASE_URL is set (every replica needs the same key)")
+	}
 	if secret == "" {
 		path := c.sessionKeyFile()
 		b, err := os.ReadFile(path) //nolint:gosec // G304: a file beside the operator's DATABASE_PATH

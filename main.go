@@ -24,7 +24,6 @@ import (
 	"github.com/klavi-demo/portal/handlers"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
-	"github.com/klavi-demo/portal/store"
 )
 
 func main() {
@@ -102,10 +101,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		baseURL = "http://" + sandboxLn.Addr().String() + "/data/v1"
 	}
 
-	st, err := store.Open(ctx, cfg.DatabasePath, time.Now)
+	st, err := cfg.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("DATABASE_PATH %s: %w", cfg.DatabasePath, err)
+		return err
 	}
+	log.Info("database open", "backend", st.Backend())
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Warn("closing the store", "err", err)

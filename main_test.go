@@ -149,6 +149,73 @@ func TestRunFailsClearlyWhenThePortIsInUse(t *testing.T) {
 	}
 }
 
+// A malformed DATABASE_URL stops the start with one line naming the variable, and never echoes the password.
+func TestLoadConfigRejectsMalformedDatabaseURL(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{
+		"mysql://portal:hunter2@db:3306/portal",
+		"postgres://portal:hunter2@db:notaport/portal",
+		"postgres://portal:hunter2@db:5432/portal?sslmode=sometimes",
+		"portal:hunter2@db/portal",
+		"postgres:portal:hunter2",
+	} {
+		_, err := loadConfig(envFrom(map[string]string{"DATABASE_URL": v}))
+		if err == nil || !strings.HasPrefix(err.Error(), "DATABASE_URL: ") || strings.Contains(err.Error(), "hunter2") ||
+			strings.Contains(err.Error(), "\n") {
+			t.Errorf("DATABASE_URL=%s: err = %v, want one line naming DATABASE_URL without the password", v, err)
+		}
+	}
+	c, err := loadConfig(envFrom(map[string]string{"DATABASE_URL": "postgresql://portal:hunter2@db.internal/portal?sslmode=require"}))
+	if err != nil || c.DatabaseURL == "" {
+		t.Errorf("a well-formed URL: %+v, %v", c, err)
+	}
+}
+
+// unreachablePostgres is a URL whose server refuses connections: a loopback port just freed.
+func unreachablePostgres(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return "postgres://portal:hunter2@" + addr + "/portal" // sslmode prefer: pgx tries twice, one line per try
+}
+
+// DATABASE_URL selects PostgreSQL for the server: a server that does not answer stops the start with a line naming
+// DATABASE_URL (not the password), instead of falling back to SQLite.
+func TestRunFailsClearlyWhenPostgresIsUnreachable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"ADDR": "127.0.0.1:0", "SANDBOX_ADDR": "127.0.0.1:0",
+		"DATABASE_PATH": filepath.Join(dir, "p.db"), "DATABASE_URL": unreachablePostgres(t)}
+	err := run(context.Background(), nil, envFrom(env), nil, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "DATABASE_URL: ") || strings.Contains(err.Error(), "hunter2") ||
+		strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %q, want one line naming DATABASE_URL without the password", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "p.db")); statErr == nil {
+		t.Error("an SQLite file was created although DATABASE_URL was set")
+	}
+}
+
+// On PostgreSQL the portal may run as several replicas, which must share the session key: it is required.
+func TestRunRequiresSessionKeyWithDatabaseURL(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(envFrom(map[string]string{"DATABASE_URL": "postgres://portal@db.internal/portal"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.sessionKey(); err == nil || !strings.HasPrefix(err.Error(), "SESSION_KEY: required") {
+		t.Errorf("sessionKey without SESSION_KEY = %v, want SESSION_KEY: required ...", err)
+	}
+	c.SessionKey = strings.Repeat("k", 32)
+	if key, generated, err := c.sessionKey(); err != nil || generated || len(key) != 64 {
+		t.Errorf("sessionKey with SESSION_KEY = %d bytes, generated %v, %v", len(key), generated, err)
+	}
+}
+
 func TestRunFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
 	t.Parallel()
 	// CI runs as root, which writes into read-only directories: put the database under a regular file instead.

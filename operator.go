@@ -40,8 +40,9 @@ const maxPasswordLine = 4096
 // operatorHashParams are argon2id's costs for passwords set by the CLI; tests lower them.
 var operatorHashParams = auth.DefaultParams
 
-// runOperator runs `portal operator <add|list|remove>` against the database at cfg.DatabasePath (created and
-// migrated as the server would). It never starts a server and never prints or logs a password. args are the
+// runOperator runs `portal operator <add|list|remove>` against the database the server would use (DATABASE_URL, or
+// else DATABASE_PATH; created and migrated as the server would). It never starts a server and never prints or
+// logs a password. args are the
 // words after "operator".
 func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -87,9 +88,9 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 		return fmt.Errorf("operator %s: --email is required; %s", sub, usage)
 	}
 
-	st, err := store.Open(ctx, cfg.DatabasePath, time.Now)
+	st, err := cfg.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("DATABASE_PATH %s: %w", cfg.DatabasePath, err)
+		return err
 	}
 	defer st.Close()
 

@@ -242,6 +242,16 @@ func TestOperatorUsageAndInputErrors(t *testing.T) {
 	}
 }
 
+// The operator commands use DATABASE_URL as the server does.
+func TestOperatorUsesDatabaseURL(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"operator", "list"},
+		envFrom(map[string]string{"DATABASE_URL": unreachablePostgres(t)}), nil, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "DATABASE_URL: ") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v, want one naming DATABASE_URL without the password", err)
+	}
+}
+
 // A database that cannot be opened is named in the error, as when serving.
 func TestOperatorFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
 	t.Parallel()

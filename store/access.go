@@ -37,11 +37,11 @@ func (s *Store) SaveSession(ctx context.Context, ss Session) error {
 	if ss.OperatorID != 0 {
 		op = ss.OperatorID
 	}
-	return s.tx(ctx, "save session", func(tx *sql.Tx) error {
+	return s.tx(ctx, "save session", func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, data, operator_id, created_at, seen_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data,
 			operator_id = excluded.operator_id, seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
-			ss.IDHash, string(data), op, ms(s.stamp(ss.CreatedAt)), ms(s.stamp(ss.SeenAt)), ms(ss.ExpiresAt))
+			ss.IDHash, string(data), op, us(s.stamp(ss.CreatedAt)), us(s.stamp(ss.SeenAt)), us(ss.ExpiresAt))
 		return err
 	})
 }
@@ -53,7 +53,7 @@ func (s *Store) Session(ctx context.Context, idHash string) (Session, error) {
 	var op sql.NullInt64
 	var created, seen, expires int64
 	err := s.r.QueryRowContext(ctx, `SELECT id_hash, data, operator_id, created_at, seen_at, expires_at FROM sessions
-		WHERE id_hash = ? AND expires_at > ?`, idHash, ms(s.now())).Scan(&ss.IDHash, &data, &op, &created, &seen, &expires)
+		WHERE id_hash = ? AND expires_at > ?`, idHash, us(s.now())).Scan(&ss.IDHash, &data, &op, &created, &seen, &expires)
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session: %w", notFound(err))
 	}
@@ -61,13 +61,13 @@ func (s *Store) Session(ctx context.Context, idHash string) (Session, error) {
 		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
 	ss.OperatorID = op.Int64
-	ss.CreatedAt, ss.SeenAt, ss.ExpiresAt = fromMS(created), fromMS(seen), fromMS(expires)
+	ss.CreatedAt, ss.SeenAt, ss.ExpiresAt = fromUS(created), fromUS(seen), fromUS(expires)
 	return ss, nil
 }
 
 // DeleteSession removes a session (sign-out, rotation); removing one that does not exist is not an error.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	return s.tx(ctx, "delete session", func(tx *sql.Tx) error {
+	return s.tx(ctx, "delete session", func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 		return err
 	})
@@ -76,7 +76,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 // DeleteOperatorSessions removes every session of an operator (password change, removal) and returns how many.
 func (s *Store) DeleteOperatorSessions(ctx context.Context, operatorID int64) (int, error) {
 	var n int
-	err := s.tx(ctx, "delete operator sessions", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "delete operator sessions", func(tx *txn) error {
 		var err error
 		n, err = execCount(ctx, tx, `DELETE FROM sessions WHERE operator_id = ?`, operatorID)
 		return err
@@ -89,17 +89,17 @@ func (s *Store) DeleteOperatorSessions(ctx context.Context, operatorID int64) (i
 func (s *Store) SweepAccess(ctx context.Context, staleFailures time.Duration) (int, error) {
 	var n int
 	now := s.now()
-	err := s.tx(ctx, "sweep access", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "sweep access", func(tx *txn) error {
 		var err error
-		if n, err = execCount(ctx, tx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(now)); err != nil {
+		if n, err = execCount(ctx, tx, `DELETE FROM sessions WHERE expires_at <= ?`, us(now)); err != nil {
 			return err
 		}
 		if _, err = tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE expires_at <= ? OR used_at IS NOT NULL`,
-			ms(now)); err != nil {
+			us(now)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE first_at <= ?
-			AND (locked_until IS NULL OR locked_until <= ?)`, ms(now.Add(-staleFailures)), ms(now))
+			AND (locked_until IS NULL OR locked_until <= ?)`, us(now.Add(-staleFailures)), us(now))
 		return err
 	})
 	return n, err
@@ -122,16 +122,15 @@ func (s *Store) AddOperator(ctx context.Context, email, passwordHash string) (Op
 	if o.Email == "" {
 		return Operator{}, errors.New("store: add operator: empty email")
 	}
-	err := s.tx(ctx, "add operator", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO operators (email, password_hash, created_at) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`, o.Email, o.PasswordHash, ms(o.CreatedAt))
-		if err != nil {
+	err := s.tx(ctx, "add operator", func(tx *txn) error {
+		if err := tx.lock(ctx, "operators", ""); err != nil { // see UseSetupToken
 			return err
 		}
-		if err := conflictUnlessInserted(res); err != nil {
-			return err
+		err := tx.QueryRowContext(ctx, `INSERT INTO operators (email, password_hash, created_at) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING RETURNING id`, o.Email, o.PasswordHash, us(o.CreatedAt)).Scan(&o.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrConflict // the email is taken
 		}
-		o.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
@@ -148,7 +147,7 @@ func scanOperator(row interface{ Scan(...any) error }) (Operator, error) {
 	if err := row.Scan(&o.ID, &o.Email, &o.PasswordHash, &created); err != nil {
 		return Operator{}, notFound(err)
 	}
-	o.CreatedAt = fromMS(created)
+	o.CreatedAt = fromUS(created)
 	return o, nil
 }
 
@@ -204,9 +203,9 @@ func (s *Store) CountOperators(ctx context.Context) (int, error) {
 // RemoveOperator deletes the operator with this email and every session it has, in one transaction. Returns
 // ErrNotFound when there is none.
 func (s *Store) RemoveOperator(ctx context.Context, email string) error {
-	return s.tx(ctx, "remove operator", func(tx *sql.Tx) error {
+	return s.tx(ctx, "remove operator", func(tx *txn) error {
 		var id int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM operators WHERE email = ?`, NormalizeEmail(email)).Scan(&id); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM operators WHERE email = ? {forUpdate}`, NormalizeEmail(email)).Scan(&id); err != nil {
 			return notFound(err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE operator_id = ?`, id); err != nil {
@@ -220,7 +219,7 @@ func (s *Store) RemoveOperator(ctx context.Context, email string) error {
 // SetOperatorPassword replaces an operator's password hash and ends every session it has, in one transaction.
 // Returns ErrNotFound when there is no such operator.
 func (s *Store) SetOperatorPassword(ctx context.Context, id int64, passwordHash string) error {
-	return s.tx(ctx, "set operator password", func(tx *sql.Tx) error {
+	return s.tx(ctx, "set operator password", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE operators SET password_hash = ? WHERE id = ?`, passwordHash, id)
 		if err != nil {
 			return err
@@ -246,9 +245,9 @@ type AuditEntry struct {
 
 // AddAudit appends an entry to the audit trail (which the database refuses to change or delete).
 func (s *Store) AddAudit(ctx context.Context, e AuditEntry) error {
-	return s.tx(ctx, "add audit", func(tx *sql.Tx) error {
+	return s.tx(ctx, "add audit", func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, ip, ok) VALUES (?, ?, ?, ?, ?, ?)`,
-			ms(s.stamp(e.At)), e.Actor, e.Action, e.Target, e.IP, boolInt(e.OK))
+			us(s.stamp(e.At)), e.Actor, e.Action, e.Target, e.IP, boolInt(e.OK))
 		return err
 	})
 }
@@ -263,7 +262,7 @@ type AuditPage struct {
 // Audit returns up to limit (<= 0 means 50; at most 500) entries older than the entry before (0 = the newest).
 func (s *Store) Audit(ctx context.Context, before int64, limit int) (AuditPage, error) {
 	limit = limitOr(limit, 50, 500)
-	q := `SELECT id, at, actor, action, target, ip, ok FROM audit`
+	var q sqlText = `SELECT id, at, actor, action, target, ip, ok FROM audit`
 	args := []any{}
 	if before > 0 {
 		q += ` WHERE id < ?`
@@ -283,7 +282,7 @@ func (s *Store) Audit(ctx context.Context, before int64, limit int) (AuditPage, 
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.IP, &e.OK); err != nil {
 			return AuditPage{}, fmt.Errorf("store: audit: %w", err)
 		}
-		e.At = fromMS(at)
+		e.At = fromUS(at)
 		p.Rows = append(p.Rows, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -306,7 +305,7 @@ func (s *Store) LoginLockedUntil(ctx context.Context, key string) (time.Time, er
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: login lock: %w", err)
 	}
-	if t := fromNullMS(until); t != nil && t.After(s.now()) {
+	if t := fromNullUS(until); t != nil && t.After(s.now()) {
 		return *t, nil
 	}
 	return time.Time{}, nil
@@ -318,29 +317,33 @@ func (s *Store) LoginLockedUntil(ctx context.Context, key string) (time.Time, er
 func (s *Store) RecordLoginFailure(ctx context.Context, key string, window time.Duration, max int, lockFor time.Duration) (time.Time, error) {
 	now := s.now()
 	var until time.Time
-	err := s.tx(ctx, "record login failure", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "record login failure", func(tx *txn) error {
+		until = time.Time{}
+		// The row is made first (a new window, no failure yet) so that there is always a row to lock: on
+		// PostgreSQL two failures at once then count one after the other instead of both starting from zero.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, failures, first_at) VALUES (?, 0, ?)
+			ON CONFLICT (key) DO NOTHING`, key, us(now)); err != nil {
+			return err
+		}
 		var failures int
 		var first int64
 		var locked sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT failures, first_at, locked_until FROM login_failures WHERE key = ?`,
-			key).Scan(&failures, &first, &locked)
-		switch {
-		case errors.Is(err, sql.ErrNoRows), err == nil && fromMS(first).Add(window).Before(now) &&
-			(!locked.Valid || fromMS(locked.Int64).Before(now)):
-			failures, first, locked = 0, ms(now), sql.NullInt64{}
-		case err != nil:
+		if err := tx.QueryRowContext(ctx, `SELECT failures, first_at, locked_until FROM login_failures WHERE key = ?
+			{forUpdate}`, key).Scan(&failures, &first, &locked); err != nil {
 			return err
+		}
+		if fromUS(first).Add(window).Before(now) && (!locked.Valid || fromUS(locked.Int64).Before(now)) {
+			failures, first, locked = 0, us(now), sql.NullInt64{}
 		}
 		failures++
 		if failures >= max {
 			until = now.Add(lockFor)
-			locked = sql.NullInt64{Int64: ms(until), Valid: true}
-		} else if l := fromNullMS(locked); l != nil && l.After(now) {
+			locked = sql.NullInt64{Int64: us(until), Valid: true}
+		} else if l := fromNullUS(locked); l != nil && l.After(now) {
 			until = *l
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO login_failures (key, failures, first_at, locked_until) VALUES (?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at,
-			locked_until = excluded.locked_until`, key, failures, first, locked)
+		_, err := tx.ExecContext(ctx, `UPDATE login_failures SET failures = ?, first_at = ?, locked_until = ?
+			WHERE key = ?`, failures, first, locked, key)
 		return err
 	})
 	return until, err
@@ -348,7 +351,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key string, window time.
 
 // ClearLoginFailures forgets the failures of key (after a successful sign-in).
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	return s.tx(ctx, "clear login failures", func(tx *sql.Tx) error {
+	return s.tx(ctx, "clear login failures", func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key)
 		return err
 	})
@@ -356,9 +359,9 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 
 // CreateSetupToken stores the hash of a first-run setup token valid until expires.
 func (s *Store) CreateSetupToken(ctx context.Context, tokenHash string, expires time.Time) error {
-	return s.tx(ctx, "create setup token", func(tx *sql.Tx) error {
+	return s.tx(ctx, "create setup token", func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
-			tokenHash, ms(expires))
+			tokenHash, us(expires))
 		return err
 	})
 }
@@ -367,7 +370,7 @@ func (s *Store) CreateSetupToken(ctx context.Context, tokenHash string, expires 
 func (s *Store) SetupTokenValid(ctx context.Context, tokenHash string) (bool, error) {
 	var one int
 	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL
-		AND expires_at > ?`, tokenHash, ms(s.now())).Scan(&one)
+		AND expires_at > ?`, tokenHash, us(s.now())).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -382,9 +385,15 @@ func (s *Store) SetupTokenValid(ctx context.Context, tokenHash string) (bool, er
 // page only ever makes the first one).
 func (s *Store) UseSetupToken(ctx context.Context, tokenHash, email, passwordHash string) (Operator, error) {
 	o := Operator{Email: NormalizeEmail(email), PasswordHash: passwordHash, CreatedAt: s.now()}
-	err := s.tx(ctx, "use setup token", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "use setup token", func(tx *txn) error {
+		// The token's UPDATE is atomic on its own, but "no operator yet" is a read that must hold until the
+		// insert: on PostgreSQL two different tokens spent at once would both count zero operators. The lock
+		// (taken by AddOperator too) makes every operator insert wait for this transaction.
+		if err := tx.lock(ctx, "operators", ""); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL
-			AND expires_at > ?`, ms(o.CreatedAt), tokenHash, ms(o.CreatedAt))
+			AND expires_at > ?`, us(o.CreatedAt), tokenHash, us(o.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -398,13 +407,8 @@ func (s *Store) UseSetupToken(ctx context.Context, tokenHash, email, passwordHas
 		if n > 0 {
 			return ErrConflict
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO operators (email, password_hash, created_at) VALUES (?, ?, ?)`,
-			o.Email, o.PasswordHash, ms(o.CreatedAt))
-		if err != nil {
-			return err
-		}
-		o.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO operators (email, password_hash, created_at) VALUES (?, ?, ?)
+			RETURNING id`, o.Email, o.PasswordHash, us(o.CreatedAt)).Scan(&o.ID)
 	})
 	if err != nil {
 		return Operator{}, err

@@ -62,7 +62,7 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = c.CreatedAt
 	}
-	return s.tx(ctx, "create consent", func(tx *sql.Tx) error {
+	return s.tx(ctx, "create consent", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO consents (id, link_id, session_id, track_id_hash,
 			person_type, personal_tax_id, business_tax_id, institution_code, institution_name, validity_period,
 			status, permissions_apply, permissions_granted, expire_at, error_code, error_description, callback_at,
@@ -71,9 +71,9 @@ func (s *Store) CreateConsent(ctx context.Context, c Consent) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			c.ID, c.LinkID, c.SessionID, c.TrackIDHash, c.PersonType, c.PersonalTaxID, c.BusinessTaxID,
 			c.InstitutionCode, c.InstitutionName, c.ValidityPeriod, c.Status, encodeList(c.PermissionsApply),
-			encodeList(c.PermissionsGranted), c.ExpireAt, c.ErrorCode, c.ErrorDescription, nullMS(c.CallbackAt),
-			nullMS(c.ReportsRequestedAt), c.ReportRequestID, nullMS(c.NextPollAt), c.PollAttempts,
-			ms(c.CreatedAt), ms(c.UpdatedAt), c.HolderRef, c.DeviceRef)
+			encodeList(c.PermissionsGranted), c.ExpireAt, c.ErrorCode, c.ErrorDescription, nullUS(c.CallbackAt),
+			nullUS(c.ReportsRequestedAt), c.ReportRequestID, nullUS(c.NextPollAt), c.PollAttempts,
+			us(c.CreatedAt), us(c.UpdatedAt), c.HolderRef, c.DeviceRef)
 		if err != nil {
 			return err
 		}
@@ -104,12 +104,12 @@ func scanConsent(row interface{ Scan(...any) error }) (Consent, error) {
 	if c.PermissionsGranted, err = decodeList(granted); err != nil {
 		return Consent{}, err
 	}
-	c.CallbackAt, c.ReportsRequestedAt, c.NextPollAt = fromNullMS(callback), fromNullMS(requested), fromNullMS(nextPoll)
-	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	c.CallbackAt, c.ReportsRequestedAt, c.NextPollAt = fromNullUS(callback), fromNullUS(requested), fromNullUS(nextPoll)
+	c.CreatedAt, c.UpdatedAt = fromUS(created), fromUS(updated)
 	return c, nil
 }
 
-func (s *Store) queryConsents(ctx context.Context, query string, args ...any) ([]Consent, error) {
+func (s *Store) queryConsents(ctx context.Context, query sqlText, args ...any) ([]Consent, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -157,16 +157,16 @@ type ConsentFilter struct {
 // ConsentCursor is a position in the consents list, which is ordered by (CreatedAt, ID) newest first. String
 // gives its opaque form for a URL; ParseConsentCursor reads it back.
 type ConsentCursor struct {
-	CreatedAt time.Time // millisecond precision, like the stored value
+	CreatedAt time.Time // microsecond precision, like the stored value
 	ID        string
 }
 
 // maxCursorID bounds the consent id a cursor may carry (Klavi ids are far shorter).
 const maxCursorID = 200
 
-// String encodes the cursor as base64url (no padding) of "<created_at unix ms>.<id>".
+// String encodes the cursor as base64url (no padding) of "<created_at unix µs>.<id>".
 func (c ConsentCursor) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms(c.CreatedAt), 10) + "." + c.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(us(c.CreatedAt), 10) + "." + c.ID))
 }
 
 // ParseConsentCursor reads a cursor made by ConsentCursor.String. Anything else (wrong alphabet, padding,
@@ -198,7 +198,7 @@ func ParseConsentCursor(s string) (ConsentCursor, error) {
 	if err != nil {
 		return ConsentCursor{}, ErrBadCursor
 	}
-	c := ConsentCursor{CreatedAt: fromMS(n), ID: id}
+	c := ConsentCursor{CreatedAt: fromUS(n), ID: id}
 	if c.String() != s {
 		return ConsentCursor{}, ErrBadCursor // e.g. leading zeros in the time
 	}
@@ -244,14 +244,14 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 		args = append(args, f.HolderRef)
 	}
 	if f.Before != nil {
-		at := ms(f.Before.CreatedAt)
+		at := us(f.Before.CreatedAt)
 		// (created_at, id) < (at, id), written so that the created_at indexes bound the range.
 		where = append(where, "created_at <= ? AND (created_at < ? OR id < ?)")
 		args = append(args, at, at, f.Before.ID)
 	}
-	q := `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
+	var q sqlText = `SELECT ` + consentCols + `, ` + consentReportCount + ` FROM consents`
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ") //nolint:gosec // G202: constant fragments; values are bound with ?
+		q += sqlText(" WHERE " + strings.Join(where, " AND ")) // constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 100, 1000)
 	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
@@ -320,7 +320,7 @@ func (s *Store) ConsentsMissingHolderRef(ctx context.Context, after string, limi
 // (purged meanwhile) or does not exist is left alone (false, no error): a pseudonym never outlives the tax id.
 func (s *Store) SetHolderRef(ctx context.Context, id, ref string) (bool, error) {
 	var set bool
-	err := s.tx(ctx, "set holder ref", func(tx *sql.Tx) error {
+	err := s.tx(ctx, "set holder ref", func(tx *txn) error {
 		n, err := execCount(ctx, tx, `UPDATE consents SET holder_ref = ?
 			WHERE id = ? AND (personal_tax_id <> '' OR business_tax_id <> '')`, ref, id)
 		set = n == 1
@@ -333,8 +333,9 @@ func (s *Store) SetHolderRef(ctx context.Context, id, ref string) (bool, error) 
 // error the bank reported, if any. Only the first call writes: first is true then, false afterwards.
 // Returns ErrNotFound if the consent does not exist.
 func (s *Store) MarkCallback(ctx context.Context, id, errCode, errDesc string) (first bool, err error) {
-	err = s.tx(ctx, "mark callback", func(tx *sql.Tx) error {
-		now := ms(s.now())
+	err = s.tx(ctx, "mark callback", func(tx *txn) error {
+		first = false
+		now := us(s.now())
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET callback_at = ?, error_code = ?, error_description = ?,
 			updated_at = ? WHERE id = ? AND callback_at IS NULL`, now, errCode, errDesc, now, id)
 		if err != nil {
@@ -351,7 +352,7 @@ func (s *Store) MarkCallback(ctx context.Context, id, errCode, errDesc string) (
 
 // exists returns ErrNotFound unless the consent exists (used after an UPDATE that matched nothing, to tell
 // "already done" from "no such consent").
-func exists(ctx context.Context, tx *sql.Tx, id string) error {
+func exists(ctx context.Context, tx *txn, id string) error {
 	var one int
 	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM consents WHERE id = ?`, id).Scan(&one))
 }
@@ -367,11 +368,13 @@ func exists(ctx context.Context, tx *sql.Tx, id string) error {
 // own when status equals the current one and they differ. UpdatedAt moves only when something changed.
 // Returns ErrNotFound if the consent does not exist.
 func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status, granted []string, expireAt string) (changed bool, err error) {
-	err = s.tx(ctx, "set status", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "set status", func(tx *txn) error {
+		changed = false
 		var cur consent.Status
 		var curGranted, curExpire string
-		err := tx.QueryRowContext(ctx, `SELECT status, permissions_granted, expire_at FROM consents WHERE id = ?`,
-			id).Scan(&cur, &curGranted, &curExpire)
+		// FOR UPDATE: on PostgreSQL a concurrent SetStatus waits here and then decides on this one's result.
+		err := tx.QueryRowContext(ctx, `SELECT status, permissions_granted, expire_at FROM consents WHERE id = ?
+			{forUpdate}`, id).Scan(&cur, &curGranted, &curExpire)
 		if err != nil {
 			return notFound(err)
 		}
@@ -392,7 +395,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status,
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE consents SET status = ?, permissions_granted = ?, expire_at = ?,
-			updated_at = ? WHERE id = ?`, status, newGranted, newExpire, ms(s.now()), id); err != nil {
+			updated_at = ? WHERE id = ?`, status, newGranted, newExpire, us(s.now()), id); err != nil {
 			return err
 		}
 		changed = true
@@ -406,9 +409,11 @@ func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status,
 // whose call fails should ReleaseReportRequest so a later attempt can claim again.
 // Returns ErrNotFound if the consent does not exist.
 func (s *Store) ClaimReportRequest(ctx context.Context, id string) (claimed bool, err error) {
-	err = s.tx(ctx, "claim report request", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "claim report request", func(tx *txn) error {
+		claimed = false
+		// One conditional UPDATE: on PostgreSQL a concurrent claim waits for this row and then finds it set.
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = ?
-			WHERE id = ? AND reports_requested_at IS NULL`, ms(s.now()), id)
+			WHERE id = ? AND reports_requested_at IS NULL`, us(s.now()), id)
 		if err != nil {
 			return err
 		}
@@ -424,7 +429,7 @@ func (s *Store) ClaimReportRequest(ctx context.Context, id string) (claimed bool
 // SetReportRequestID stores the requestId Klavi returned for the report request.
 // Returns ErrNotFound if the consent does not exist.
 func (s *Store) SetReportRequestID(ctx context.Context, id, requestID string) error {
-	return s.tx(ctx, "set report request id", func(tx *sql.Tx) error {
+	return s.tx(ctx, "set report request id", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET report_request_id = ? WHERE id = ?`, requestID, id)
 		if err != nil {
 			return err
@@ -436,7 +441,7 @@ func (s *Store) SetReportRequestID(ctx context.Context, id, requestID string) er
 // ReleaseReportRequest clears ReportsRequestedAt after a failed request so the next ClaimReportRequest
 // succeeds. Returns ErrNotFound if the consent does not exist.
 func (s *Store) ReleaseReportRequest(ctx context.Context, id string) error {
-	return s.tx(ctx, "release report request", func(tx *sql.Tx) error {
+	return s.tx(ctx, "release report request", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = NULL WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -448,9 +453,9 @@ func (s *Store) ReleaseReportRequest(ctx context.Context, id string) error {
 // DueForPoll returns up to limit (<= 0 means 50) consents that are not terminal and whose NextPollAt is nil or
 // not after now, those never scheduled first, then the most overdue.
 func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Consent, error) {
-	out, err := s.queryConsents(ctx, `SELECT `+consentCols+` FROM consents
+	out, err := s.queryConsents(ctx, sqlText(`SELECT `+consentCols+` FROM consents
 		WHERE status NOT IN `+terminalInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
-		ORDER BY next_poll_at, created_at LIMIT ?`, ms(now), limitOr(limit, 50, 1000))
+		ORDER BY next_poll_at NULLS FIRST, created_at LIMIT ?`), us(now), limitOr(limit, 50, 1000)) // the statuses: constants of package consent
 	if err != nil {
 		return nil, fmt.Errorf("store: due for poll: %w", err)
 	}
@@ -460,9 +465,9 @@ func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Con
 // SchedulePoll sets when the consent is next due for a poll and how many polls were made. It is bookkeeping,
 // so UpdatedAt does not move. Returns ErrNotFound if the consent does not exist.
 func (s *Store) SchedulePoll(ctx context.Context, id string, next time.Time, attempts int) error {
-	return s.tx(ctx, "schedule poll", func(tx *sql.Tx) error {
+	return s.tx(ctx, "schedule poll", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET next_poll_at = ?, poll_attempts = ? WHERE id = ?`,
-			ms(next), attempts, id)
+			us(next), attempts, id)
 		if err != nil {
 			return err
 		}
@@ -475,12 +480,13 @@ func (s *Store) SchedulePoll(ctx context.Context, id string, next time.Time, att
 // report webhook must not leave the page empty for good. It reports whether it released them; the caller then
 // claims and requests as usual. Returns ErrNotFound if the consent does not exist.
 func (s *Store) ReleaseMissingReports(ctx context.Context, id string, requestedBefore time.Time) (released bool, err error) {
-	err = s.tx(ctx, "release missing reports", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "release missing reports", func(tx *txn) error {
+		released = false
 		res, err := tx.ExecContext(ctx, `UPDATE consents SET reports_requested_at = NULL, reports_rerequested = 1
 			WHERE id = ?1 AND reports_rerequested = 0 AND reports_requested_at IS NOT NULL AND reports_requested_at <= ?2
 			  AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.consent_id = ?1
 			                  OR (r.consent_id = '' AND r.link_id <> '' AND r.link_id = consents.link_id))`,
-			id, ms(requestedBefore))
+			id, us(requestedBefore))
 		if err != nil {
 			return err
 		}

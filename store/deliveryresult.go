@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 )
 
@@ -11,7 +10,15 @@ import (
 // events, and an item given up after MaxInboxAttempts shows as "dead: …"). While no item is processed the
 // result is left as it is ("accepted"). Returns ErrNotFound if there is no such delivery.
 func (s *Store) SettleDeliveryResult(ctx context.Context, deliveryID int64) error {
-	return s.tx(ctx, "settle delivery result", func(tx *sql.Tx) error {
+	return s.tx(ctx, "settle delivery result", func(tx *txn) error {
+		// Lock the delivery first: on PostgreSQL two workers settling items of one delivery at once then run one
+		// after the other, and the second reads every item the first saw finished, so the last result written
+		// is complete.
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE id = ? {forUpdate}`,
+			deliveryID).Scan(&one); err != nil {
+			return notFound(err)
+		}
 		rows, err := tx.QueryContext(ctx, `SELECT result FROM inbox
 			WHERE delivery_id = ? AND processed_at IS NOT NULL ORDER BY id`, deliveryID)
 		if err != nil {
@@ -35,8 +42,7 @@ func (s *Store) SettleDeliveryResult(ctx context.Context, deliveryID int64) erro
 			return err
 		}
 		if len(parts) == 0 {
-			var one int
-			return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE id = ?`, deliveryID).Scan(&one))
+			return nil
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET result = ? WHERE id = ?`,
 			strings.Join(parts, "; "), deliveryID)

@@ -30,12 +30,12 @@ func (s *Store) CreateLink(ctx context.Context, l Link) error {
 		return fmt.Errorf("store: create link: empty id")
 	}
 	l.CreatedAt = s.stamp(l.CreatedAt)
-	return s.tx(ctx, "create link", func(tx *sql.Tx) error {
+	return s.tx(ctx, "create link", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO links (id, session_id, person_type, personal_tax_id,
 			business_tax_id, email, phone, link_token, token_expires_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			l.ID, l.SessionID, l.PersonType, l.PersonalTaxID, l.BusinessTaxID, l.Email, l.Phone, l.LinkToken,
-			ms(l.TokenExpiresAt), ms(l.CreatedAt))
+			us(l.TokenExpiresAt), us(l.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func scanLink(row interface{ Scan(...any) error }) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	l.TokenExpiresAt, l.CreatedAt = fromMS(exp), fromMS(created)
+	l.TokenExpiresAt, l.CreatedAt = fromUS(exp), fromUS(created)
 	return l, nil
 }
 

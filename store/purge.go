@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -42,7 +41,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int, error)
 		OR EXISTS (SELECT 1 FROM reports r WHERE r.link_id = l.id)
 		OR EXISTS (SELECT 1 FROM consents c WHERE c.link_id = l.id AND (c.personal_tax_id <> '' OR c.business_tax_id <> ''
 			OR c.holder_ref <> '')))
-		ORDER BY l.created_at`, ms(before))
+		ORDER BY l.created_at`, us(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge expired: %w", err)
 	}
@@ -78,8 +77,9 @@ func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey strin
 		return Purged{}, errors.New("store: purge link: empty link id")
 	}
 	var p Purged
-	at := ms(s.now())
-	err := s.tx(ctx, "purge link", func(tx *sql.Tx) error {
+	at := us(s.now())
+	err := s.tx(ctx, "purge link", func(tx *txn) error {
+		p = Purged{}
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM consents WHERE link_id = ? ORDER BY created_at, id`, linkID)
 		if err != nil {
 			return err
@@ -119,12 +119,11 @@ func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey strin
 		for _, id := range append([]string{linkID}, consentIDs...) {
 			needle := `"` + id + `"`
 			d, err := execCount(ctx, tx, `UPDATE webhook_deliveries SET body = NULL
-				WHERE body IS NOT NULL AND instr(CAST(body AS TEXT), ?) > 0`, needle)
+				WHERE body IS NOT NULL AND {bodyHas}`, needle)
 			if err != nil {
 				return err
 			}
-			i, err := execCount(ctx, tx, `UPDATE inbox SET body = NULL
-				WHERE body IS NOT NULL AND instr(CAST(body AS TEXT), ?) > 0`, needle)
+			i, err := execCount(ctx, tx, `UPDATE inbox SET body = NULL WHERE body IS NOT NULL AND {bodyHas}`, needle)
 			if err != nil {
 				return err
 			}
@@ -150,7 +149,7 @@ func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey strin
 }
 
 // execCount runs a statement and returns the number of rows it changed.
-func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int, error) {
+func execCount(ctx context.Context, tx *txn, query sqlText, args ...any) (int, error) {
 	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err

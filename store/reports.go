@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -42,7 +41,7 @@ func (s *Store) RecordReportDelivery(ctx context.Context, d Delivery, r Report) 
 	if r.Size == 0 {
 		r.Size = len(r.Raw)
 	}
-	err = s.tx(ctx, "record report delivery", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "record report delivery", func(tx *txn) error {
 		id, err := insertDelivery(ctx, tx, d)
 		if err != nil {
 			return err
@@ -51,7 +50,7 @@ func (s *Store) RecordReportDelivery(ctx context.Context, d Delivery, r Report) 
 			product_name, product_version, code, message, link_id, consent_id, received_at, raw, body_sha256, size)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (product_report_id) DO NOTHING`,
 			r.ID, id, r.RequestID, r.ProductName, r.ProductVersion, r.Code, r.Message, r.LinkID, r.ConsentID,
-			ms(r.ReceivedAt), r.Raw, r.BodySHA256, r.Size)
+			us(r.ReceivedAt), r.Raw, r.BodySHA256, r.Size)
 		if err != nil {
 			return err
 		}
@@ -85,7 +84,7 @@ func scanReport(row interface{ Scan(...any) error }, withRaw bool) (Report, erro
 	if err := row.Scan(dest...); err != nil {
 		return Report{}, err
 	}
-	r.ReceivedAt = fromMS(at)
+	r.ReceivedAt = fromUS(at)
 	return r, nil
 }
 
@@ -99,7 +98,7 @@ func (s *Store) Report(ctx context.Context, id string) (Report, error) {
 	return r, nil
 }
 
-func (s *Store) queryReports(ctx context.Context, query string, args ...any) ([]Report, error) {
+func (s *Store) queryReports(ctx context.Context, query sqlText, args ...any) ([]Report, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

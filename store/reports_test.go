@@ -12,129 +12,132 @@ import (
 
 func TestRecordReportDelivery(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, c, _ := openTest(t)
-	raw := []byte(`{"productReportId":"r1","enquiryCpf":"52998224725"}`)
-	r := Report{ID: "r1", RequestID: "req-1", ProductName: "pf_checking_account", ProductVersion: "1.0", Code: 200,
-		Message: "ok", LinkID: "link-1", ConsentID: "consent-1", Raw: raw, BodySHA256: "sha"}
-	inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"r1"}, Body: raw}, r)
-	if err != nil || !inserted {
-		t.Fatalf("first = %v, %v", inserted, err)
-	}
-	got, err := s.Report(ctx, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := r
-	want.DeliveryID, want.ReceivedAt, want.Size = got.DeliveryID, t0, len(raw)
-	if !reflect.DeepEqual(got, want) || got.DeliveryID == 0 {
-		t.Errorf("Report =\n%+v\nwant\n%+v", got, want)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, c, _ := openTest(t, be)
+		raw := []byte(`{"productReportId":"r1","enquiryCpf":"52998224725"}`)
+		r := Report{ID: "r1", RequestID: "req-1", ProductName: "pf_checking_account", ProductVersion: "1.0", Code: 200,
+			Message: "ok", LinkID: "link-1", ConsentID: "consent-1", Raw: raw, BodySHA256: "sha"}
+		inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"r1"}, Body: raw}, r)
+		if err != nil || !inserted {
+			t.Fatalf("first = %v, %v", inserted, err)
+		}
+		got, err := s.Report(ctx, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := r
+		want.DeliveryID, want.ReceivedAt, want.Size = got.DeliveryID, t0, len(raw)
+		if !reflect.DeepEqual(got, want) || got.DeliveryID == 0 {
+			t.Errorf("Report =\n%+v\nwant\n%+v", got, want)
+		}
 
-	t.Run("redelivery is a duplicate and changes nothing", func(t *testing.T) {
-		c.Advance(time.Second)
-		r2 := r
-		r2.Message = "changed"
-		inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"r1"}}, r2)
-		if err != nil || inserted {
-			t.Fatalf("second = %v, %v; want false", inserted, err)
-		}
-		again, _ := s.Report(ctx, "r1")
-		if again.Message != "ok" || again.DeliveryID != got.DeliveryID {
-			t.Errorf("report changed by a duplicate: %+v", again)
-		}
-		ds, _ := s.Deliveries(ctx, 10)
-		if len(ds) != 2 || !ds[0].Duplicate || ds[1].Duplicate || ds[0].Kind != "report" {
-			t.Errorf("deliveries: %+v", ds)
-		}
-	})
-	t.Run("not found", func(t *testing.T) {
-		if _, err := s.Report(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Report(nope) = %v", err)
-		}
-	})
-	t.Run("empty id refused", func(t *testing.T) {
-		if _, err := s.RecordReportDelivery(ctx, Delivery{}, Report{}); err == nil {
-			t.Error("accepted a report without id")
-		}
+		t.Run("redelivery is a duplicate and changes nothing", func(t *testing.T) {
+			c.Advance(time.Second)
+			r2 := r
+			r2.Message = "changed"
+			inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"r1"}}, r2)
+			if err != nil || inserted {
+				t.Fatalf("second = %v, %v; want false", inserted, err)
+			}
+			again, _ := s.Report(ctx, "r1")
+			if again.Message != "ok" || again.DeliveryID != got.DeliveryID {
+				t.Errorf("report changed by a duplicate: %+v", again)
+			}
+			ds, _ := s.Deliveries(ctx, 10)
+			if len(ds) != 2 || !ds[0].Duplicate || ds[1].Duplicate || ds[0].Kind != "report" {
+				t.Errorf("deliveries: %+v", ds)
+			}
+		})
+		t.Run("not found", func(t *testing.T) {
+			if _, err := s.Report(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Report(nope) = %v", err)
+			}
+		})
+		t.Run("empty id refused", func(t *testing.T) {
+			if _, err := s.RecordReportDelivery(ctx, Delivery{}, Report{}); err == nil {
+				t.Error("accepted a report without id")
+			}
+		})
 	})
 }
 
 // TestRecordReportDeliveryAtomic: a failing report insert leaves no delivery row behind.
 func TestRecordReportDeliveryAtomic(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, _, _ := openTest(t)
-	if _, err := s.w.Exec(`CREATE TRIGGER fail_report BEFORE INSERT ON reports
-		BEGIN SELECT RAISE(ABORT, 'report refused'); END`); err != nil {
-		t.Fatal(err)
-	}
-	inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true}, Report{ID: "r1", Raw: []byte("{}")})
-	if err == nil || inserted || !strings.HasPrefix(err.Error(), "store: record report delivery: ") {
-		t.Fatalf("got %v, %v; want a wrapped error", inserted, err)
-	}
-	if d, r := count(t, s, "webhook_deliveries"), count(t, s, "reports"); d != 0 || r != 0 {
-		t.Errorf("after failure: %d deliveries, %d reports; want 0 and 0", d, r)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, _, _ := openTest(t, be)
+		refuseInsert(t, s, "reports", "TRUE")
+		inserted, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true}, Report{ID: "r1", Raw: []byte("{}")})
+		if err == nil || inserted || !strings.HasPrefix(err.Error(), "store: record report delivery: ") {
+			t.Fatalf("got %v, %v; want a wrapped error", inserted, err)
+		}
+		if d, r := count(t, s, "webhook_deliveries"), count(t, s, "reports"); d != 0 || r != 0 {
+			t.Errorf("after failure: %d deliveries, %d reports; want 0 and 0", d, r)
+		}
+	})
 }
 
 func TestReportsForConsent(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, c, _ := openTest(t)
-	for _, cs := range []Consent{{ID: "c1", LinkID: "L1"}, {ID: "c2", LinkID: "L1"}, {ID: "c3"}} {
-		if err := s.CreateConsent(ctx, cs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range []Report{
-		{ID: "r-c1", ConsentID: "c1", LinkID: "L1"},
-		{ID: "r-link-only", LinkID: "L1"},
-		{ID: "r-c2", ConsentID: "c2", LinkID: "L1"},
-		{ID: "r-other-link", LinkID: "L2"},
-		{ID: "r-nothing"},
-		{ID: "r-c3", ConsentID: "c3"},
-	} {
-		r.Raw = []byte(`{"big":true}`)
-		if _, err := s.RecordReportDelivery(ctx, Delivery{}, r); err != nil {
-			t.Fatal(err)
-		}
-		c.Advance(time.Second)
-	}
-	tests := []struct{ consent, want string }{
-		{"c1", "r-c1,r-link-only"},
-		{"c2", "r-link-only,r-c2"},
-		{"c3", "r-c3"},  // no link: only its own (never the reports naming nothing)
-		{"unknown", ""}, // no error either
-		{"", ""},        // never "every report without a consent"
-	}
-	for _, tt := range tests {
-		t.Run(tt.consent, func(t *testing.T) {
-			got, err := s.ReportsForConsent(ctx, tt.consent)
-			if err != nil {
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, c, _ := openTest(t, be)
+		for _, cs := range []Consent{{ID: "c1", LinkID: "L1"}, {ID: "c2", LinkID: "L1"}, {ID: "c3"}} {
+			if err := s.CreateConsent(ctx, cs); err != nil {
 				t.Fatal(err)
 			}
-			var ids []string
-			for _, r := range got {
-				ids = append(ids, r.ID)
-				if r.Raw != nil {
-					t.Errorf("%s returned with Raw", r.ID)
+		}
+		for _, r := range []Report{
+			{ID: "r-c1", ConsentID: "c1", LinkID: "L1"},
+			{ID: "r-link-only", LinkID: "L1"},
+			{ID: "r-c2", ConsentID: "c2", LinkID: "L1"},
+			{ID: "r-other-link", LinkID: "L2"},
+			{ID: "r-nothing"},
+			{ID: "r-c3", ConsentID: "c3"},
+		} {
+			r.Raw = []byte(`{"big":true}`)
+			if _, err := s.RecordReportDelivery(ctx, Delivery{}, r); err != nil {
+				t.Fatal(err)
+			}
+			c.Advance(time.Second)
+		}
+		tests := []struct{ consent, want string }{
+			{"c1", "r-c1,r-link-only"},
+			{"c2", "r-link-only,r-c2"},
+			{"c3", "r-c3"},  // no link: only its own (never the reports naming nothing)
+			{"unknown", ""}, // no error either
+			{"", ""},        // never "every report without a consent"
+		}
+		for _, tt := range tests {
+			t.Run(tt.consent, func(t *testing.T) {
+				got, err := s.ReportsForConsent(ctx, tt.consent)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if strings.Join(ids, ",") != tt.want {
-				t.Errorf("ReportsForConsent(%q) = %v, want %s", tt.consent, ids, tt.want)
-			}
-		})
-	}
-	all, err := s.Reports(ctx, 3)
-	if err != nil || len(all) != 3 || all[0].ID != "r-c3" || all[2].ID != "r-other-link" || all[0].Raw != nil {
-		t.Errorf("Reports(3) = %+v, %v", all, err)
-	}
+				var ids []string
+				for _, r := range got {
+					ids = append(ids, r.ID)
+					if r.Raw != nil {
+						t.Errorf("%s returned with Raw", r.ID)
+					}
+				}
+				if strings.Join(ids, ",") != tt.want {
+					t.Errorf("ReportsForConsent(%q) = %v, want %s", tt.consent, ids, tt.want)
+				}
+			})
+		}
+		all, err := s.Reports(ctx, 3)
+		if err != nil || len(all) != 3 || all[0].ID != "r-c3" || all[2].ID != "r-other-link" || all[0].Raw != nil {
+			t.Errorf("Reports(3) = %+v, %v", all, err)
+		}
+	})
 }
 
 func BenchmarkRecordEventDelivery(b *testing.B) {
 	ctx := context.Background()
-	s, _, _ := openTest(b)
+	s, _, _ := openTest(b, sqliteBackend)
 	body := []byte(strings.Repeat("x", 600))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -150,7 +153,7 @@ func BenchmarkRecordEventDelivery(b *testing.B) {
 
 func BenchmarkReportsForConsent(b *testing.B) {
 	ctx := context.Background()
-	s, _, _ := openTest(b)
+	s, _, _ := openTest(b, sqliteBackend)
 	raw := []byte(strings.Repeat("x", 4096))
 	for i := 0; i < 200; i++ {
 		cid := fmt.Sprintf("c%d", i%50)

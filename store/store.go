@@ -1,10 +1,15 @@
-// Package store keeps every byte the portal owns in one SQLite file (modernc.org/sqlite, pure Go): links,
-// consents and their timeline, webhook deliveries with the inbox that deduplicates them, and reports.
+// Package store keeps every byte the portal owns in one database: links, consents and their timeline, webhook
+// deliveries with the inbox that deduplicates them, reports, and the access tables. Two backends sit behind the one
+// *Store: an SQLite file (modernc.org/sqlite, pure Go; the embedded default, Open) and PostgreSQL (pgx's
+// database/sql driver; for several replicas sharing one database, OpenPostgres). The queries are written once, with
+// ? and ?N placeholders; a small dialect value rewrites them for PostgreSQL and holds the few expressions that differ.
 //
-// Contracts shared by every method: each takes a context; errors are wrapped as "store: <op>: ..." and
-// ErrNotFound / ErrConflict are matched with errors.Is; every timestamp the store sets comes from the injected
-// now function (a zero time.Time field on input means "now"); times are kept with millisecond precision and
-// returned in UTC. Tax ids, tokens and bodies are stored for the flow but never appear in an error.
+// Contracts shared by every method, on both backends: each takes a context; errors are wrapped as "store: <op>: ..."
+// and ErrNotFound / ErrConflict are matched with errors.Is; every timestamp the store sets comes from the injected
+// now function (a zero time.Time field on input means "now"); times are kept as integer microseconds and returned
+// in UTC; text is stored as valid UTF-8 without NUL (each NUL or invalid byte sequence becomes U+FFFD, on both
+// backends, since PostgreSQL's TEXT can hold neither), while bodies ([]byte) are kept byte for byte. Tax ids, tokens
+// and bodies are stored for the flow but never appear in an error.
 package store
 
 import (
@@ -22,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -34,10 +40,11 @@ var (
 
 // Store is the portal's database. It is safe for concurrent use.
 type Store struct {
-	w    *sql.DB // single writer connection
-	r    *sql.DB // read-only pool
+	w    pool // SQLite: the single writer connection; PostgreSQL: the one pool
+	r    pool // SQLite: the read-only pool; PostgreSQL: the same pool as w
+	d    *dialect
 	now  func() time.Time
-	path string
+	path string // SQLite: the file; PostgreSQL: ""
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,7 +92,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, now: now, path: path}
+	s := &Store{w: pool{w, sqliteDialect}, d: sqliteDialect, now: now, path: path}
 	if err := w.PingContext(ctx); err != nil {
 		_ = w.Close() // the open error is the one worth reporting
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -108,7 +115,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		_ = w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s.r = r
+	s.r = pool{r, sqliteDialect}
 	return s, nil
 }
 
@@ -137,89 +144,149 @@ func prepareFile(path string) error {
 	return f.Close()
 }
 
-// Close checkpoints the WAL into the main file (so a copied .db is complete and the -wal file does not grow
-// across restarts) and closes both pools. Calling it again returns the first call's result.
+// Close closes the pools; on SQLite it first checkpoints the WAL into the main file (so a copied .db is complete
+// and the -wal file does not grow across restarts). Calling it again returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		_, cerr := s.w.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		rerr := s.r.Close()
-		werr := s.w.Close()
-		if err := errors.Join(cerr, rerr, werr); err != nil {
+		var errs []error
+		if s.d == sqliteDialect {
+			_, err := s.w.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+			errs = append(errs, err)
+		}
+		if s.r.db != s.w.db {
+			errs = append(errs, s.r.db.Close())
+		}
+		errs = append(errs, s.w.db.Close())
+		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})
 	return s.closeErr
 }
 
-// Ping checks both pools can reach the database.
+// Ping checks the pools can reach the database.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.w.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
 	}
-	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
+	if s.r.db != s.w.db {
+		if err := s.r.db.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping: %w", err)
+		}
 	}
 	return nil
 }
 
-// tx runs fn in one writer transaction (BEGIN IMMEDIATE through the DSN) and commits it; any error rolls
-// everything back, so a method either writes all its rows or none.
-func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// Backend names the database behind the store: "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.name }
+
+// txAttempts bounds how often tx runs a transaction that PostgreSQL aborted as a deadlock victim or for a
+// serialization failure; SQLite never needs a second attempt.
+const txAttempts = 3
+
+// tx runs fn in one writer transaction and commits it; any error rolls everything back, so a method either writes
+// all its rows or none. On SQLite the transaction is BEGIN IMMEDIATE (through the DSN): it holds the write lock
+// from the start, so transactions never interleave. On PostgreSQL they do (READ COMMITTED): a method that reads and
+// then writes locks what it read (tx.forUpdate, tx.lock) or writes with one conditional statement, and a
+// transaction aborted as a deadlock victim runs again, so fn must set its results afresh on each run.
+func (s *Store) tx(ctx context.Context, op string, fn func(tx *txn) error) error {
+	var err error
+	for attempt := 1; attempt <= txAttempts; attempt++ {
+		err = s.tx1(ctx, fn)
+		if err == nil || !retryable(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
 	return nil
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(tx *txn) error) error {
+	tx, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&txn{tx: tx, d: s.d}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// retryable reports whether PostgreSQL aborted the transaction only because of another one running at the same
+// time (serialization_failure, deadlock_detected), so that running it again can succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migrate applies every embedded migration not yet recorded in schema_migrations, in order, each in its own
-// transaction together with its record. The check happens inside the transaction, so two processes opening
-// the same file at once cannot apply a migration twice.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+//go:embed migrations/postgres/*.sql
+var pgMigrationFS embed.FS
+
+// migration is one embedded migration file: its version (the number its name starts with), name and SQL.
+type migration struct {
+	version int
+	name    string
+	body    string
+}
+
+// migrations reads the *.sql files of dir in fsys, in version order.
+func migrations(fsys embed.FS, dir string) ([]migration, error) {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
+		return nil, err
 	}
 	sort.Strings(names)
+	var out []migration
 	for _, name := range names {
 		base := filepath.Base(name)
 		prefix, _, ok := strings.Cut(base, "_")
 		version, err := strconv.Atoi(prefix)
 		if !ok || err != nil || version <= 0 {
-			return fmt.Errorf("store: migrate: bad migration name %s", base)
+			return nil, fmt.Errorf("bad migration name %s", base)
 		}
-		body, err := migrationFS.ReadFile(name)
+		body, err := fsys.ReadFile(name)
 		if err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
+			return nil, err
 		}
-		err = s.tx(ctx, "migrate "+base, func(tx *sql.Tx) error {
+		out = append(out, migration{version: version, name: base, body: string(body)})
+	}
+	return out, nil
+}
+
+// migrate applies every embedded SQLite migration not yet recorded in schema_migrations, in order, each in its
+// own transaction together with its record. The check happens inside the transaction, which holds SQLite's write
+// lock from BEGIN IMMEDIATE on, so two processes opening the same file at once cannot apply a migration twice.
+// The files are run as written (no placeholder rewriting).
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	ms, err := migrations(migrationFS, "migrations")
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, m := range ms {
+		err = s.tx(ctx, "migrate "+m.name, func(tx *txn) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`,
-				version).Scan(&n); err != nil {
+				m.version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, m.body); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				version, base, s.now().UnixMilli())
+				m.version, m.name, us(s.now()))
 			return err
 		})
 		if err != nil {
@@ -237,23 +304,24 @@ func (s *Store) stamp(t time.Time) time.Time {
 	return t
 }
 
-func ms(t time.Time) int64 { return t.UnixMilli() }
+// us is how the store keeps a time: integer microseconds since the Unix epoch (UTC).
+func us(t time.Time) int64 { return t.UnixMicro() }
 
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
 
-// nullMS maps a nil time to SQL NULL.
-func nullMS(t *time.Time) any {
+// nullUS maps a nil time to SQL NULL.
+func nullUS(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return t.UnixMilli()
+	return us(*t)
 }
 
-func fromNullMS(v sql.NullInt64) *time.Time {
+func fromNullUS(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := fromMS(v.Int64)
+	t := fromUS(v.Int64)
 	return &t
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,22 +34,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// openTest opens a store on a fresh file in t.TempDir() with a fixed clock at t0.
-func openTest(t testing.TB) (*Store, *clock, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "data", "portal.db")
-	c := &clock{t: t0}
-	s, err := Open(context.Background(), path, c.Now)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s, c, path
-}
-
+// TestPragmasOnBothPools is SQLite only: the pragmas and the pool split exist there alone.
 func TestPragmasOnBothPools(t *testing.T) {
 	t.Parallel()
-	s, _, _ := openTest(t)
+	s, _, _ := openTest(t, sqliteBackend)
 	ctx := context.Background()
 
 	pragma := func(t *testing.T, conn *sql.Conn, name string) string {
@@ -69,7 +58,7 @@ func TestPragmasOnBothPools(t *testing.T) {
 	}
 
 	t.Run("writer", func(t *testing.T) {
-		conn, err := s.w.Conn(ctx)
+		conn, err := s.w.db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +70,7 @@ func TestPragmasOnBothPools(t *testing.T) {
 		// Hold readerConns connections at once so each is a distinct pooled connection.
 		var conns []*sql.Conn
 		for i := 0; i < readerConns; i++ {
-			conn, err := s.r.Conn(ctx)
+			conn, err := s.r.db.Conn(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,10 +90,10 @@ func TestPragmasOnBothPools(t *testing.T) {
 		}
 	})
 	t.Run("writer has one connection", func(t *testing.T) {
-		if got := s.w.Stats().MaxOpenConnections; got != 1 {
+		if got := s.w.db.Stats().MaxOpenConnections; got != 1 {
 			t.Errorf("writer MaxOpenConnections = %d, want 1", got)
 		}
-		if got := s.r.Stats().MaxOpenConnections; got != readerConns {
+		if got := s.r.db.Stats().MaxOpenConnections; got != readerConns {
 			t.Errorf("reader MaxOpenConnections = %d, want %d", got, readerConns)
 		}
 	})
@@ -112,41 +101,47 @@ func TestPragmasOnBothPools(t *testing.T) {
 
 func TestMigrationsIdempotent(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, c, path := openTest(t)
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	for i := 0; i < 2; i++ {
-		s2, err := Open(ctx, path, c.Now)
-		if err != nil {
-			t.Fatalf("reopen %d: %v", i, err)
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, c, db := openTest(t, be)
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
 		}
-		var n int
-		if err := s2.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-			t.Fatal(err)
+		fsys, dir, tables := migrationFS, "migrations", sqlText(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`)
+		if be == postgresBackend {
+			fsys, dir, tables = pgMigrationFS, "migrations/postgres", `SELECT tablename FROM pg_tables WHERE tablename = ?`
 		}
-		files, _ := migrationFS.ReadDir("migrations")
-		if n != len(files) {
-			t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
-		}
-		for _, table := range []string{"links", "consents", "timeline", "webhook_deliveries", "inbox", "reports"} {
-			var name string
-			err := s2.r.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`,
-				table).Scan(&name)
+		for i := 0; i < 2; i++ {
+			s2, err := db.open(ctx, c.Now)
 			if err != nil {
-				t.Errorf("table %s: %v", table, err)
+				t.Fatalf("reopen %d: %v", i, err)
+			}
+			var n int
+			if err := s2.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			files, _ := fsys.ReadDir(dir)
+			if n != len(files) {
+				t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
+			}
+			for _, table := range []string{"links", "consents", "timeline", "webhook_deliveries", "inbox", "reports"} {
+				var name string
+				err := s2.r.QueryRowContext(ctx, tables, table).Scan(&name)
+				if err != nil {
+					t.Errorf("table %s: %v", table, err)
+				}
+			}
+			if err := s2.Close(); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if err := s2.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 }
 
 func TestOpenCreatesPrivateFiles(t *testing.T) {
 	t.Parallel()
-	_, _, path := openTest(t)
+	_, _, db := openTest(t, sqliteBackend)
+	path := db.target
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -208,35 +203,37 @@ func TestOpenFailsFast(t *testing.T) {
 
 func TestDataSurvivesReopen(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, c, path := openTest(t)
-	if err := s.CreateConsent(ctx, Consent{ID: "c1", LinkID: "l1", PersonalTaxID: "52998224725"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.RecordEventDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"e1"}},
-		[]InboxItem{{Key: "e1", EventName: "consent_authorised"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// Close checkpoints with TRUNCATE: the -wal file is empty afterwards.
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
-		t.Errorf("-wal size after Close = %d, want 0", fi.Size())
-	}
-	s2, err := Open(ctx, path, c.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s2.Close() }()
-	got, err := s2.Consent(ctx, "c1")
-	if err != nil || got.PersonalTaxID != "52998224725" {
-		t.Errorf("Consent after reopen = %+v, %v", got, err)
-	}
-	items, err := s2.PendingInbox(ctx, 10)
-	if err != nil || len(items) != 1 || items[0].Key != "e1" {
-		t.Errorf("PendingInbox after reopen = %+v, %v", items, err)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, c, db := openTest(t, be)
+		if err := s.CreateConsent(ctx, Consent{ID: "c1", LinkID: "l1", PersonalTaxID: "52998224725"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordEventDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{"e1"}},
+			[]InboxItem{{Key: "e1", EventName: "consent_authorised"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// SQLite: Close checkpoints with TRUNCATE, so the -wal file is empty afterwards.
+		if fi, err := os.Stat(db.target + "-wal"); be == sqliteBackend && err == nil && fi.Size() != 0 {
+			t.Errorf("-wal size after Close = %d, want 0", fi.Size())
+		}
+		s2, err := db.open(ctx, c.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s2.Close() }()
+		got, err := s2.Consent(ctx, "c1")
+		if err != nil || got.PersonalTaxID != "52998224725" {
+			t.Errorf("Consent after reopen = %+v, %v", got, err)
+		}
+		items, err := s2.PendingInbox(ctx, 10)
+		if err != nil || len(items) != 1 || items[0].Key != "e1" {
+			t.Errorf("PendingInbox after reopen = %+v, %v", items, err)
+		}
+	})
 }
 
 // TestOpenOddPath: characters that mean something in a file: URI are escaped, so the file lands where asked.
@@ -264,83 +261,135 @@ func TestOpenOddPath(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	t.Parallel()
-	s, _, _ := openTest(t)
-	if err := s.Ping(context.Background()); err != nil {
-		t.Fatalf("Ping: %v", err)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		s, _, _ := openTest(t, be)
+		if err := s.Ping(context.Background()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
 }
 
 func TestClosedStoreErrors(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, _, _ := openTest(t)
-	if err := s.Close(); err != nil {
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, _, _ := openTest(t, be)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ping(ctx); err == nil {
+			t.Error("Ping on a closed store succeeded")
+		}
+		if _, err := s.RecordEventDelivery(ctx, Delivery{}, []InboxItem{{Key: "e"}}); err == nil ||
+			!strings.HasPrefix(err.Error(), "store: record event delivery: ") {
+			t.Errorf("RecordEventDelivery on a closed store: %v", err)
+		}
+		if _, err := s.Consent(ctx, "x"); err == nil || errors.Is(err, ErrNotFound) {
+			t.Errorf("Consent on a closed store: %v, want a non-NotFound error", err)
+		}
+	})
+}
+
+// TestConcurrentWriters runs 8 goroutines × 50 read-then-write transactions, split over two Store instances on the
+// same database (two processes, or replicas, in effect), and no increment may be lost. SQLite: with one writer per
+// instance, BEGIN IMMEDIATE and busy_timeout, not one may fail with SQLITE_BUSY. PostgreSQL: the read locks its row
+// ({forUpdate}), so each increment waits for the one before.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s1, c, db := openTest(t, be)
+		s2, err := db.open(ctx, c.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s2.Close() }()
+		if err := s1.CreateConsent(ctx, Consent{ID: "counter"}); err != nil {
+			t.Fatal(err)
+		}
+		const workers, perWorker = 8, 50
+		errs := make(chan error, workers*perWorker)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			st := s1
+			if w%2 == 1 {
+				st = s2
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perWorker; i++ {
+					errs <- st.tx(ctx, "increment", func(tx *txn) error {
+						var n int
+						if err := tx.QueryRowContext(ctx, `SELECT poll_attempts FROM consents WHERE id = 'counter' {forUpdate}`).Scan(&n); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, `UPDATE consents SET poll_attempts = ? WHERE id = 'counter'`, n+1)
+						return err
+					})
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		failed := 0
+		for err := range errs {
+			if err != nil {
+				failed++
+				t.Errorf("transaction failed: %v", err)
+			}
+		}
+		got, err := s1.Consent(ctx, "counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PollAttempts != workers*perWorker || failed != 0 {
+			t.Errorf("counter = %d with %d failures, want %d and 0", got.PollAttempts, failed, workers*perWorker)
+		}
+	})
+}
+
+// TestOpenPostgresFailsFast: a malformed URL or a server that does not answer is an error at once, and the password
+// is never in it.
+func TestOpenPostgresFailsFast(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ping(ctx); err == nil {
-		t.Error("Ping on a closed store succeeded")
-	}
-	if _, err := s.RecordEventDelivery(ctx, Delivery{}, []InboxItem{{Key: "e"}}); err == nil ||
-		!strings.HasPrefix(err.Error(), "store: record event delivery: ") {
-		t.Errorf("RecordEventDelivery on a closed store: %v", err)
-	}
-	if _, err := s.Consent(ctx, "x"); err == nil || errors.Is(err, ErrNotFound) {
-		t.Errorf("Consent on a closed store: %v, want a non-NotFound error", err)
+	refused := ln.Addr().String()
+	_ = ln.Close()
+	for name, url := range map[string]string{
+		"malformed":   "postgres://portal:hunter2@db:notaport/portal",
+		"bad sslmode": "postgres://portal:hunter2@db/portal?sslmode=sometimes",
+		"refused":     "postgres://portal:hunter2@" + refused + "/portal",
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			s, err := OpenPostgres(context.Background(), url, nil)
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("OpenPostgres succeeded")
+			}
+			if strings.Contains(err.Error(), "hunter2") || !strings.HasPrefix(err.Error(), "store: open postgres") {
+				t.Errorf("err = %v, want store: open postgres ... without the password", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
 	}
 }
 
-// TestConcurrentWriters runs 8 goroutines × 50 read-then-write transactions, split over two Store instances
-// on the same file (two processes, in effect): with one writer per instance, BEGIN IMMEDIATE and
-// busy_timeout, not one may fail with SQLITE_BUSY, and no increment may be lost.
-func TestConcurrentWriters(t *testing.T) {
+// TestPostgresPool: one pool for reads and writes, bounded, and the store says which backend it is.
+func TestPostgresPool(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s1, c, path := openTest(t)
-	s2, err := Open(ctx, path, c.Now)
-	if err != nil {
-		t.Fatal(err)
+	postgresOnly(t)
+	s, _, _ := openTest(t, postgresBackend)
+	if s.w.db != s.r.db || s.w.db.Stats().MaxOpenConnections != pgConns || s.Backend() != "postgres" {
+		t.Errorf("pools %p %p, max open %d, backend %q", s.w.db, s.r.db, s.w.db.Stats().MaxOpenConnections, s.Backend())
 	}
-	defer func() { _ = s2.Close() }()
-	if err := s1.CreateConsent(ctx, Consent{ID: "counter"}); err != nil {
-		t.Fatal(err)
-	}
-	const workers, perWorker = 8, 50
-	errs := make(chan error, workers*perWorker)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		st := s1
-		if w%2 == 1 {
-			st = s2
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < perWorker; i++ {
-				errs <- st.tx(ctx, "increment", func(tx *sql.Tx) error {
-					var n int
-					if err := tx.QueryRowContext(ctx, `SELECT poll_attempts FROM consents WHERE id = 'counter'`).Scan(&n); err != nil {
-						return err
-					}
-					_, err := tx.ExecContext(ctx, `UPDATE consents SET poll_attempts = ? WHERE id = 'counter'`, n+1)
-					return err
-				})
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	failed := 0
-	for err := range errs {
-		if err != nil {
-			failed++
-			t.Errorf("transaction failed: %v", err)
-		}
-	}
-	got, err := s1.Consent(ctx, "counter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.PollAttempts != workers*perWorker || failed != 0 {
-		t.Errorf("counter = %d with %d failures, want %d and 0", got.PollAttempts, failed, workers*perWorker)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Error(err)
 	}
 }

@@ -28,8 +28,8 @@ type TimelineEntry struct {
 const insertTimeline = `INSERT INTO timeline (consent_id, kind, title_key, title_args, detail_key, detail_args, ok, at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-// insertTimelineTx writes e inside tx at the given time (milliseconds).
-func insertTimelineTx(ctx context.Context, tx *sql.Tx, e TimelineEntry, at int64) error {
+// insertTimelineTx writes e inside tx at the given time (microseconds).
+func insertTimelineTx(ctx context.Context, tx *txn, e TimelineEntry, at int64) error {
 	_, err := tx.ExecContext(ctx, insertTimeline, e.ConsentID, e.Kind, e.Title.Key, encodeList(e.Title.Args),
 		e.Detail.Key, encodeList(e.Detail.Args), boolInt(e.OK), at)
 	return err
@@ -42,7 +42,7 @@ func (s *Store) AddTimeline(ctx context.Context, e TimelineEntry) error {
 		return fmt.Errorf("store: add timeline: empty consent id")
 	}
 	at := s.stamp(e.At)
-	return s.tx(ctx, "add timeline", func(tx *sql.Tx) error { return insertTimelineTx(ctx, tx, e, ms(at)) })
+	return s.tx(ctx, "add timeline", func(tx *txn) error { return insertTimelineTx(ctx, tx, e, us(at)) })
 }
 
 // AddTimelineCoalesced appends e, unless the consent's newest entry is the same thing (kind, title, detail and
@@ -53,7 +53,12 @@ func (s *Store) AddTimelineCoalesced(ctx context.Context, e TimelineEntry) error
 		return fmt.Errorf("store: add timeline: empty consent id")
 	}
 	at := s.stamp(e.At)
-	return s.tx(ctx, "add timeline", func(tx *sql.Tx) error {
+	return s.tx(ctx, "add timeline", func(tx *txn) error {
+		// The consent's newest entry decides between an update and an insert, and it may not exist yet: on
+		// PostgreSQL a lock on the consent id keeps two calls from both inserting (or both missing the other).
+		if err := tx.lock(ctx, "timeline", e.ConsentID); err != nil {
+			return err
+		}
 		var id int64
 		var last TimelineEntry
 		var titleArgs, detailArgs string
@@ -71,11 +76,11 @@ func (s *Store) AddTimelineCoalesced(ctx context.Context, e TimelineEntry) error
 				return err
 			}
 			if last.Kind == e.Kind && last.Title.Equal(e.Title) && last.Detail.Equal(e.Detail) && last.OK == e.OK {
-				_, err = tx.ExecContext(ctx, `UPDATE timeline SET repeats = repeats + 1, last_at = ? WHERE id = ?`, ms(at), id)
+				_, err = tx.ExecContext(ctx, `UPDATE timeline SET repeats = repeats + 1, last_at = ? WHERE id = ?`, us(at), id)
 				return err
 			}
 		}
-		return insertTimelineTx(ctx, tx, e, ms(at))
+		return insertTimelineTx(ctx, tx, e, us(at))
 	})
 }
 
@@ -103,8 +108,8 @@ func (s *Store) Timeline(ctx context.Context, consentID string) ([]TimelineEntry
 		if e.Detail.Args, err = decodeList(detailArgs); err != nil {
 			return nil, fmt.Errorf("store: timeline: %w", err)
 		}
-		e.At = fromMS(at)
-		if lt := fromNullMS(last); lt != nil {
+		e.At = fromUS(at)
+		if lt := fromNullUS(last); lt != nil {
 			e.LastAt = *lt
 		}
 		out = append(out, e)

@@ -56,12 +56,26 @@ func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []Inb
 		d.Kind = "event"
 	}
 	d.ReceivedAt = s.stamp(d.ReceivedAt)
-	err = s.tx(ctx, "record event delivery", func(tx *sql.Tx) error {
+	err = s.tx(ctx, "record event delivery", func(tx *txn) error {
+		newItems = 0 // a retried closure must not count twice
+		// On PostgreSQL an insert that meets another transaction's uncommitted row with the same key waits for
+		// it; two deliveries carrying the same events in different orders would each wait for the other. Locking
+		// every key first, in one fixed order, turns that into plain waiting (SQLite: no-op).
+		keys := make([]string, 0, len(items))
+		for _, it := range items {
+			kind := it.Kind
+			if kind == "" {
+				kind = d.Kind
+			}
+			keys = append(keys, kind+"\x00"+it.Key)
+		}
+		if err := tx.lockAll(ctx, "inbox", keys); err != nil {
+			return err
+		}
 		id, err := insertDelivery(ctx, tx, d)
 		if err != nil {
 			return err
 		}
-		newItems = 0 // a retried closure must not count twice
 		for _, it := range items {
 			if it.Key == "" {
 				return errors.New("inbox item without key")
@@ -76,7 +90,7 @@ func (s *Store) RecordEventDelivery(ctx context.Context, d Delivery, items []Inb
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO inbox (delivery_id, kind, key, event_name, body, received_at,
 				result, attempts) VALUES (?, ?, ?, ?, ?, ?, '', 0) ON CONFLICT (kind, key) DO NOTHING`,
-				id, kind, it.Key, it.EventName, it.Body, ms(at))
+				id, kind, it.Key, it.EventName, it.Body, us(at))
 			if err != nil {
 				return err
 			}
@@ -108,25 +122,23 @@ func (s *Store) RecordRejectedDelivery(ctx context.Context, d Delivery) error {
 	}
 	d.Body = nil
 	d.ReceivedAt = s.stamp(d.ReceivedAt)
-	return s.tx(ctx, "record rejected delivery", func(tx *sql.Tx) error {
+	return s.tx(ctx, "record rejected delivery", func(tx *txn) error {
 		_, err := insertDelivery(ctx, tx, d)
 		return err
 	})
 }
 
 // insertDelivery writes a delivery row (Duplicate false; the caller updates it) and returns its id.
-func insertDelivery(ctx context.Context, tx *sql.Tx, d Delivery) (int64, error) {
+func insertDelivery(ctx context.Context, tx *txn, d Delivery) (int64, error) {
 	if d.Size == 0 {
 		d.Size = len(d.Body)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
-		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-		d.Kind, ms(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
-		d.BodySHA256, d.Body, d.Result, d.Size)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
+		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id`,
+		d.Kind, us(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
+		d.BodySHA256, d.Body, d.Result, d.Size).Scan(&id)
+	return id, err
 }
 
 const inboxCols = `id, delivery_id, kind, key, event_name, body, received_at, processed_at, result, attempts`
@@ -148,7 +160,7 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 			&it.Result, &it.Attempts); err != nil {
 			return nil, fmt.Errorf("store: pending inbox: %w", err)
 		}
-		it.ReceivedAt, it.ProcessedAt = fromMS(at), fromNullMS(processed)
+		it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -160,9 +172,9 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 // FinishInbox marks an item processed with its result. Finishing an item again changes nothing (the first
 // result stays). Returns ErrNotFound if there is no such item.
 func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error {
-	return s.tx(ctx, "finish inbox", func(tx *sql.Tx) error {
+	return s.tx(ctx, "finish inbox", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, result = ?
-			WHERE id = ? AND processed_at IS NULL`, ms(s.now()), result, id)
+			WHERE id = ? AND processed_at IS NULL`, us(s.now()), result, id)
 		if err != nil {
 			return err
 		}
@@ -177,11 +189,11 @@ func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error 
 // MaxInboxAttempts it is given up: marked processed with result "dead: <result>". An already processed item
 // is left alone. Returns ErrNotFound if there is no such item.
 func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
-	return s.tx(ctx, "retry inbox", func(tx *sql.Tx) error {
+	return s.tx(ctx, "retry inbox", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1,
-			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || ?2 ELSE ?2 END,
-			processed_at = CASE WHEN attempts + 1 >= ?1 THEN ?3 END
-			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, ms(s.now()), id)
+			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || CAST(?2 AS TEXT) ELSE CAST(?2 AS TEXT) END,
+			processed_at = CASE WHEN attempts + 1 >= ?1 THEN CAST(?3 AS BIGINT) END
+			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, us(s.now()), id)
 		if err != nil {
 			return err
 		}
@@ -192,7 +204,7 @@ func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
 	})
 }
 
-func inboxExists(ctx context.Context, tx *sql.Tx, id int64) error {
+func inboxExists(ctx context.Context, tx *txn, id int64) error {
 	var one int
 	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE id = ?`, id).Scan(&one))
 }
@@ -208,7 +220,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 		&d.Result, &d.Size); err != nil {
 		return Delivery{}, err
 	}
-	d.ReceivedAt = fromMS(at)
+	d.ReceivedAt = fromUS(at)
 	var err error
 	if d.Keys, err = decodeList(keys); err != nil {
 		return Delivery{}, err
@@ -223,7 +235,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 // at most 64 KiB (events are; large reports are not); use Delivery for the whole body.
 func (s *Store) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
 	cols := fmt.Sprintf(deliveryCols, fmt.Sprintf("CASE WHEN length(body) <= %d THEN body END", listBodyLimit))
-	q := `SELECT ` + cols + ` FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT ?` //nolint:gosec // G202: cols is constant
+	q := sqlText(`SELECT ` + cols + ` FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT ?`) // cols: constants
 	rows, err := s.r.QueryContext(ctx, q, limitOr(limit, 100, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("store: deliveries: %w", err)
@@ -275,9 +287,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 		where = append(where, "id < ?")
 		args = append(args, f.BeforeID)
 	}
-	q := `SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries` //nolint:gosec // G202: constant fragments; values are bound with ?
+	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries`)
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		q += sqlText(" WHERE " + strings.Join(where, " AND ")) // constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 50, 1000)
 	q += " ORDER BY id DESC LIMIT ?"
@@ -307,8 +319,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 
 // Delivery returns one delivery with its whole body. Returns ErrNotFound if there is none.
 func (s *Store) Delivery(ctx context.Context, id int64) (Delivery, error) {
-	d, err := scanDelivery(s.r.QueryRowContext(ctx, `SELECT `+fmt.Sprintf(deliveryCols, "body")+`
-		FROM webhook_deliveries WHERE id = ?`, id))
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, sqlText(`SELECT `+fmt.Sprintf(deliveryCols, "body")+`
+		FROM webhook_deliveries WHERE id = ?`), id))
 	if err != nil {
 		return Delivery{}, fmt.Errorf("store: delivery: %w", notFound(err))
 	}
