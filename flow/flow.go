@@ -8,14 +8,15 @@ package flow
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klavi-demo/portal/consent"
@@ -75,8 +76,8 @@ type Service struct {
 	klaviTimeout time.Duration
 
 	wake chan struct{} // nudges the inbox worker right after a webhook was stored
-	// statusLocks serialise status changes per consent (striped by id hash) so each transition is logged once.
-	statusLocks [64]sync.Mutex
+	// replica names this process in the inbox claims it makes (docs/reliability.md#replicas).
+	replica string
 }
 
 // New validates the options and returns the service. Call Run to start the background loops.
@@ -117,6 +118,7 @@ func New(o Options) (*Service, error) {
 		retention:    o.Retention,
 		klaviTimeout: o.KlaviTimeout,
 		wake:         make(chan struct{}, 1),
+		replica:      replicaName(),
 	}, nil
 }
 
@@ -238,4 +240,13 @@ func ConsentTaxID(c store.Consent) string {
 		return c.BusinessTaxID
 	}
 	return c.PersonalTaxID
+}
+
+// replicaName is this process's name in inbox claims: the host, the process id and a random suffix (a restarted
+// process is another claimer).
+func replicaName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }

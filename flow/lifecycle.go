@@ -2,9 +2,7 @@ package flow
 
 import (
 	"context"
-	"hash/fnv"
 	"strings"
-	"sync"
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
@@ -58,42 +56,28 @@ func (s *Service) Purge(ctx context.Context, c store.Consent, source Source) err
 	return nil
 }
 
-// setStatusLogged applies the status and writes one timeline entry per real change. The read-modify-read is
-// serialised per consent (callback, worker and reconciler may observe the same change at once), so exactly
-// one of them sees the transition and logs it.
+// setStatusLogged applies the status and writes one timeline entry per real change. Callback, worker and
+// reconciler, on any replica, may observe the same change at once: store.Transition reads the previous status
+// under the row's lock, so exactly one of them sees the move and logs it.
 func (s *Service) setStatusLogged(ctx context.Context, id string, status consent.Status, granted []string, expireAt string, source Source) (store.Consent, error) {
-	mu := s.consentLock(id)
-	mu.Lock()
-	defer mu.Unlock()
-	before, err := s.st.Consent(ctx, id)
+	from, changed, err := s.st.Transition(ctx, id, status, granted, expireAt)
 	if err != nil {
-		return before, err
-	}
-	if _, err := s.st.SetStatus(ctx, id, status, granted, expireAt); err != nil {
-		return before, err
+		return store.Consent{}, err
 	}
 	after, err := s.st.Consent(ctx, id)
 	if err != nil {
-		return before, err
+		return after, err
 	}
-	if after.Status != before.Status {
-		from, to := string(before.Status), string(after.Status)
+	if changed && from != status {
 		if source == FromPoll {
 			// The reconciler's only trace: one entry per change, none for polls that saw nothing new.
-			s.Record(ctx, id, "poll", consent.M(consent.TLPollChanged, from, to), consent.Msg{}, true)
+			s.Record(ctx, id, "poll", consent.M(consent.TLPollChanged, string(from), string(status)), consent.Msg{}, true)
 		} else {
-			s.Record(ctx, id, "status", consent.M(consent.TLStatusChanged, from, to),
+			s.Record(ctx, id, "status", consent.M(consent.TLStatusChanged, string(from), string(status)),
 				consent.M(consent.TLObservedVia, string(source)), true)
 		}
 	}
 	return after, nil
-}
-
-// consentLock returns the mutex stripe for a consent id.
-func (s *Service) consentLock(id string) *sync.Mutex {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(id))
-	return &s.statusLocks[h.Sum32()%uint32(len(s.statusLocks))]
 }
 
 // RequestReports asks Klavi for the person type's products at user level, once per consent. A failed call

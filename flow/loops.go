@@ -96,10 +96,14 @@ func (s *Service) runWorker(ctx context.Context) {
 	}
 }
 
+// inboxLease is how long a replica holds the inbox items it claimed: past it, another replica may take over the
+// items of one that died. It is far longer than processing an item takes (one Klavi call, 15 s at most).
+const inboxLease = time.Minute
+
 // DrainInbox processes pending inbox items until none is left (or ctx ends, or a whole batch failed).
 func (s *Service) DrainInbox(ctx context.Context) {
 	for ctx.Err() == nil {
-		items, err := s.st.PendingInbox(ctx, 50)
+		items, err := s.st.ClaimInbox(ctx, s.replica, inboxLease, 50)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "read inbox failed", "err", taxid.MaskErr(err))
@@ -180,9 +184,13 @@ func (s *Service) runReconciler(ctx context.Context) {
 	}
 }
 
-// reconcileOnce polls every consent that is due.
+// pollHold is how long a claimed poll keeps other replicas away from the consent; Poll then schedules the real
+// next poll.
+const pollHold = time.Minute
+
+// reconcileOnce claims the consents that are due and polls them (one replica per consent, whatever their number).
 func (s *Service) reconcileOnce(ctx context.Context) {
-	due, err := s.st.DueForPoll(ctx, s.now(), 20)
+	due, err := s.st.ClaimDuePolls(ctx, s.now(), pollHold, 20)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "due for poll failed", "err", taxid.MaskErr(err))

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -368,9 +370,18 @@ func exists(ctx context.Context, tx *txn, id string) error {
 // own when status equals the current one and they differ. UpdatedAt moves only when something changed.
 // Returns ErrNotFound if the consent does not exist.
 func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status, granted []string, expireAt string) (changed bool, err error) {
+	_, changed, err = s.Transition(ctx, id, status, granted, expireAt)
+	return changed, err
+}
+
+// Transition is SetStatus that also returns the status the consent had just before, read in the same transaction
+// (under the row's lock on PostgreSQL): of several callers observing one change at once, on any replica, exactly
+// one sees from != status with changed true.
+func (s *Store) Transition(ctx context.Context, id string, status consent.Status, granted []string, expireAt string) (from consent.Status, changed bool, err error) {
 	err = s.tx(ctx, "set status", func(tx *txn) error {
 		changed = false
 		var cur consent.Status
+		defer func() { from = cur }()
 		var curGranted, curExpire string
 		// FOR UPDATE: on PostgreSQL a concurrent SetStatus waits here and then decides on this one's result.
 		err := tx.QueryRowContext(ctx, `SELECT status, permissions_granted, expire_at FROM consents WHERE id = ?
@@ -401,7 +412,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, status consent.Status,
 		changed = true
 		return nil
 	})
-	return changed, err
+	return from, changed, err
 }
 
 // ClaimReportRequest marks the consent's reports as requested, exactly once: of any number of concurrent
@@ -459,6 +470,39 @@ func (s *Store) DueForPoll(ctx context.Context, now time.Time, limit int) ([]Con
 	if err != nil {
 		return nil, fmt.Errorf("store: due for poll: %w", err)
 	}
+	return out, nil
+}
+
+// ClaimDuePolls takes up to limit (<= 0 means 20; at most 1000) consents due for a poll, as DueForPoll orders
+// them, and pushes their next poll to now+hold in the same statement, so that no other replica polls them
+// meanwhile; the caller then schedules the real next poll (SchedulePoll). N replicas thus poll a consent no more
+// often than one would.
+func (s *Store) ClaimDuePolls(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]Consent, error) {
+	var out []Consent
+	err := s.tx(ctx, "claim due polls", func(tx *txn) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, sqlText(`UPDATE consents SET next_poll_at = ?
+			WHERE id IN (SELECT id FROM consents
+				WHERE status NOT IN `+terminalInSQL+` AND (next_poll_at IS NULL OR next_poll_at <= ?)
+				ORDER BY next_poll_at NULLS FIRST, created_at LIMIT ? {skipLocked})
+			RETURNING `+consentCols), us(now.Add(hold)), us(now), limitOr(limit, 20, 1000)) // the statuses: constants of package consent
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConsent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due polls: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Consent) int { return cmp.Compare(a.CreatedAt.UnixMicro(), b.CreatedAt.UnixMicro()) })
 	return out, nil
 }
 

@@ -19,6 +19,8 @@ import (
 //   - {forUpdate} ends a SELECT whose rows the transaction goes on to change: FOR UPDATE on PostgreSQL, so a
 //     concurrent transaction waits for this one and then reads the new values; nothing on SQLite, where BEGIN
 //     IMMEDIATE already made the whole transaction exclusive.
+//   - {skipLocked} ends a SELECT of rows to claim: FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent claimers
+//     (replicas) each take different rows without waiting; nothing on SQLite, whose single writer serialises them.
 //   - {bodyHas} is a condition true when the column body (BLOB / BYTEA) contains the UTF-8 bytes of one text
 //     parameter.
 //
@@ -26,7 +28,7 @@ import (
 // the result cached.
 type dialect struct {
 	name    string            // "sqlite" | "postgres"
-	markers *strings.Replacer // expands {forUpdate} and {bodyHas}
+	markers *strings.Replacer // expands {forUpdate}, {skipLocked} and {bodyHas}
 	dollar  bool              // placeholders become $N
 	cache   sync.Map          // sqlText as written → string as run
 }
@@ -34,10 +36,12 @@ type dialect struct {
 var (
 	sqliteDialect = &dialect{name: "sqlite", markers: strings.NewReplacer(
 		"{forUpdate}", "",
+		"{skipLocked}", "",
 		"{bodyHas}", "instr(CAST(body AS TEXT), ?) > 0",
 	)}
 	postgresDialect = &dialect{name: "postgres", dollar: true, markers: strings.NewReplacer(
 		"{forUpdate}", "FOR UPDATE",
+		"{skipLocked}", "FOR UPDATE SKIP LOCKED",
 		"{bodyHas}", "position(convert_to(CAST(? AS TEXT), 'UTF8') in body) > 0",
 	)}
 )

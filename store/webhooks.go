@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -169,11 +171,48 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 	return out, nil
 }
 
+// ClaimInbox takes up to limit (<= 0 means 50; at most 1000) pending items for owner until now+lease, oldest
+// first, and returns them. An item is pending while it is not processed and not claimed, or its claim has run
+// out: a replica that dies holding items gives them up when its lease ends. Concurrent claimers (replicas on
+// PostgreSQL) each get different items and never wait for each other.
+func (s *Store) ClaimInbox(ctx context.Context, owner string, lease time.Duration, limit int) ([]InboxItem, error) {
+	now := s.now()
+	var out []InboxItem
+	err := s.tx(ctx, "claim inbox", func(tx *txn) error {
+		out = out[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE inbox SET claimed_by = ?, claimed_until = ?
+			WHERE id IN (SELECT id FROM inbox WHERE processed_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ?)
+				ORDER BY id LIMIT ? {skipLocked})
+			RETURNING `+inboxCols, owner, us(now.Add(lease)), us(now), limitOr(limit, 50, 1000))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var it InboxItem
+			var at int64
+			var processed sql.NullInt64
+			if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Kind, &it.Key, &it.EventName, &it.Body, &at, &processed,
+				&it.Result, &it.Attempts); err != nil {
+				return err
+			}
+			it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
+			out = append(out, it)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b InboxItem) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 // FinishInbox marks an item processed with its result. Finishing an item again changes nothing (the first
 // result stays). Returns ErrNotFound if there is no such item.
 func (s *Store) FinishInbox(ctx context.Context, id int64, result string) error {
 	return s.tx(ctx, "finish inbox", func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, result = ?
+		res, err := tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, result = ?, claimed_until = NULL
 			WHERE id = ? AND processed_at IS NULL`, us(s.now()), result, id)
 		if err != nil {
 			return err
@@ -192,7 +231,7 @@ func (s *Store) RetryInbox(ctx context.Context, id int64, result string) error {
 	return s.tx(ctx, "retry inbox", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1,
 			result = CASE WHEN attempts + 1 >= ?1 THEN 'dead: ' || CAST(?2 AS TEXT) ELSE CAST(?2 AS TEXT) END,
-			processed_at = CASE WHEN attempts + 1 >= ?1 THEN CAST(?3 AS BIGINT) END
+			processed_at = CASE WHEN attempts + 1 >= ?1 THEN CAST(?3 AS BIGINT) END, claimed_until = NULL
 			WHERE id = ?4 AND processed_at IS NULL`, MaxInboxAttempts, result, us(s.now()), id)
 		if err != nil {
 			return err
