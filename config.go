@@ -89,6 +89,7 @@ func printHelp(w io.Writer) error {
 		{"portal sandbox", "run only the Klavi sandbox"},
 		{"portal operator add --email EMAIL", "add an operator; the password is read from stdin (asked twice on a terminal)"},
 		{"portal operator list", "list the operators and when each was added"},
+		{"portal operator passwd --email EMAIL", "set a new password (from stdin) and end the operator's sessions"},
 		{"portal operator remove --email EMAIL", "remove an operator and end its sessions"},
 		{"portal help", "print this text"},
 	} {

@@ -22,8 +22,10 @@ import (
 
 // Usage lines of `portal operator`; every usage error is one of them on one line.
 const (
-	operatorUsage       = "usage: portal operator add --email EMAIL | portal operator list | portal operator remove --email EMAIL"
+	operatorUsage = "usage: portal operator add --email EMAIL | portal operator passwd --email EMAIL | " +
+		"portal operator list | portal operator remove --email EMAIL"
 	operatorAddUsage    = "usage: portal operator add --email EMAIL (the password is read from stdin)"
+	operatorPasswdUsage = "usage: portal operator passwd --email EMAIL (the new password is read from stdin)" //nolint:gosec // G101: a usage line, not a credential
 	operatorListUsage   = "usage: portal operator list"
 	operatorRemoveUsage = "usage: portal operator remove --email EMAIL"
 )
@@ -53,6 +55,8 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 	switch sub {
 	case "add":
 		usage = operatorAddUsage
+	case "passwd":
+		usage = operatorPasswdUsage
 	case "list":
 		usage = operatorListUsage
 	case "remove":
@@ -97,6 +101,8 @@ func runOperator(ctx context.Context, args []string, cfg config, stdin io.Reader
 	switch sub {
 	case "add":
 		return operatorAdd(ctx, st, email, stdin, stdout, stderr)
+	case "passwd":
+		return operatorPasswd(ctx, st, email, stdin, stdout, stderr)
 	case "list":
 		return operatorList(ctx, st, stdout)
 	default:
@@ -138,6 +144,35 @@ func operatorAdd(ctx context.Context, st *store.Store, email string, stdin io.Re
 		return fmt.Errorf("operator add: %s was added but the audit entry was not written: %w", o.Email, err)
 	}
 	_, _ = fmt.Fprintf(stdout, "operator added: %s\n", o.Email)
+	return nil
+}
+
+// operatorPasswd sets a new password (read from stdin, as for add) and ends every session of the operator at once,
+// then records "operator_password_changed" in the audit trail.
+func operatorPasswd(ctx context.Context, st *store.Store, email string, stdin io.Reader, stdout, stderr io.Writer) error {
+	email = store.NormalizeEmail(email)
+	o, err := st.OperatorByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("operator passwd: no operator with email %s", email)
+	}
+	if err != nil {
+		return fmt.Errorf("operator passwd: %w", err)
+	}
+	pw, err := readNewPassword(ctx, email, stdin, stderr)
+	if err != nil {
+		return fmt.Errorf("operator passwd: %w", err)
+	}
+	hash, err := auth.HashPassword(pw, operatorHashParams)
+	if err != nil {
+		return fmt.Errorf("operator passwd: %w", err)
+	}
+	if err := st.SetOperatorPassword(ctx, o.ID, hash); err != nil {
+		return fmt.Errorf("operator passwd: %w", err)
+	}
+	if err := st.AddAudit(ctx, store.AuditEntry{Actor: cliActor, Action: "operator_password_changed", Target: o.Email, OK: true}); err != nil {
+		return fmt.Errorf("operator passwd: the password was changed but the audit entry was not written: %w", err)
+	}
+	_, _ = fmt.Fprintf(stdout, "password changed, sessions ended: %s\n", o.Email)
 	return nil
 }
 

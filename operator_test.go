@@ -211,7 +211,7 @@ func TestOperatorUsageAndInputErrors(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"no subcommand", nil, nil, "usage: portal operator add --email EMAIL | portal operator list"},
+		{"no subcommand", nil, nil, "usage: portal operator add --email EMAIL | portal operator passwd --email EMAIL | portal operator list"},
 		{"unknown subcommand", nil, []string{"grant"}, `unknown subcommand "grant"`},
 		{"add without email", good(), []string{"add"}, "--email is required"},
 		{"remove without email", nil, []string{"remove"}, "--email is required"},
@@ -263,5 +263,41 @@ func TestOperatorFailsClearlyWhenTheDatabaseIsUnwritable(t *testing.T) {
 		envFrom(map[string]string{"DATABASE_PATH": filepath.Join(file, "p.db")}), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_PATH") {
 		t.Fatalf("err = %v, want one naming DATABASE_PATH", err)
+	}
+}
+
+// passwd sets a new password, which is the only one that works afterwards, and ends the operator's sessions.
+func TestOperatorPasswd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newOperatorCLI(t)
+	if _, err := c.run(strings.NewReader("correct horse battery staple\n"), "add", "--email", "ana@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	st := c.open()
+	o, _ := st.OperatorByEmail(ctx, "ana@example.com")
+	if err := st.SaveSession(ctx, store.Session{IDHash: "h1", OperatorID: o.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.run(strings.NewReader("short\n"), "passwd", "--email", "ana@example.com"); err == nil {
+		t.Error("a short new password was accepted")
+	}
+	out, err := c.run(strings.NewReader("a brand new passphrase\n"), "passwd", "--email", "ANA@example.com")
+	if err != nil || !strings.Contains(out, "password changed, sessions ended: ana@example.com") {
+		t.Fatalf("passwd: %q, %v", out, err)
+	}
+	o, _ = st.OperatorByEmail(ctx, "ana@example.com")
+	if !auth.CheckPassword(o.PasswordHash, "a brand new passphrase") || auth.CheckPassword(o.PasswordHash, "correct horse battery staple") {
+		t.Error("the stored hash does not match the new password only")
+	}
+	if _, err := st.Session(ctx, "h1"); err == nil {
+		t.Error("a session survived the password change")
+	}
+	if _, err := c.run(strings.NewReader("a brand new passphrase\n"), "passwd", "--email", "nobody@example.com"); err == nil {
+		t.Error("passwd for an unknown operator succeeded")
+	}
+	a, _ := st.Audit(ctx, 0, 10)
+	if len(a.Rows) == 0 || a.Rows[0].Action != "operator_password_changed" || a.Rows[0].Actor != "cli" {
+		t.Errorf("audit = %+v", a.Rows)
 	}
 }

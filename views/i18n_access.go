@@ -57,13 +57,14 @@ func init() {
 		"audit.failed": {"falhou", "failed"},
 		"audit.empty":  {"Nada registrado ainda.", "Nothing recorded yet."},
 
-		"audit.action.signin":            {"Entrada", "Sign-in"},
-		"audit.action.signin_sso":        {"Entrada por login único", "Single sign-on"},
-		"audit.action.signout":           {"Saída", "Sign-out"},
-		"audit.action.operator_added":    {"Operador criado", "Operator created"},
-		"audit.action.operator_removed":  {"Operador removido", "Operator removed"},
-		"audit.action.download_original": {"Download do JSON original", "Original JSON downloaded"},
-		"audit.action.revoke":            {"Revogação", "Revocation"},
+		"audit.action.signin":                    {"Entrada", "Sign-in"},
+		"audit.action.signin_sso":                {"Entrada por login único", "Single sign-on"},
+		"audit.action.signout":                   {"Saída", "Sign-out"},
+		"audit.action.operator_added":            {"Operador criado", "Operator created"},
+		"audit.action.operator_removed":          {"Operador removido", "Operator removed"},
+		"audit.action.operator_password_changed": {"Senha do operador trocada", "Operator password changed"},
+		"audit.action.download_original":         {"Download do JSON original", "Original JSON downloaded"},
+		"audit.action.revoke":                    {"Revogação", "Revocation"},
 	})
 }
 
