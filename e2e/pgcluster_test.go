@@ -44,7 +44,7 @@ func startPostgres(t *testing.T) string {
 			t.Fatalf("running as root and the server refuses root: no postgres user to run it as: %v", err)
 		}
 	}
-	if c.dir, err = os.MkdirTemp("", "e2e-pg-"); err != nil {
+	if c.dir, err = os.MkdirTemp("", "e2e-pg-"); err != nil { //nolint:usetesting // chowned to the server's user and removed by stop (or the watchdog), not by t.TempDir
 		t.Fatal(err)
 	}
 	if c.as != nil {
