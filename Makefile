@@ -79,6 +79,12 @@ e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
 .PHONY: test
 test: pg-deps e2e-deps lint unit e2e ## everything CI runs
 
+.PHONY: cluster
+cluster: build pg-deps ## two replicas on a throwaway PostgreSQL behind haproxy on loopback (scripts/cluster.sh); Ctrl-C stops all
+	@command -v haproxy >/dev/null || { echo "cluster: installing haproxy from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq haproxy >/dev/null; }
+	scripts/cluster.sh $(BIN)
+
 .PHONY: load
 load: ## webhook load test, not part of make test: 50 deliveries/s + 200 slowloris for LOAD_SECONDS (default 60)
 	$(GO) test -tags load -count=1 -run TestWebhookLoad -timeout 10m -v ./e2e/

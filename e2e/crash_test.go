@@ -228,8 +228,9 @@ func crashFirst(s []string) string {
 
 // crashDelivery is one event webhook body (a JSON array of 1–3 envelopes) and the eventIds it carries.
 type crashDelivery struct {
-	body []byte
-	ids  []string
+	body         []byte
+	ids          []string
+	consentEvent bool // the replica test: one consent_authorised about a real consent
 }
 
 // newCrashDelivery builds a delivery in the documented envelope. The event names are ones the worker handles

@@ -112,7 +112,8 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-// portal is one running portal binary with its embedded sandbox.
+// portal is one running portal binary with its embedded sandbox (or, with KLAVI_BASE_URL, another's). URL is the
+// portal's PUBLIC_URL: with a load balancer in front, the balancer's.
 type portal struct {
 	URL, SandboxURL string
 	env             map[string]string // the environment it was started with
@@ -121,7 +122,11 @@ type portal struct {
 	done            chan error
 }
 
-var listening = regexp.MustCompile(`^(portal|sandbox) listening on (\S+)`)
+var (
+	listening = regexp.MustCompile(`^(portal|sandbox) listening on (\S+)`)
+	// usingKlavi is the banner's second line when KLAVI_BASE_URL is set: no embedded sandbox (SandboxURL stays "").
+	usingKlavi = regexp.MustCompile(`^using Klavi at (\S+)`)
+)
 
 // startPortal runs the binary on free ports with a fresh database under dir and extra environment.
 func startPortal(dir string, extra map[string]string) (*portal, error) {
@@ -157,6 +162,7 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 	found := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		external, announced := false, false
 		for sc.Scan() {
 			line := sc.Text()
 			_, _ = p.logs.Write([]byte("stdout: " + line + "\n"))
@@ -166,9 +172,13 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 				} else {
 					p.SandboxURL = m[2]
 				}
-				if p.URL != "" && p.SandboxURL != "" {
-					close(found)
-				}
+			}
+			if usingKlavi.MatchString(line) {
+				external = true
+			}
+			if !announced && p.URL != "" && (p.SandboxURL != "" || external) {
+				announced = true
+				close(found)
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
