@@ -172,3 +172,31 @@ func TestRecordMasksArguments(t *testing.T) {
 		t.Errorf("detail = %+v, want the CPF masked", tl)
 	}
 }
+
+// An inbox item applied again (taken over from a replica that died after applying it, before marking it
+// processed) changes nothing and writes no second timeline line.
+func TestConsentEventAppliedAgainIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	s, st, _ := newTestService(t)
+	ctx := context.Background()
+	body := []byte(`[{"eventId":"ev-1","eventName":"consent_rejected","payload":{"consents":{"consentId":"c1"}}}]`)
+	it := store.InboxItem{ID: 1, Kind: "event", Key: "ev-1", EventName: "consent_rejected", Body: body}
+	for range 2 {
+		if res, err := s.processInboxItem(ctx, it); err != nil || res != "processed" {
+			t.Fatalf("processInboxItem = %q, %v", res, err)
+		}
+	}
+	tl, _ := st.Timeline(ctx, "c1")
+	webhookLines, statusLines := 0, 0
+	for _, e := range tl {
+		switch e.Title.Key {
+		case consent.TLWebhook:
+			webhookLines++
+		case consent.TLStatusChanged:
+			statusLines++
+		}
+	}
+	if webhookLines != 1 || statusLines != 1 {
+		t.Errorf("timeline after applying twice: %d webhook lines, %d status lines; want 1 and 1", webhookLines, statusLines)
+	}
+}

@@ -46,8 +46,13 @@ func (s *Service) processInboxItem(ctx context.Context, it store.InboxItem) (str
 		if stale {
 			detail = consent.M(consent.TLEventIDStale, it.Key, string(c.Status))
 		}
-		// Written after the only call that may fail or panic, so a retried item does not log twice.
-		s.Record(ctx, c.ID, "webhook", consent.M(consent.TLWebhook, string(ev.EventName)), detail, true)
+		// Written after the only call that may fail or panic, so a retried item does not log twice; and only once
+		// per eventId, so that an item taken over from a replica that died after applying it is not logged again.
+		if seen, err := s.eventRecorded(ctx, c.ID, it.Key); err != nil {
+			return "", err
+		} else if !seen {
+			s.Record(ctx, c.ID, "webhook", consent.M(consent.TLWebhook, string(ev.EventName)), detail, true)
+		}
 		if _, err := s.ApplyStatus(ctx, c, status, granted, expire, FromWebhook); err != nil {
 			return "", err
 		}
@@ -87,4 +92,19 @@ func (s *Service) processInboxItem(ctx context.Context, it store.InboxItem) (str
 	default:
 		return "ignored: " + consent.CleanText(string(ev.EventName), 64), nil
 	}
+}
+
+// eventRecorded reports whether the consent's timeline already has the line of the consent event with this key.
+func (s *Service) eventRecorded(ctx context.Context, consentID, key string) (bool, error) {
+	tl, err := s.st.Timeline(ctx, consentID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range tl {
+		if e.Title.Key == consent.TLWebhook && (e.Detail.Key == consent.TLEventID || e.Detail.Key == consent.TLEventIDStale) &&
+			len(e.Detail.Args) > 0 && e.Detail.Args[0] == key {
+			return true, nil
+		}
+	}
+	return false, nil
 }
