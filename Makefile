@@ -72,7 +72,7 @@ unit: pg-deps ## vet + unit tests with the race detector; the store's tests run 
 	STORE_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -shuffle=on ./...
 
 .PHONY: e2e
-e2e: e2e-deps ## end-to-end tests: the real portal in headless chromium
+e2e: pg-deps e2e-deps ## end-to-end tests: the real portal in headless chromium (TestReplicas: two replicas on a throwaway PostgreSQL)
 	PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) \
 		$(GO) test -tags e2e -count=1 -timeout 15m ./e2e/...
 
