@@ -8,34 +8,26 @@ package store
 //   - STORE_BACKENDS: the backends to run, comma-separated (default "sqlite,postgres").
 //   - STORE_REQUIRE_POSTGRES=1 (set by make test): a PostgreSQL that cannot be found or started fails the postgres
 //     subtests; without it they are skipped, saying why.
-//   - STORE_PG_BIN: the directory of initdb and pg_ctl (default: the newest /usr/lib/postgresql/*/bin, else PATH).
+//   - PG_BIN: the directory of initdb and pg_ctl (default: the newest /usr/lib/postgresql/*/bin, else PATH).
 //
-// The server refuses to run as root, so as root the cluster is made and run by the "postgres" system user (Debian's
-// package creates it) through runuser, in a directory it owns; its socket lives there too and it listens on a free
-// loopback port only. A watchdog process stops it and removes the directory should this binary die without
-// cleaning up (a go test -timeout panic, say).
+// internal/pgtest starts the server (as the postgres user when we are root, with a watchdog that removes it should
+// this binary die without cleaning up); fsync is off, since these tests do not measure durability.
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin connection
+	"github.com/klavi-demo/portal/internal/pgtest"
 )
 
 type backend string
@@ -158,7 +150,7 @@ func freshPostgresDatabase(t testing.TB) string {
 		t.Fatal(fresh.err)
 	}
 	dropAtEnd(t, c, fresh.name)
-	return c.url(fresh.name)
+	return c.URL(fresh.name)
 }
 
 // emptyPostgresDatabase returns the URL of a new, empty database (no schema, no schema_migrations), dropped when the
@@ -173,7 +165,7 @@ func emptyPostgresDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	dropAtEnd(t, c, name)
-	return c.url(name)
+	return c.URL(name)
 }
 
 // dropAtEnd drops the database once the test is over (after the store's own Close: cleanups run last-in
@@ -201,11 +193,8 @@ func (c *cluster) createEmpty(ctx context.Context, name string) error {
 
 // cluster is a throwaway PostgreSQL server.
 type cluster struct {
-	dir   string // owned by the server's user: data/, the log and the socket
-	bin   string // where initdb and pg_ctl are
-	port  int
-	as    *user.User // run the server's commands as this user (nil: as ourselves)
-	admin *sql.DB    // the postgres database, for CREATE and DROP DATABASE
+	*pgtest.Server
+	admin *sql.DB // the postgres database, for CREATE and DROP DATABASE
 	fresh chan freshDB
 	done  chan struct{}
 	drops sync.WaitGroup
@@ -226,7 +215,7 @@ func (c *cluster) prepare() {
 	tmplErr := c.createEmpty(ctx, "t_template")
 	if tmplErr == nil {
 		var s *Store
-		if s, tmplErr = OpenPostgres(ctx, c.url("t_template"), nil); tmplErr == nil {
+		if s, tmplErr = OpenPostgres(ctx, c.URL("t_template"), nil); tmplErr == nil {
 			tmplErr = s.Close()
 		}
 	}
@@ -254,96 +243,19 @@ func (c *cluster) prepare() {
 // preparers is how many CREATE DATABASE statements prepare keeps running at once.
 const preparers = 2
 
-func (c *cluster) url(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
-}
-
-// command runs one of the server's programs (as the server's user when we are root).
-func (c *cluster) command(name string, args ...string) *exec.Cmd {
-	prog := filepath.Join(c.bin, name)
-	if c.as != nil {
-		return exec.Command("runuser", append([]string{"-u", c.as.Username, "--", prog}, args...)...)
-	}
-	return exec.Command(prog, args...)
-}
-
-func (c *cluster) run(name string, args ...string) error {
-	out, err := c.command(name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 func startCluster() (*cluster, error) {
-	bin, err := postgresBin()
+	srv, err := pgtest.Start(pgtest.Options{Prefix: "store-pg-", Fast: true, MaxConnections: 200})
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin}
-	if os.Geteuid() == 0 {
-		if c.as, err = user.Lookup("postgres"); err != nil {
-			return nil, fmt.Errorf("running as root, and the server refuses root: no postgres user to run it as: %w", err)
-		}
-	}
-	if c.dir, err = os.MkdirTemp("", "store-pg-"); err != nil {
-		return nil, err
-	}
-	if c.as != nil {
-		uid, _ := strconv.Atoi(c.as.Uid)
-		gid, _ := strconv.Atoi(c.as.Gid)
-		if err := os.Chown(c.dir, uid, gid); err != nil {
-			_ = os.RemoveAll(c.dir)
-			return nil, err
-		}
-	}
-	data := filepath.Join(c.dir, "data")
-	// --no-sync and fsync=off: the cluster holds test data for the length of one run; what the store promises
-	// about durability is the server's configuration in production, not something these tests measure.
-	if err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale",
-		"--no-sync"); err != nil {
-		_ = os.RemoveAll(c.dir)
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		if c.port, err = freePort(); err == nil {
-			err = c.run("pg_ctl", "-D", data, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "-o",
-				fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off "+
-					"-c synchronous_commit=off -c full_page_writes=off", c.port, c.dir), "start")
-		}
-		if err == nil {
-			break
-		}
-		if attempt == 2 { // a port taken between freePort and the server's bind, three times: give up
-			log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
-			_ = os.RemoveAll(c.dir)
-			return nil, fmt.Errorf("%w\n%s", err, log)
-		}
-	}
-	c.watchdog()
-	if c.admin, err = sql.Open("pgx", c.url("postgres")); err != nil {
+	c := &cluster{Server: srv}
+	if c.admin, err = sql.Open("pgx", c.URL("postgres")); err != nil {
 		c.stop()
 		return nil, err
 	}
 	c.fresh, c.done = make(chan freshDB, preparers), make(chan struct{})
 	go c.prepare()
 	return c, nil
-}
-
-// watchdog starts a detached shell that waits for this process to end and then stops the server and removes its
-// directory: the normal path (stop, from TestMain) has done both already, but a test binary killed on a timeout
-// runs no cleanup.
-func (c *cluster) watchdog() {
-	script := fmt.Sprintf(`while [ -d /proc/%d ]; do sleep 1; done; %s -D %s -m immediate stop >/dev/null 2>&1; rm -rf %s`,
-		os.Getpid(), filepath.Join(c.bin, "pg_ctl"), filepath.Join(c.dir, "data"), c.dir)
-	cmd := exec.Command("sh", "-c", script)
-	if c.as != nil {
-		cmd = exec.Command("runuser", "-u", c.as.Username, "--", "sh", "-c", script)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // not in our process group: survives its kill
-	if err := cmd.Start(); err == nil {
-		go func() { _ = cmd.Wait() }() // reaped if it ends first; otherwise it outlives us, as meant
-	}
 }
 
 func (c *cluster) stop() {
@@ -354,42 +266,7 @@ func (c *cluster) stop() {
 	if c.admin != nil {
 		_ = c.admin.Close()
 	}
-	if err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
+	if err := c.Stop("immediate"); err != nil {
 		fmt.Fprintln(os.Stderr, "store tests: stopping PostgreSQL:", err)
 	}
-	_ = os.RemoveAll(c.dir)
-}
-
-// postgresBin finds the directory of initdb and pg_ctl: STORE_PG_BIN, the newest Debian-style
-// /usr/lib/postgresql/<version>/bin, or PATH.
-func postgresBin() (string, error) {
-	if d := os.Getenv("STORE_PG_BIN"); d != "" {
-		return d, nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d, nil
-		}
-	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", errors.New("PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin, no pg_ctl in PATH; " +
-		"make pg-deps installs Debian's postgresql package)")
-}
-
-func pgVersion(binDir string) float64 {
-	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
-	return v
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
