@@ -167,37 +167,7 @@ func TestCrashDuringWebhookDeliveriesLosesNoAcknowledgedEvent(t *testing.T) {
 		t.Errorf("PRAGMA integrity_check = %q, want ok", integrity)
 	}
 
-	var missing, twice, unacked []string
-	for id := range acked {
-		switch stored[id] {
-		case 0:
-			missing = append(missing, id)
-		case 1:
-		default:
-			twice = append(twice, id)
-		}
-	}
-	for id, n := range stored {
-		if n > 1 && !acked[id] {
-			twice = append(twice, id)
-		}
-		if !acked[id] {
-			unacked = append(unacked, id)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(twice)
-	sort.Strings(unacked)
-	if len(missing) > 0 {
-		t.Errorf("%d acknowledged eventIds are not in the inbox (lost after a 2xx), e.g. %s", len(missing), crashFirst(missing))
-	}
-	if len(twice) > 0 {
-		t.Errorf("%d eventIds are in the inbox more than once, e.g. %s", len(twice), crashFirst(twice))
-	}
-	if len(unacked) > 0 {
-		t.Errorf("%d eventIds are stored but were never acknowledged, even after redelivery, e.g. %s",
-			len(unacked), crashFirst(unacked))
-	}
+	checkStoredOnce(t, acked, stored)
 	if len(acked) < minAcks {
 		t.Errorf("only %d eventIds acknowledged, want at least %d", len(acked), minAcks)
 	}
@@ -217,6 +187,39 @@ func crashAllAcked(acked map[string]bool, ids []string) bool {
 		}
 	}
 	return true
+}
+
+// checkStoredOnce fails t unless every acknowledged eventId is in the inbox exactly once and nothing else is: stored
+// counts the inbox rows per eventId.
+func checkStoredOnce(t *testing.T, acked map[string]bool, stored map[string]int) {
+	t.Helper()
+	var missing, twice, unacked []string
+	for id := range acked {
+		if stored[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, n := range stored {
+		if n > 1 {
+			twice = append(twice, id)
+		}
+		if !acked[id] {
+			unacked = append(unacked, id)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(twice)
+	sort.Strings(unacked)
+	if len(missing) > 0 {
+		t.Errorf("%d acknowledged eventIds are not in the inbox (lost after a 2xx), e.g. %s", len(missing), crashFirst(missing))
+	}
+	if len(twice) > 0 {
+		t.Errorf("%d eventIds are in the inbox more than once, e.g. %s", len(twice), crashFirst(twice))
+	}
+	if len(unacked) > 0 {
+		t.Errorf("%d eventIds are stored but were never acknowledged, even after redelivery, e.g. %s",
+			len(unacked), crashFirst(unacked))
+	}
 }
 
 func crashFirst(s []string) string {

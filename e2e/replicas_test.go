@@ -18,7 +18,6 @@ import (
 	"net/http/httputil"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,32 +277,7 @@ func TestReplicas(t *testing.T) {
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		t.Fatal(err)
 	}
-	var missing, twice, unacked []string
-	for id := range acked {
-		if stored[id] == 0 {
-			missing = append(missing, id)
-		}
-	}
-	for id, n := range stored {
-		if n > 1 {
-			twice = append(twice, id)
-		}
-		if !acked[id] {
-			unacked = append(unacked, id)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(twice)
-	sort.Strings(unacked)
-	if len(missing) > 0 {
-		t.Errorf("%d acknowledged eventIds are not in the inbox, e.g. %s", len(missing), crashFirst(missing))
-	}
-	if len(twice) > 0 {
-		t.Errorf("%d eventIds have more than one inbox row, e.g. %s", len(twice), crashFirst(twice))
-	}
-	if len(unacked) > 0 {
-		t.Errorf("%d eventIds are stored but were never acknowledged, e.g. %s", len(unacked), crashFirst(unacked))
-	}
+	checkStoredOnce(t, acked, stored)
 	if unprocessed > 0 {
 		t.Errorf("%d inbox rows were never processed", unprocessed)
 	}

@@ -155,20 +155,29 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]InboxItem, error
 	defer rows.Close()
 	var out []InboxItem
 	for rows.Next() {
-		var it InboxItem
-		var at int64
-		var processed sql.NullInt64
-		if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Kind, &it.Key, &it.EventName, &it.Body, &at, &processed,
-			&it.Result, &it.Attempts); err != nil {
+		it, err := scanInboxItem(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: pending inbox: %w", err)
 		}
-		it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: pending inbox: %w", err)
 	}
 	return out, nil
+}
+
+// scanInboxItem reads one row of inboxCols.
+func scanInboxItem(row interface{ Scan(...any) error }) (InboxItem, error) {
+	var it InboxItem
+	var at int64
+	var processed sql.NullInt64
+	if err := row.Scan(&it.ID, &it.DeliveryID, &it.Kind, &it.Key, &it.EventName, &it.Body, &at, &processed,
+		&it.Result, &it.Attempts); err != nil {
+		return InboxItem{}, err
+	}
+	it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
+	return it, nil
 }
 
 // ClaimInbox takes up to limit (<= 0 means 50; at most 1000) pending items for owner until now+lease, oldest
@@ -189,14 +198,10 @@ func (s *Store) ClaimInbox(ctx context.Context, owner string, lease time.Duratio
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var it InboxItem
-			var at int64
-			var processed sql.NullInt64
-			if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Kind, &it.Key, &it.EventName, &it.Body, &at, &processed,
-				&it.Result, &it.Attempts); err != nil {
+			it, err := scanInboxItem(rows)
+			if err != nil {
 				return err
 			}
-			it.ReceivedAt, it.ProcessedAt = fromUS(at), fromNullUS(processed)
 			out = append(out, it)
 		}
 		return rows.Err()
