@@ -378,8 +378,10 @@ func TestDeadlockVictimRunsAgain(t *testing.T) {
 	}
 	wg.Wait()
 	noErrors(t, errs)
-	if total := runs[0].Load() + runs[1].Load(); total != 3 {
-		t.Errorf("the transactions ran %d times in all, want 3 (one deadlock victim run again)", total)
+	// At least one victim ran again. PostgreSQL may abort the victim's second run too when the winner has not
+	// committed yet, so more than three runs in all is allowed; what matters is that both end committed once.
+	if total := runs[0].Load() + runs[1].Load(); total < 3 {
+		t.Errorf("the transactions ran %d times in all, want at least 3 (a deadlock victim run again)", total)
 	}
 	for _, id := range []string{"a", "b"} {
 		if c, err := s.Consent(ctx, id); err != nil || c.PollAttempts != 2 {
