@@ -3,13 +3,16 @@
 package e2e
 
 import (
+	"bytes"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/playwright-community/playwright-go"
+	"github.com/xuri/excelize/v2"
 )
 
 // Test tax ids: the sandbox's scenario catalogue (README) chooses behaviour by them.
@@ -192,6 +195,45 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	}
 	if strings.Contains(body, "529.982.247-25") || strings.Contains(body, "52998224725") {
 		t.Fatal("the CSV carries the CPF in clear")
+	}
+	checkSpreadsheetDownloads(t, page, strings.Count(body, "\n"))
+}
+
+// checkSpreadsheetDownloads downloads the "Excel (Brasil)" CSV and the .xlsx through the browser's own download
+// (a click, as a user does) and opens both: the same number of lines as the standard CSV, Brazilian number and
+// date formats, typed cells in the workbook.
+func checkSpreadsheetDownloads(t *testing.T, page playwright.Page, lines int) {
+	t.Helper()
+	save := func(testID string) []byte {
+		d, err := page.ExpectDownload(func() error { return page.GetByTestId(testID).Click() })
+		must(t, err, "download "+testID)
+		path, err := d.Path()
+		must(t, err, "downloaded file of "+testID)
+		b, err := os.ReadFile(path)
+		must(t, err, "read "+testID)
+		return b
+	}
+	br := string(save("download-csv-br"))
+	if !strings.HasPrefix(br, "\ufeffproduto;conta;data;") || strings.Count(br, "\n") != lines {
+		t.Fatalf("Excel (Brasil) CSV: starts %q, %d lines, want %d", br[:min(len(br), 30)], strings.Count(br, "\n"), lines)
+	}
+	if !regexp.MustCompile(`;\d{2}/\d{2}/\d{4};`).MatchString(br) || !regexp.MustCompile(`;-?\d+,\d{2,4}(;|\r?\n)`).MatchString(br) {
+		t.Error("Excel (Brasil) CSV: no dd/mm/aaaa date or decimal-comma amount")
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(save("download-xlsx")))
+	must(t, err, "open the xlsx")
+	defer f.Close()
+	sheet := f.GetSheetList()[0]
+	rows, err := f.GetRows(sheet)
+	must(t, err, "read the xlsx rows")
+	if len(rows) != lines || len(rows[0]) != 8 {
+		t.Fatalf("xlsx: %d rows of %d columns, want %d rows of 8", len(rows), len(rows[0]), lines)
+	}
+	if typ, _ := f.GetCellType(sheet, "G2"); typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber {
+		t.Errorf("xlsx: the first amount is of type %v, want a number", typ)
+	}
+	if shown, _ := f.GetCellValue(sheet, "C2"); !regexp.MustCompile(`^\d{2}/\d{2}/\d{4}$`).MatchString(shown) {
+		t.Errorf("xlsx: the first date shows %q, want dd/mm/yyyy", shown)
 	}
 }
 

@@ -156,10 +156,21 @@ func init() {
 		"rpt.paytype.A_PRAZO":                               {"Parcelado", "Instalments"},
 
 		// Raw JSON and downloads
-		"rpt.raw.summary":   {"JSON recebido (CPF/CNPJ mascarados)", "Received JSON (CPF/CNPJ masked)"},
-		"rpt.raw.truncated": {"Mostrando só o início; baixe o JSON para ver tudo.", "Showing only the beginning; download the JSON to see all of it."},
-		"rpt.downloads":     {"Downloads", "Downloads"},
-		"rpt.download.json": {"Baixar JSON", "Download JSON"},
-		"rpt.download.csv":  {"Baixar transações (CSV)", "Download transactions (CSV)"},
+		"rpt.raw.summary":    {"JSON recebido (CPF/CNPJ mascarados)", "Received JSON (CPF/CNPJ masked)"},
+		"rpt.raw.truncated":  {"Mostrando só o início; baixe o JSON para ver tudo.", "Showing only the beginning; download the JSON to see all of it."},
+		"rpt.downloads":      {"Downloads", "Downloads"},
+		"rpt.download.json":  {"Baixar JSON", "Download JSON"},
+		"rpt.download.csv":   {"Transações (CSV)", "Transactions (CSV)"},
+		"rpt.download.csvbr": {"Transações (CSV Excel Brasil)", "Transactions (CSV, Excel Brazil)"},
+		"rpt.download.xlsx":  {"Transações (Excel .xlsx)", "Transactions (Excel .xlsx)"},
+		"xlsx.sheet":         {"Transações", "Transactions"},
+		"xlsx.product":       {"Produto", "Product"},
+		"xlsx.account":       {"Conta ou cartão", "Account or card"},
+		"xlsx.date":          {"Data", "Date"},
+		"xlsx.description":   {"Descrição", "Description"},
+		"xlsx.type":          {"Tipo", "Type"},
+		"xlsx.creditdebit":   {"Crédito/débito", "Credit/debit"},
+		"xlsx.amount":        {"Valor (R$)", "Amount (R$)"},
+		"xlsx.balance":       {"Saldo (R$)", "Balance (R$)"},
 	})
 }

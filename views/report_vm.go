@@ -49,6 +49,8 @@ type ReportVM struct {
 	RawTruncated bool
 	JSONURL      string // download of the body, e.g. /reports/{id}/report.json
 	CSVURL       string // download of the transactions, e.g. /reports/{id}/transactions.csv
+	CSVBRURL     string // the same in the "Excel (Brasil)" dialect: /reports/{id}/transactions-br.csv
+	XLSXURL      string // the same as an Excel workbook: /reports/{id}/transactions.xlsx
 }
 
 // HasData reports whether there is anything to show besides the envelope.
