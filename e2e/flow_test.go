@@ -222,7 +222,7 @@ func checkSpreadsheetDownloads(t *testing.T, page playwright.Page, lines int) {
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(save("download-xlsx")))
 	must(t, err, "open the xlsx")
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sheet := f.GetSheetList()[0]
 	rows, err := f.GetRows(sheet)
 	must(t, err, "read the xlsx rows")

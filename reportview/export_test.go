@@ -143,4 +143,3 @@ func TestXLSX(t *testing.T) {
 		_ = f.Close()
 	}
 }
-
