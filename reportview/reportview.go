@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -432,6 +433,7 @@ func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Qu
 			Date:        txDate(e.tx),
 			Description: taxid.MaskText(e.tx.TransactionName),
 			Type:        cmp.Or(e.tx.Type, e.tx.SettlementType),
+			Kind:        accountKind(e.tx.Type, e.tx.TransactionName, e.tx.CreditDebitType),
 			Direction:   txDirection(e.tx.CreditDebitType),
 			Category:    categoryPath(e.tx.Category, e.tx.Subcategory, e.tx.ThirdCategory),
 			Future:      e.future,
@@ -520,6 +522,10 @@ func buildCardVM(k int, c *klavi.CreditCard) views.CardVM {
 	for i := range c.ClosedStatements {
 		vm.Closed = append(vm.Closed, buildBillVM(&c.ClosedStatements[i]))
 	}
+	// Newest bill first, whatever order the bank sent them in: by month, then due date (ISO strings sort by time).
+	slices.SortStableFunc(vm.Closed, func(a, b views.BillVM) int {
+		return cmp.Or(cmp.Compare(b.Month, a.Month), cmp.Compare(b.DueDate, a.DueDate))
+	})
 	return vm
 }
 
@@ -554,6 +560,7 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 			Date:        cmp.Or(t.TransactionDate, t.BillPostDate),
 			Description: taxid.MaskText(t.TransactionName),
 			Type:        t.TransactionType,
+			Kind:        cardKind(t.TransactionType, t.TransactionName, t.CreditDebitType, t.PayeeMCC),
 			PaymentType: t.PaymentType,
 			Brand:       t.Brand,
 			Category:    categoryPath(t.Category, t.Subcategory, t.ThirdCategory),
@@ -565,6 +572,7 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 		}
 		if t.PayeeMCC > 0 {
 			row.MCC = strconv.Itoa(t.PayeeMCC)
+			row.MCCName = mccGroup(t.PayeeMCC)
 		}
 		if t.PaymentType == "A_PRAZO" && t.ChargeNumber > 0 && t.ChargeIdentificator != "" {
 			row.Installment = t.ChargeIdentificator + "/" + strconv.Itoa(t.ChargeNumber)
@@ -574,6 +582,8 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 		}
 		b.Rows = append(b.Rows, row)
 	}
+	// Newest charge first, like an account statement.
+	slices.SortStableFunc(b.Rows, func(x, y views.CardTransactionRowVM) int { return cmp.Compare(y.Date, x.Date) })
 	return b
 }
 

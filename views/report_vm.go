@@ -89,6 +89,7 @@ type TransactionRowVM struct {
 	Date        string // ISO date
 	Description string
 	Type        string // Klavi `type`, e.g. PIX, TED, BOLETO, TARIFA_SERVICOS_AVULSOS (translated by the component)
+	Kind        string // catalogue key worked out when Type is OUTROS or empty (e.g. "rpt.kind.withdrawal"); shown instead
 	Amount      string // BRLSigned
 	Direction   Direction
 	Balance     string // running balance (BRL) after this transaction; "" when it cannot be known
@@ -142,9 +143,11 @@ type CardTransactionRowVM struct {
 	Date        string // ISO
 	Description string
 	Type        string // transactionType, e.g. PAGAMENTO, TARIFA, CASHBACK (translated by the component)
+	Kind        string // catalogue key worked out when Type is OUTROS (e.g. "rpt.kind.purchase"); shown instead
 	PaymentType string // A_VISTA, A_PRAZO
 	Installment string // "2/12" when chargeIdentificator/chargeNumber describe an installment; "" otherwise
 	MCC         string
+	MCCName     string // catalogue key of the MCC's category ("mcc.groceries"); "" when unknown
 	Brand       string // merchant brand (categorised variant)
 	Category    string
 	Amount      string // BRLSigned
@@ -160,6 +163,14 @@ func UsageClass(pct int) string {
 
 // codeLabel returns the translation registered under prefix+code, or a readable form of code itself ("SOME_CODE" →
 // "Some code") when the code is not one the portal knows: banks add values, and showing them beats hiding them.
+// typeLabel is the text of a transaction's type column: the worked-out kind when there is one, else the bank's type.
+func typeLabel(ctx context.Context, kind, prefix, code string) string {
+	if kind != "" {
+		return T(ctx, kind)
+	}
+	return codeLabel(ctx, prefix, code)
+}
+
 func codeLabel(ctx context.Context, prefix, code string) string {
 	if code == "" {
 		return ""
