@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +183,7 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 		"transactions carry their types")
 	checkKnownBalance(t, page, "pf_checking_account", "52998224725", "341")
 	shot(t, page, "report-desktop")
+	checkCharts(t, page, "the checking account report")
 	visible(t, page.GetByTestId("download-csv"), "CSV download")
 	visible(t, page.GetByTestId("raw-json"), "raw JSON")
 
@@ -197,6 +200,66 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 		t.Fatal("the CSV carries the CPF in clear")
 	}
 	checkSpreadsheetDownloads(t, page, strings.Count(body, "\n"))
+
+	// On a phone the summary and charts come first and fit the screen.
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "report-phone")
+	must(t, page.SetViewportSize(1280, 900), "desktop width")
+
+	// The card report: the open bill by category and the bills over time, newest bill first below.
+	_, err = page.GoBack()
+	must(t, err, "back to the consent")
+	must(t, page.GetByTestId("report-item").Filter(playwright.LocatorFilterOptions{HasText: "pf_credit_card"}).First().Click(),
+		"open the credit card report")
+	cards := page.GetByTestId("card-insights").First()
+	visible(t, cards, "card insights")
+	if _, err := cards.Screenshot(playwright.LocatorScreenshotOptions{
+		Path: playwright.String(filepath.Join(artifacts, "screens", "card-insights-desktop.png"))}); err != nil {
+		t.Logf("card insights screenshot: %v", err)
+	}
+	n, err := cards.GetByTestId("chart-bars").Count()
+	must(t, err, "count the card charts")
+	if n < 1 {
+		t.Error("the card report has no chart")
+	}
+	must(t, expect.Locator(cards.GetByTestId("chart-bars").First().Locator("li").First()).ToContainText("R$"),
+		"bars carry their amounts as text")
+	shot(t, page, "report-card-desktop")
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "report-card-phone")
+}
+
+// checkCharts: the report's insights show money in and out and at least one chart, each with an SVG title and
+// description (line) or readable bars, and its data as a table that opens.
+func checkCharts(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	ins := page.GetByTestId("insights").First()
+	visible(t, ins, "insights of "+what)
+	must(t, expect.Locator(ins.GetByTestId("insight-in")).ToHaveText(regexp.MustCompile(`R\$`)), "money in of "+what)
+	must(t, expect.Locator(ins.GetByTestId("insight-out")).ToHaveText(regexp.MustCompile(`R\$`)), "money out of "+what)
+	line := ins.GetByTestId("chart-line").First()
+	visible(t, line, "balance chart of "+what)
+	svg := line.GetByTestId("chart-svg")
+	must(t, expect.Locator(svg).ToHaveAttribute("role", "img"), "the chart is an image to assistive technology")
+	title, err := svg.Locator("title").TextContent()
+	must(t, err, "chart title")
+	desc, err := svg.Locator("desc").TextContent()
+	must(t, err, "chart description")
+	if title == "" || !strings.Contains(desc, "R$") {
+		t.Errorf("%s: chart title %q, description %q", what, title, desc)
+	}
+	data := line.GetByTestId("chart-data")
+	must(t, data.Locator("summary").Click(), "open the chart's data")
+	rows, err := data.Locator("tbody tr").Count()
+	must(t, err, "count the chart's data rows")
+	must(t, data.Locator("summary").Click(), "close the chart's data")
+	if _, err := ins.Screenshot(playwright.LocatorScreenshotOptions{
+		Path: playwright.String(filepath.Join(artifacts, "screens", "insights-"+strconv.Itoa(page.ViewportSize().Width)+".png"))}); err != nil {
+		t.Logf("insights screenshot: %v", err)
+	}
+	if rows < 2 {
+		t.Errorf("%s: the chart's data table has %d rows", what, rows)
+	}
 }
 
 // checkSpreadsheetDownloads downloads the "Excel (Brasil)" CSV and the .xlsx through the browser's own download

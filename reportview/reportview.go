@@ -409,6 +409,7 @@ func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Qu
 	}
 
 	ledger := accountLedger(a)
+	vm.Insights = accountInsights(ledger, vm.Categorized)
 	total := len(ledger)
 	pages := max(1, (total+q.PerPage-1)/q.PerPage)
 	page := 1
@@ -515,6 +516,7 @@ func buildCardVM(k int, c *klavi.CreditCard) views.CardVM {
 		}
 		vm.UsageClass = views.UsageClass(vm.UsagePct)
 	}
+	vm.Insights = cardInsights(c)
 	if c.OpenStatement != nil {
 		b := buildBillVM(c.OpenStatement)
 		vm.Open = &b

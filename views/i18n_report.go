@@ -191,6 +191,24 @@ func init() {
 		"rpt.kind.credit":     {"Crédito", "Credit"},
 		"rpt.kind.transfer":   {"Transferência", "Transfer"},
 
+		// Insights and charts (chart.templ)
+		"ins.title":         {"Resumo de %s a %s", "Summary from %s to %s"},
+		"ins.in":            {"Entradas", "Money in"},
+		"ins.out":           {"Saídas", "Money out"},
+		"ins.net":           {"Resultado do período", "Net for the period"},
+		"ins.balance":       {"Saldo ao longo do tempo", "Balance over time"},
+		"ins.categories":    {"Gastos por categoria", "Spending by category"},
+		"ins.card":          {"Resumo do cartão", "Card summary"},
+		"ins.card.open":     {"Fatura aberta por categoria", "Open bill by category"},
+		"ins.card.bills":    {"Faturas ao longo do tempo", "Bills over time"},
+		"ins.other":         {"Outras categorias", "Other categories"},
+		"ins.uncategorized": {"Sem categoria", "Uncategorised"},
+		"chart.line.desc":   {"Linha de %s a %s; menor valor %s, maior valor %s. Os dados estão na tabela abaixo.", "Line from %s to %s; lowest %s, highest %s. The data is in the table below."},
+		"chart.data":        {"Ver dados do gráfico", "Show the chart's data"},
+		"chart.col.date":    {"Data", "Date"},
+		"chart.col.label":   {"Item", "Item"},
+		"chart.col.value":   {"Valor", "Amount"},
+
 		// Raw JSON and downloads
 		"rpt.raw.summary":    {"JSON recebido (CPF/CNPJ mascarados)", "Received JSON (CPF/CNPJ masked)"},
 		"rpt.raw.truncated":  {"Mostrando só o início; baixe o JSON para ver tudo.", "Showing only the beginning; download the JSON to see all of it."},

@@ -70,7 +70,8 @@ type AccountVM struct {
 	Blocked   string // BRL
 	Invested  string // BRL, "" when the bank did not send it
 
-	Categorized bool // some transaction has a category: show the category column
+	Categorized bool        // some transaction has a category: show the category column
+	Insights    *InsightsVM // nil when there is nothing to summarise
 	Rows        []TransactionRowVM
 	Page        PageVM
 }
@@ -124,8 +125,9 @@ type CardVM struct {
 	// UsageClass is a CSS class "usage-0" … "usage-100" in steps of 10 (CSP forbids inline widths).
 	UsageClass string
 
-	Open   *BillVM
-	Closed []BillVM
+	Insights *CardInsightsVM // nil when there is nothing to chart
+	Open     *BillVM
+	Closed   []BillVM
 }
 
 // BillVM is a credit card statement (fatura).
