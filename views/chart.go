@@ -152,4 +152,3 @@ func barPoints(c *BarChartVM) []ChartPointVM {
 	}
 	return out
 }
-
