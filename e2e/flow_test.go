@@ -151,6 +151,10 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	page := desktop(t)
 	start(t, page, shared, "personal", "52998224725")
 	shot(t, page, "picker-desktop")
+	// A partial outage is offered with a warning; a full outage is not offered.
+	visible(t, page.GetByTestId("institution-104").GetByTestId("badge-degraded"), "CAIXA's partial-outage badge")
+	visible(t, page.GetByTestId("choose-104"), "CAIXA still choosable")
+	must(t, expect.Locator(page.GetByTestId("choose-212")).ToHaveCount(0), "Banco Original (full outage) not choosable")
 
 	// Search ignores accents and case: "itau" finds Itaú and hides the others.
 	must(t, page.GetByTestId("institution-search").Fill("itau"), "search")
@@ -427,6 +431,7 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 		playwright.LocatorAssertionsToHaveAttributeOptions{Timeout: playwright.Float(30000)}), "the reconciler authorises the consent")
 	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Autorizado"), "status badge in Portuguese")
 	poll := page.Locator(`[data-testid="timeline-entry"][data-kind="poll"]`).Filter(playwright.LocatorFilterOptions{HasText: "AUTHORISED"})
+	openTech(t, page)
 	must(t, expect.Locator(poll.First()).ToBeVisible(), "the timeline shows the poll that saw AUTHORISED")
 	must(t, expect.Locator(poll.First()).ToContainText("consulta: GET /consents/{id}"), "the poll entry in Portuguese")
 	must(t, expect.Locator(page.Locator(`[data-testid="timeline-entry"][data-kind="callback"]`)).ToHaveCount(0),
@@ -466,6 +471,7 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 	// user reloads until the timeline shows it.
 	revoked := page.Locator(`[data-testid="timeline-entry"][data-kind="webhook"]`).
 		Filter(playwright.LocatorFilterOptions{HasText: "webhook consent_revoked, assinatura válida"})
+	openTech(t, page) // stays open across the reloads (app.js remembers it for this page)
 	visibleAfterReloads(t, page, revoked.First(), "the consent_revoked webhook on the timeline", 20*time.Second)
 	must(t, expect.Locator(revoked).ToHaveCount(1), "the consent_revoked webhook is on the timeline once")
 	expectStatus(t, page, "REVOKED")
@@ -594,12 +600,18 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	oldConsent := page.URL()
 	expectStatus(t, page, "REJECTED")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "pt-BR"), "html lang pt-BR")
-	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Recusado"), "status badge in Portuguese")
+	// Klavi says REJECTED, but nobody declined: the badge says the link expired.
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Link expirado"), "status badge: the link expired")
 	visible(t, page.GetByTestId("consent-error"), "the reason")
 	must(t, expect.Locator(page.GetByTestId("consent-error")).ToContainText(msgLinkExpired), "the expired-link message")
 	must(t, expect.Locator(page.GetByTestId("consent-error")).Not().ToContainText(msgAccessDenied),
 		"not \"you declined\": the user never saw the bank")
+	must(t, expect.Locator(page.GetByTestId("consent-tip")).ToContainText("60 segundos"), "a tip for this failure")
+	visible(t, page.GetByTestId("choose-another"), "a way to another bank")
 	shot(t, page, "consent-link-expired-desktop")
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "consent-link-expired-phone")
+	must(t, page.SetViewportSize(1280, 900), "desktop width")
 
 	// Try again: a new consent, a new 303, and the bank's login page (not its error page) this time.
 	must(t, page.GetByTestId("try-again").Click(), "try again")
@@ -612,6 +624,13 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	_, err = page.Goto(oldConsent)
 	must(t, err, "reopen the expired consent")
 	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("nova tentativa"), "the retry is on the old consent's timeline")
+
+	// Choose another bank: back to the picker of the same flow, and on to a different institution.
+	must(t, page.GetByTestId("choose-another").Click(), "choose another bank")
+	visible(t, page.GetByTestId("institution-260"), "the institution picker")
+	must(t, page.GetByTestId("choose-260").Click(), "choose Nubank instead")
+	visible(t, page.GetByTestId("consent-submit"), "the consent confirmation for the other bank")
+	must(t, expect.Locator(page.GetByTestId("consent-submit")).ToBeEnabled(), "ready to go to the other bank")
 }
 
 func TestPhoneScreens(t *testing.T) {
@@ -711,6 +730,20 @@ func createConsentNoFollow(t *testing.T, page playwright.Page, p *portal, instit
 }
 
 // queryParam returns one query parameter of a URL the browser requested.
+// openTech unfolds the consent page's "Detalhes técnicos" (folded for end users), where the timeline is.
+func openTech(t *testing.T, page playwright.Page) {
+	t.Helper()
+	tech := page.GetByTestId("tech-details")
+	open, err := tech.GetAttribute("open")
+	must(t, err, "read the technical details' state")
+	if open == "" {
+		if ok, _ := tech.Evaluate("d => d.open", nil); ok != true {
+			must(t, tech.Locator("summary").Click(), "open the technical details")
+		}
+	}
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToBeVisible(), "the timeline is shown")
+}
+
 func queryParam(t *testing.T, raw, name string) string {
 	t.Helper()
 	u, err := url.Parse(raw)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/klavi-demo/portal/klavi"
@@ -198,4 +199,48 @@ func add(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return a + b, true
+}
+
+// Figures are a report's key figures for its card on the consent page: the available balance of its accounts
+// (summed when several), how many transactions, and for cards the open bill and the available limit. None when
+// the report has no data the portal reads.
+func Figures(rep *klavi.Report) []views.ReportFigure {
+	if rep == nil {
+		return nil
+	}
+	var out []views.ReportFigure
+	accounts := append(append([]klavi.Account(nil), rep.CheckingAccounts...), rep.SavingsAccounts...)
+	if len(accounts) > 0 {
+		var sum int64
+		var n int
+		ok := true
+		for i := range accounts {
+			u, err := accounts[i].Balances.AvailableAmount.Amount.Units()
+			if err != nil || (u > 0 && sum > math.MaxInt64-u) || (u < 0 && sum < math.MinInt64-u) {
+				ok = false
+				break
+			}
+			sum += u
+			n += len(accounts[i].TransactionDetails)
+		}
+		if ok {
+			out = append(out, views.ReportFigure{LabelKey: "fig.balance", Value: views.BRL(sum)})
+		}
+		out = append(out, views.ReportFigure{LabelKey: "fig.transactions", Value: strconv.Itoa(n)})
+	}
+	for i := range rep.CreditCards {
+		c := &rep.CreditCards[i]
+		if c.OpenStatement != nil {
+			if v, _, ok := reportMoney(c.OpenStatement.BillTotalAmount); ok {
+				out = append(out, views.ReportFigure{LabelKey: "fig.open_bill", Value: v})
+			}
+		}
+		if c.Limit != nil {
+			if v, _, ok := reportMoney(c.Limit.AvailableAmount); ok {
+				out = append(out, views.ReportFigure{LabelKey: "fig.limit_available", Value: v})
+			}
+		}
+		break // the first card is the card's summary; the report page shows them all
+	}
+	return out
 }

@@ -191,6 +191,12 @@ func init() {
 		"rpt.kind.credit":     {"Crédito", "Credit"},
 		"rpt.kind.transfer":   {"Transferência", "Transfer"},
 
+		// Key figures on the consent page's report cards (reportview.Figures)
+		"fig.balance":         {"Saldo disponível", "Available balance"},
+		"fig.transactions":    {"Transações", "Transactions"},
+		"fig.open_bill":       {"Fatura aberta", "Open bill"},
+		"fig.limit_available": {"Limite disponível", "Available limit"},
+
 		// Insights and charts (chart.templ)
 		"ins.title":         {"Resumo de %s a %s", "Summary from %s to %s"},
 		"ins.in":            {"Entradas", "Money in"},
