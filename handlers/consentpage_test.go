@@ -35,7 +35,7 @@ func TestConsentPageWaysBack(t *testing.T) {
 		t.Errorf("tip = %q", tip)
 	}
 	for _, tid := range []string{"try-again", "choose-another"} {
-		if doc.Find(`[data-testid="` + tid + `"]`).Length() != 1 {
+		if doc.Find(`[data-testid="`+tid+`"]`).Length() != 1 {
 			t.Errorf("the owner's page lacks %s", tid)
 		}
 	}

@@ -228,8 +228,8 @@ func Figures(rep *klavi.Report) []views.ReportFigure {
 		}
 		out = append(out, views.ReportFigure{LabelKey: "fig.transactions", Value: strconv.Itoa(n)})
 	}
-	for i := range rep.CreditCards {
-		c := &rep.CreditCards[i]
+	if len(rep.CreditCards) > 0 {
+		c := &rep.CreditCards[0] // the first card sums up the report; the report page shows them all
 		if c.OpenStatement != nil {
 			if v, _, ok := reportMoney(c.OpenStatement.BillTotalAmount); ok {
 				out = append(out, views.ReportFigure{LabelKey: "fig.open_bill", Value: v})
@@ -240,7 +240,6 @@ func Figures(rep *klavi.Report) []views.ReportFigure {
 				out = append(out, views.ReportFigure{LabelKey: "fig.limit_available", Value: v})
 			}
 		}
-		break // the first card is the card's summary; the report page shows them all
 	}
 	return out
 }

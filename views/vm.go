@@ -57,7 +57,7 @@ type InstitutionItem struct {
 	BusinessType                          string   // NATURAL, LEGAL, BOTH or ""
 	Resources                             []string // availableResources
 	Beta, Outage, OpenData                bool
-	Degraded                              bool // a partial outage: choosable, with a warning
+	Degraded                              bool   // a partial outage: choosable, with a warning
 	OtherPerson                           bool   // serves only the other person type than the flow's
 	Search                                string // accent- and case-folded name + code, for live filtering
 	Hidden                                bool   // filtered out (kept in the page so JS can show it again)
