@@ -46,7 +46,7 @@ func loadAxe() (string, error) {
 			axeErr = fmt.Errorf("axe-core not found: run make e2e-deps (or set AXE_PATH)")
 			return
 		}
-		b, err := os.ReadFile(path) //nolint:gosec // G304: a test reads the axe-core file make e2e-deps installed
+		b, err := os.ReadFile(path)
 		if err != nil {
 			axeErr = err
 			return
