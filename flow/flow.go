@@ -75,7 +75,8 @@ type Service struct {
 	retention    time.Duration
 	klaviTimeout time.Duration
 
-	wake chan struct{} // nudges the inbox worker right after a webhook was stored
+	wake    chan struct{} // nudges the inbox worker right after a webhook was stored
+	changes changes       // wakes the live pages watching a consent (changes.go)
 	// replica names this process in the inbox claims it makes (docs/reliability.md#replicas).
 	replica string
 }
@@ -139,6 +140,7 @@ func (s *Service) Record(ctx context.Context, consentID, kind string, title, det
 	if err != nil {
 		s.log.WarnContext(ctx, "timeline write failed", "kind", kind, "err", taxid.MaskErr(err))
 	}
+	s.Changed(consentID) // after the write: a woken page reads it
 }
 
 // masked returns m with every argument passed through taxid.MaskText.

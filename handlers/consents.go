@@ -1,9 +1,13 @@
 package handlers
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,24 +217,87 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 		m.Step = views.StepData
 	}
 	m.Refresh = vm.Live
+	if vm.Live {
+		// The first long poll waits for a change of what this page shows.
+		if _, vm.LiveETag, err = renderLive(r, vm); err != nil {
+			return err
+		}
+	}
 	s.pageMeta(w, r, http.StatusOK, m, views.ConsentPage(vm))
 	return nil
 }
 
-// handleConsentLive answers GET /consents/{id}/live: the live fragment of the consent page (no layout).
+// handleConsentLive answers GET /consents/{id}/live: the live fragment of the consent page (no layout), with an
+// ETag of its bytes. With ?wait=1 and If-None-Match naming the fragment the page already shows, it is a long poll:
+// the answer waits until the fragment differs (woken at once by this replica's changes, and reading the database
+// every second for the other replicas' changes) or liveWaitMax passes (304), so a report shows the moment it is
+// stored instead of at the next fixed interval (docs/architecture.md#live-pages).
 func (s *Server) handleConsentLive(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.consentParam(r)
 	if err != nil {
 		return err
 	}
-	vm, err := s.consentVM(r, c)
-	if err != nil {
-		return err
+	prev := r.Header.Get("If-None-Match")
+	wait := r.URL.Query().Get("wait") == "1" && prev != ""
+	var changed <-chan struct{}
+	if wait {
+		ch, stop := s.flow.Watch(c.ID)
+		defer stop()
+		changed = ch
 	}
-	w.Header().Set("X-Live", map[bool]string{true: "on", false: "off"}[vm.Live])
-	s.render(w, r, http.StatusOK, views.ConsentLive(vm))
-	return nil
+	deadline := time.NewTimer(cmp.Or(s.liveWait, liveWaitMax))
+	defer deadline.Stop()
+	recheck := time.NewTicker(liveRecheck)
+	defer recheck.Stop()
+	for {
+		vm, err := s.consentVM(r, c)
+		if err != nil {
+			return err
+		}
+		body, etag, err := renderLive(r, vm)
+		if err != nil {
+			return err
+		}
+		h := w.Header()
+		h.Set("X-Live", map[bool]string{true: "on", false: "off"}[vm.Live])
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "no-store")
+		if !wait || etag != prev || !vm.Live {
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(body)
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-recheck.C:
+		case <-deadline.C:
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		case <-r.Context().Done():
+			return nil
+		}
+		if c, err = s.st.Consent(r.Context(), c.ID); err != nil {
+			return err
+		}
+	}
 }
+
+// renderLive renders the live fragment and names it: the ETag is a hash of its bytes.
+func renderLive(r *http.Request, vm views.ConsentVM) ([]byte, string, error) {
+	var buf bytes.Buffer
+	if err := views.ConsentLive(vm).Render(r.Context(), &buf); err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return buf.Bytes(), `"` + hex.EncodeToString(sum[:12]) + `"`, nil
+}
+
+// Live page long poll: the longest wait (well under the server's write timeout) and how often a waiting request
+// reads the database for changes made by another replica.
+const (
+	liveWaitMax = 25 * time.Second
+	liveRecheck = time.Second
+)
 
 func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, error) {
 	ctx := r.Context()
@@ -276,8 +343,8 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	}
 	vm.Operator = s.operator(r) != nil
 	if c.ReportsRequestedAt != nil && status == consent.Authorised {
-		vm.ReportsWaiting = s.now().Sub(*c.ReportsRequestedAt).Truncate(time.Second)
-		vm.ReportsSlow = vm.ReportsWaiting > reportsSlowAfter
+		vm.ReportsRequestedAt = *c.ReportsRequestedAt
+		vm.ReportsSlow = s.now().Sub(*c.ReportsRequestedAt) > reportsSlowAfter
 	}
 	for _, e := range tl {
 		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At,

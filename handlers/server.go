@@ -85,6 +85,8 @@ type Server struct {
 	insts institutionCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
+	// liveWait overrides liveWaitMax (tests).
+	liveWait time.Duration
 	// figures keeps the consent page's report key figures (consents.go).
 	figures reportFigures
 	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).

@@ -174,7 +174,7 @@ func init() {
 		"consent.report_received":                 {"Recebido em %s", "Received on %s"},
 		"consent.report_open":                     {"Ver relatório", "Open report"},
 		"consent.reports_expected":                {"Costumam chegar em alguns segundos; em instituições reais podem levar alguns minutos. Esta página se atualiza sozinha.", "They usually arrive within seconds; with real institutions they may take a few minutes. This page updates itself."},
-		"consent.reports_waited":                  {"Solicitados há %d s. Costumam chegar em alguns segundos; em instituições reais podem levar alguns minutos. Esta página se atualiza sozinha.", "Requested %d s ago. They usually arrive within seconds; with real institutions they may take a few minutes. This page updates itself."},
+		"consent.reports_waited":                  {"Solicitados em %s. Costumam chegar em alguns segundos; em instituições reais podem levar alguns minutos. Esta página se atualiza sozinha.", "Requested on %s. They usually arrive within seconds; with real institutions they may take a few minutes. This page updates itself."},
 		"consent.reports_slow":                    {"Está demorando mais que o normal. Você pode fechar esta página: os relatórios ficam guardados e aparecem em “Meus consentimentos” quando chegarem.", "This is taking longer than usual. You can close this page: the reports are kept and show up under “My consents” when they arrive."},
 		"pending.bank":                            {"Abrindo a instituição…", "Opening the institution…"},
 		"pending.wait":                            {"Aguarde…", "Please wait…"},

@@ -286,10 +286,11 @@ func consentAnnouncement(ctx context.Context, vm ConsentVM) string {
 	return s
 }
 
-// reportsExpected tells how long the reports have been awaited and how long they usually take.
+// reportsExpected tells when the reports were requested and how long they usually take.
 func reportsExpected(ctx context.Context, vm ConsentVM) string {
-	if vm.ReportsWaiting <= 0 {
+	if vm.ReportsRequestedAt.IsZero() {
 		return T(ctx, "consent.reports_expected")
 	}
-	return Tf(ctx, "consent.reports_waited", int(vm.ReportsWaiting.Seconds()))
+	// A time of day, not "n seconds ago": the live fragment must not change while nothing happens.
+	return Tf(ctx, "consent.reports_waited", TimeFor(ctx, vm.ReportsRequestedAt))
 }

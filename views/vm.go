@@ -125,13 +125,14 @@ type ConsentVM struct {
 	CanRetry, CanRevoke, Live        bool
 	ReportsRequested                 bool
 	ReportRequestID                  string
-	Products                         []string // the products the portal requests for this person type, in display order
-	StatusKey                        string   // catalogue key overriding the badge's label (an expired bank link is not "rejected")
-	TipKey                           string   // a short tip for the failure shown in consent-error; "" when none
-	CanChooseAnother                 bool     // the failure can be left by choosing another bank on this browser's link
-	Operator                         bool     // an operator is reading: the technical details start open
-	ReportsWaiting                   time.Duration
-	ReportsSlow                      bool // reports are still expected after longer than they usually take
+	Products                         []string  // the products the portal requests for this person type, in display order
+	StatusKey                        string    // catalogue key overriding the badge's label (an expired bank link is not "rejected")
+	TipKey                           string    // a short tip for the failure shown in consent-error; "" when none
+	CanChooseAnother                 bool      // the failure can be left by choosing another bank on this browser's link
+	Operator                         bool      // an operator is reading: the technical details start open
+	ReportsRequestedAt               time.Time // when the reports were asked for; zero when they were not (yet)
+	LiveETag                         string    // the ETag of the live fragment as first rendered (the page, not the fragment)
+	ReportsSlow                      bool      // reports are still expected after longer than they usually take
 	Timeline                         []TimelineItem
 	Reports                          []ReportItem
 }

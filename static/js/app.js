@@ -182,19 +182,27 @@
     if (!box) return;
     announce(box, true);
     if (box.dataset.live !== "on") return;
-    var url = box.dataset.liveUrl;
-    var timer = null;
+    // A long poll: the server answers when the fragment changes (or with 304 after a while); the ETag names the
+    // fragment shown. Without JavaScript, <noscript> refreshes the whole page instead.
+    var url = box.dataset.liveUrl + "?wait=1";
+    var etag = box.dataset.liveEtag || null;
     var last = null;
+    var failures = 0;
     function tick() {
-      fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
+      var headers = { "Accept": "text/html" };
+      if (etag) headers["If-None-Match"] = etag;
+      fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
         .then(function (res) {
-          if (!res.ok) throw new Error("status " + res.status);
           var live = res.headers.get("X-Live");
+          if (res.status === 304) return { html: null, live: live };
+          if (!res.ok) throw new Error("status " + res.status);
+          etag = res.headers.get("ETag");
           return res.text().then(function (html) { return { html: html, live: live }; });
         })
         .then(function (r) {
+          failures = 0;
           // Swap only when something changed: keeps focus and avoids moving targets under the pointer.
-          if (r.html !== last) {
+          if (r.html !== null && r.html !== last) {
             last = r.html;
             box.innerHTML = r.html;
             wireLogos(box);
@@ -202,11 +210,14 @@
             announce(box, false);
           }
           box.dataset.live = r.live === "on" ? "on" : "off";
-          if (r.live === "on") timer = setTimeout(tick, 1500);
+          if (r.live === "on") setTimeout(tick, 100);
         })
-        .catch(function () { timer = setTimeout(tick, 3000); });
+        .catch(function () {
+          failures++;
+          setTimeout(tick, Math.min(30000, 1000 * Math.pow(2, Math.min(failures, 5))));
+        });
     }
-    timer = setTimeout(tick, 1500);
+    tick();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
