@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/pprof" //nolint:gosec // G108: its handlers go on Handler's own mux, served only on METRICS_ADDR; the DefaultServeMux it also fills is never served
+	"net/http/pprof" // its handlers go on Handler's own mux; the DefaultServeMux its init also fills is never served
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"

@@ -313,16 +313,16 @@ func TestHandlerServesMetricsAndProfilerOnly(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t *testing.T, u string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := http.DefaultClient.Get(u)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("GET %s: %v", u, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("GET %s: %v", u, err)
 	}
 	return resp.StatusCode, string(b)
 }
