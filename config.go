@@ -61,10 +61,26 @@ var settings = []setting{
 	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them", ""},
 	{"WEBHOOK_ALLOWLIST", "", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy", "empty: any source (the signature decides)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", ""},
+	{"LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object per line)", ""},
+	{"METRICS_ADDR", "127.0.0.1:9091", "where /metrics (Prometheus) and /debug/pprof/ (Go's profiler) listen, apart from ADDR; keep it private. Empty or off: no such listener", ""},
 	{"OIDC_ISSUER", "", "OpenID Connect provider for operators' single sign-on, e.g. https://accounts.google.com (http only for a loopback host); register PUBLIC_URL/login/oidc/callback there", "empty: single sign-on off"},
 	{"OIDC_CLIENT_ID", "", "the portal's client id at that provider (required with OIDC_ISSUER)", "empty"},
 	{"OIDC_CLIENT_SECRET", "", "its client secret (required with OIDC_ISSUER)", "empty"},
 	{"OIDC_ALLOWED_EMAILS", "", "who may sign in by single sign-on: comma-separated addresses or @domain entries, case-insensitive (required with OIDC_ISSUER)", "empty"},
+}
+
+// metricsOff turns the metrics listener off: METRICS_ADDR=off, or METRICS_ADDR set to the empty string, which
+// osGetenv reads as off (an unset METRICS_ADDR takes the default).
+const metricsOff = "off"
+
+// osGetenv is the environment as run reads it: os.Getenv, except that METRICS_ADDR set to the empty string reads
+// as "off". os.Getenv cannot tell empty from unset, and every other setting treats both as "use the default".
+func osGetenv(name string) string {
+	v, set := os.LookupEnv(name)
+	if name == "METRICS_ADDR" && set && strings.TrimSpace(v) == "" {
+		return metricsOff
+	}
+	return v
 }
 
 // defaultOf returns a variable's default from settings. A name missing from the table is a programming error,
@@ -125,6 +141,8 @@ type config struct {
 	Retention                                 time.Duration // 0: keep forever
 	AutoReports                               bool
 	LogLevel                                  slog.Level
+	LogFormat                                 string // "text" or "json"
+	MetricsAddr                               string // "": no metrics listener
 	WebhookAllowlist                          []netip.Prefix
 	// Single sign-on: all set, or OIDCIssuer empty (off).
 	OIDCIssuer, OIDCClientID, OIDCClientSecret string
@@ -212,6 +230,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))
+	}
+	if c.LogFormat = strings.ToLower(env("LOG_FORMAT")); c.LogFormat != "text" && c.LogFormat != "json" {
+		check(errors.New("LOG_FORMAT: want text or json"))
+	}
+	if v := env("METRICS_ADDR"); !strings.EqualFold(v, metricsOff) {
+		c.MetricsAddr = v
+		check(validAddr("METRICS_ADDR", v))
 	}
 	c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret = env("OIDC_ISSUER"), env("OIDC_CLIENT_ID"), env("OIDC_CLIENT_SECRET")
 	if allowed := env("OIDC_ALLOWED_EMAILS"); c.OIDCIssuer != "" || c.OIDCClientID != "" || c.OIDCClientSecret != "" || allowed != "" {

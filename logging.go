@@ -20,13 +20,16 @@ var sensitiveKeys = map[string]bool{
 // taxIDPattern is the backstop: anything shaped like a CPF or CNPJ inside a logged string is replaced.
 var taxIDPattern = regexp.MustCompile(`\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b|\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b`)
 
-// newLogger returns a text logger that redacts sensitive attributes by name and tax-id-shaped substrings, and
-// adds request_id to every line logged with a request's context.
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(handlers.LogRequestID(slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level:       level,
-		ReplaceAttr: redact,
-	})))
+// newLogger returns a logger in format ("text", key=value lines, or "json", one object per line) that redacts
+// sensitive attributes by name and tax-id-shaped substrings, and adds request_id to every line logged with a
+// request's context. Both formats go through the same redaction and request-id wrapper.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(handlers.LogRequestID(h))
 }
 
 func redact(_ []string, a slog.Attr) slog.Attr {

@@ -28,7 +28,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], osGetenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "portal: %v\n", err)
@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if cmd == "operator" {
 		return runOperator(ctx, args[1:], cfg, stdin, stdout, stderr)
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 
 	if cmd == "sandbox" {
 		return runSandboxAlone(ctx, cfg, log, stdout)
@@ -82,6 +82,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if publicURL == "" {
 		publicURL = "http://" + portalLn.Addr().String()
 	}
+	obs, err := listenMetrics(ctx, lc, cfg, log) // observability.go
+	if err != nil {
+		return err
+	}
+	defer obs.close()
 
 	// The embedded sandbox gets its own listener so that the portal reaches it over real HTTP, exactly as it would
 	// reach Klavi; only the base URL differs.
@@ -120,11 +125,15 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		log.Info("SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
 	}
 
-	kc, err := klavi.New(baseURL,
-		klavi.WithCredentials(accessKey, secretKey),
-		klavi.WithLogger(log.With("component", "klavi")))
+	// Observers compose: klavi.WithObserver may be given several times, each sees every attempt.
+	kopts := []klavi.Option{klavi.WithCredentials(accessKey, secretKey), klavi.WithLogger(log.With("component", "klavi"))}
+	kopts = append(kopts, obs.klaviObservers()...)
+	kc, err := klavi.New(baseURL, kopts...)
 	if err != nil {
 		return fmt.Errorf("KLAVI_BASE_URL: %w", err)
+	}
+	if err := obs.watch(st, kc); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 
 	sso, err := newSSO(ctx, cfg, publicURL, log)
@@ -158,6 +167,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
 		OIDC:             sso,
+		Metrics:          obs.handlerMetrics(),
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
@@ -173,7 +183,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	serve := func(name string, ln net.Listener, h http.Handler) *http.Server {
 		hs := newHTTPServer(h, log.With("server", name))
 		wg.Add(1)
@@ -189,6 +199,9 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if sb != nil {
 		servers = append(servers, serve("sandbox", sandboxLn, sb))
 	}
+	if obs.ln != nil {
+		servers = append(servers, serve("metrics", obs.ln, obs.handler(log)))
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -201,6 +214,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	} else {
 		banner += fmt.Sprintf("using Klavi at %s\n", baseURL)
 	}
+	banner += obs.banner()
 	printBanner(stdout, log, banner)
 
 	var runErr error

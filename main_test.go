@@ -22,8 +22,15 @@ import (
 	"github.com/klavi-demo/portal/views"
 )
 
+// envFrom is a test's environment. METRICS_ADDR is off unless the test sets it: tests run in parallel and must not
+// all listen on the default metrics port.
 func envFrom(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "METRICS_ADDR" {
+			return v
+		}
+		return metricsOff
+	}
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -276,7 +283,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	log := newLogger(&buf, slog.LevelDebug)
+	log := newLogger(&buf, slog.LevelDebug, "text")
 	log.Info("x", "personalTaxId", "52998224725", "authorization", "Bearer abc", "note", "cpf 529.982.247-25 here",
 		"cnpj", "12.ABC.345/01DE-35", "path", "/consents/abc")
 	out := buf.String()
@@ -294,7 +301,7 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 func TestLoggerAddsTheRequestID(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	log := newLogger(&buf, slog.LevelInfo)
+	log := newLogger(&buf, slog.LevelInfo, "text")
 	log.InfoContext(context.WithValue(context.Background(), middleware.RequestIDKey, "host/abc-000042"), "in request")
 	log.InfoContext(context.Background(), "outside a request")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

@@ -669,7 +669,7 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 		"ADDR=127.0.0.1:0", "SANDBOX_ADDR=127.0.0.1:0",
 		"DATABASE_PATH=" + filepath.Join(dir, "load.db"),
 		"SESSION_KEY=load-session-key-0123456789abcdef0123456789",
-		"KLAVI_SECRET_KEY=" + loadSecret, "LOG_LEVEL=warn"}
+		"KLAVI_SECRET_KEY=" + loadSecret, "LOG_LEVEL=warn", "METRICS_ADDR=127.0.0.1:0"}
 	p := &loadPortal{cmd: cmd, logs: &loadBuf{}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()

@@ -117,6 +117,7 @@ func testMain(m *testing.M) int {
 // portal's PUBLIC_URL: with a load balancer in front, the balancer's.
 type portal struct {
 	URL, SandboxURL string
+	MetricsURL      string            // METRICS_ADDR's /metrics (startPortal gives every portal one on a free port)
 	env             map[string]string // the environment it was started with
 	cmd             *exec.Cmd
 	logs            *logbuf.Buffer
@@ -127,6 +128,8 @@ var (
 	listening = regexp.MustCompile(`^(portal|sandbox) listening on (\S+)`)
 	// usingKlavi is the banner's second line when KLAVI_BASE_URL is set: no embedded sandbox (SandboxURL stays "").
 	usingKlavi = regexp.MustCompile(`^using Klavi at (\S+)`)
+	// metricsLine is the banner's last line while METRICS_ADDR is on.
+	metricsLine = regexp.MustCompile(`^metrics listening on (\S+)`)
 )
 
 // startPortal runs the binary on free ports with a fresh database under dir and extra environment.
@@ -142,10 +145,12 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 		"POLL_INTERVAL":        "500ms",
 		"SANDBOX_REPORT_DELAY": "100ms",
 		"LOG_LEVEL":            "debug",
+		"METRICS_ADDR":         "127.0.0.1:0",
 	}
 	for k, v := range extra {
 		env[k] = v
 	}
+	wantMetrics := env["METRICS_ADDR"] != "" && env["METRICS_ADDR"] != "off"
 	cmd := exec.Command(binary)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
@@ -177,7 +182,10 @@ func startPortal(dir string, extra map[string]string) (*portal, error) {
 			if usingKlavi.MatchString(line) {
 				external = true
 			}
-			if !announced && p.URL != "" && (p.SandboxURL != "" || external) {
+			if m := metricsLine.FindStringSubmatch(line); m != nil {
+				p.MetricsURL = m[1]
+			}
+			if !announced && p.URL != "" && (p.SandboxURL != "" || external) && (!wantMetrics || p.MetricsURL != "") {
 				announced = true
 				close(found)
 			}

@@ -199,3 +199,62 @@ func parseForm(r *http.Request) error {
 	}
 	return nil
 }
+
+// Metrics is what the HTTP layer reports (*metrics.Metrics implements it; handlers does not import Prometheus).
+type Metrics interface {
+	// HTTPRoute returns the recorder of one route pattern (or "unmatched"); called once per pattern when the
+	// server is built, the recorder then once per request.
+	HTTPRoute(route string) func(code int, d time.Duration)
+	// WebhookDelivery counts one delivery: kind "event" or "report", result one of the webhook* words (webhooks.go).
+	WebhookDelivery(kind, result string)
+}
+
+// unmatchedRoute is the route label of requests no route matched (metrics.UnmatchedRoute).
+const unmatchedRoute = "unmatched"
+
+// bindRouteMetrics gives every route pattern of the router its recorder, once: the request path then costs one
+// map lookup by the pattern chi already computed, and labels can only be patterns (never a raw path, an id or a
+// CPF). A pattern chi reports that the walk did not list counts as unmatched.
+func (s *Server) bindRouteMetrics() {
+	if s.metrics == nil {
+		return
+	}
+	s.routeMetrics = map[string]func(int, time.Duration){}
+	s.unmatched = s.metrics.HTTPRoute(unmatchedRoute)
+	if routes, ok := s.router.(chi.Routes); ok {
+		_ = chi.Walk(routes, func(_, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+			if _, seen := s.routeMetrics[route]; !seen {
+				s.routeMetrics[route] = s.metrics.HTTPRoute(route)
+			}
+			return nil
+		})
+	}
+}
+
+// countRequests records each answered request's route pattern, status and duration in Options.Metrics. It sits
+// inside requestLogger and reuses its response wrapper, so it adds no allocation; the recoverer sits inside it, so
+// a panic counts as the 500 it becomes.
+func (s *Server) countRequests(next http.Handler) http.Handler {
+	if s.metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww, ok := w.(middleware.WrapResponseWriter)
+		if !ok {
+			ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		}
+		next.ServeHTTP(ww, r)
+		record := s.unmatched
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			if rec, found := s.routeMetrics[rc.RoutePattern()]; found {
+				record = rec
+			}
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		record(status, time.Since(start))
+	})
+}

@@ -17,6 +17,7 @@ func (s *Server) routes() http.Handler {
 	r.Use(s.securityHeaders)
 	r.Use(ownRequestID, middleware.RequestID)
 	r.Use(s.requestLogger)
+	r.Use(s.countRequests)
 	r.Use(s.recoverer)
 
 	r.NotFound(s.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

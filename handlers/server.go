@@ -53,6 +53,8 @@ type Options struct {
 	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
 	// and the sign-in page offers only email and password.
 	OIDC *auth.OIDC
+	// Metrics receives request and webhook counts (*metrics.Metrics; middleware.go); nil: nothing is counted.
+	Metrics Metrics
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -99,6 +101,11 @@ type Server struct {
 	webhookAllow []netip.Prefix
 	// sso is Options.OIDC (nil: single sign-on off).
 	sso *auth.OIDC
+	// metrics is Options.Metrics (nil: nothing counted); routeMetrics holds a recorder per route pattern, bound
+	// once when the router is built (bindRouteMetrics), and unmatched the one for requests no route matched.
+	metrics      Metrics
+	routeMetrics map[string]func(code int, d time.Duration)
+	unmatched    func(code int, d time.Duration)
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -147,6 +154,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
+		metrics:      o.Metrics,
 	}
 	switch {
 	case o.RateLimit == 0:
@@ -179,6 +187,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		s.hashParams = auth.DefaultParams
 	}
 	s.router = s.routes()
+	s.bindRouteMetrics()
 	return s, nil
 }
 

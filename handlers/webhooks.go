@@ -23,18 +23,38 @@ import (
 )
 
 // readWebhookBody reads the whole (already size-limited) body; an oversized body answers 413.
-func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request, kind string) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			s.countWebhook(kind, webhookTooLarge)
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "body too large"})
 		} else {
+			s.countWebhook(kind, webhookInvalid)
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unreadable body"})
 		}
 		return nil, false
 	}
 	return body, true
+}
+
+// The result label of a counted webhook delivery (Options.Metrics; the same words as metrics.WebhookResults).
+// A request that is not a POST is not a delivery and is not counted.
+const (
+	webhookAccepted     = "accepted"      // 200: stored (a new event or report; a discarded report too)
+	webhookDuplicate    = "duplicate"     // 200: everything in it was already stored
+	webhookBadSignature = "bad_signature" // 401
+	webhookTooLarge     = "too_large"     // 413
+	webhookInvalid      = "invalid"       // 400, 415
+	webhookForbidden    = "forbidden"     // 403: source outside the allowlist
+	webhookError        = "error"         // 503: not stored, Klavi retries
+)
+
+func (s *Server) countWebhook(kind, result string) {
+	if s.metrics != nil {
+		s.metrics.WebhookDelivery(kind, result)
+	}
 }
 
 // webhookGuard answers what is not a JSON POST before a receiver reads anything: another method → 405 with
@@ -47,6 +67,7 @@ func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
 			if !s.webhookSourceAllowed(r) {
 				// Not from Klavi's documented addresses: refuse before reading or storing anything.
 				s.log.WarnContext(r.Context(), "webhook refused: source not allowed", "kind", kind)
+				s.countWebhook(kind, webhookForbidden)
 				writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
 				return
 			}
@@ -122,6 +143,11 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, bod
 		s.log.ErrorContext(r.Context(), "record rejected delivery failed", "err", taxid.MaskErr(err))
 	}
 	s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", result)
+	if status == http.StatusUnauthorized {
+		s.countWebhook(kind, webhookBadSignature)
+	} else {
+		s.countWebhook(kind, webhookInvalid)
+	}
 	writeJSON(w, status, map[string]any{"error": result})
 }
 
@@ -129,7 +155,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, bod
 // delivery and one inbox row per event in ONE transaction, then 200 (duplicates too). Processing happens
 // afterwards in the worker, so Klavi's 10 s timeout never depends on our own outbound calls.
 func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readWebhookBody(w, r)
+	body, ok := s.readWebhookBody(w, r, "event")
 	if !ok {
 		return
 	}
@@ -160,11 +186,15 @@ func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Not durable: let Klavi retry.
 		s.log.ErrorContext(r.Context(), "store event delivery failed", "err", taxid.MaskErr(err))
+		s.countWebhook("event", webhookError)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
 	}
 	if n > 0 {
+		s.countWebhook("event", webhookAccepted)
 		s.flow.Nudge()
+	} else {
+		s.countWebhook("event", webhookDuplicate)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
 }
@@ -186,7 +216,7 @@ func validKey(k string) bool {
 // transaction keyed by productReportId, then 200 (duplicates too). A report for a consent we know gets a
 // timeline entry; unknown ones are kept and shown in the inbox.
 func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readWebhookBody(w, r)
+	body, ok := s.readWebhookBody(w, r, "report")
 	if !ok {
 		return
 	}
@@ -241,9 +271,11 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: "discarded: data deleted by the holder"}
 		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
 			s.log.ErrorContext(r.Context(), "record discarded report failed", "err", taxid.MaskErr(err))
+			s.countWebhook("report", webhookError)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 			return
 		}
+		s.countWebhook("report", webhookAccepted)
 		writeJSON(w, http.StatusOK, map[string]any{"received": true})
 		return
 	}
@@ -252,8 +284,14 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "store report delivery failed", "err", taxid.MaskErr(err))
+		s.countWebhook("report", webhookError)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "try again"})
 		return
+	}
+	if inserted {
+		s.countWebhook("report", webhookAccepted)
+	} else {
+		s.countWebhook("report", webhookDuplicate)
 	}
 	if inserted && matched {
 		detail := consent.M(consent.TLReportReceivedDetail, key, humanSize(len(body)))

@@ -2,7 +2,7 @@
 # Two portal replicas on one throwaway PostgreSQL behind haproxy (balance roundrobin, /healthz checks), all on
 # loopback. Replica A runs the embedded sandbox; replica B uses A's sandbox as its Klavi. Ctrl-C stops everything and
 # removes the temporary directory. Usage: scripts/cluster.sh [path/to/portal] (default bin/portal).
-# Ports: LB_PORT (8080), A 8081, B 8082, sandbox 8090, PostgreSQL PG_PORT (55432).
+# Ports: LB_PORT (8080), A 8081, B 8082, sandbox 8090, PostgreSQL PG_PORT (55432), metrics A 9091, B 9092.
 set -eu
 
 BIN=$(realpath "${1:-bin/portal}")
@@ -11,6 +11,8 @@ A_PORT=${A_PORT:-8081}
 B_PORT=${B_PORT:-8082}
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
 PG_PORT=${PG_PORT:-55432}
+A_METRICS_PORT=${A_METRICS_PORT:-9091}
+B_METRICS_PORT=${B_METRICS_PORT:-9092}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 LB="http://127.0.0.1:$LB_PORT"
 
@@ -44,11 +46,11 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal?sslmode=disable"
 SESSION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export DATABASE_URL SESSION_KEY PUBLIC_URL="$LB"
 
-ADDR=127.0.0.1:$A_PORT SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT "$BIN" >"$dir/a.log" 2>&1 &
+ADDR=127.0.0.1:$A_PORT SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT METRICS_ADDR=127.0.0.1:$A_METRICS_PORT "$BIN" >"$dir/a.log" 2>&1 &
 pids="$pids $!"
 # B starts once A has migrated the database and its sandbox listens.
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$A_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-ADDR=127.0.0.1:$B_PORT KLAVI_BASE_URL=http://127.0.0.1:$SANDBOX_PORT/data/v1 \
+ADDR=127.0.0.1:$B_PORT METRICS_ADDR=127.0.0.1:$B_METRICS_PORT KLAVI_BASE_URL=http://127.0.0.1:$SANDBOX_PORT/data/v1 \
 	KLAVI_ACCESS_KEY=demo-access-key KLAVI_SECRET_KEY=demo-secret-key "$BIN" >"$dir/b.log" 2>&1 &
 pids="$pids $!"
 
@@ -80,6 +82,7 @@ cluster: up (logs in $dir)
   open          $LB   (haproxy, round robin over the two replicas)
   replica A     http://127.0.0.1:$A_PORT   (embedded sandbox http://localhost:$SANDBOX_PORT)
   replica B     http://127.0.0.1:$B_PORT   (Klavi = A's sandbox)
+  metrics       http://127.0.0.1:$A_METRICS_PORT/metrics (A), http://127.0.0.1:$B_METRICS_PORT/metrics (B)
   PostgreSQL    $DATABASE_URL
   first operator: the one-time setup link is in a replica's log ($dir/a.log), or run
     DATABASE_URL='$DATABASE_URL' SESSION_KEY=$SESSION_KEY $BIN operator add --email you@example.com
