@@ -30,11 +30,22 @@ func (s *Service) CheckReplay(ctx context.Context, d store.Delivery) error {
 	if !d.SignatureValid || IsRejection(d.Result) {
 		return &NotReplayableError{NotReplayableRejected}
 	}
+	if d.Kind == "report" {
+		// A report's body is kept in its report row (once, whichever delivery brought it first).
+		if len(d.Keys) == 0 {
+			return &NotReplayableError{NotReplayableNoBody}
+		}
+		ok, err := s.st.HasReport(ctx, d.Keys[0])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &NotReplayableError{NotReplayableNoBody}
+		}
+		return nil
+	}
 	if len(d.Body) == 0 {
 		return &NotReplayableError{NotReplayableNoBody}
-	}
-	if d.Kind != "event" {
-		return nil
 	}
 	events, err := klavi.ParseEvents(d.Body)
 	if err != nil {
@@ -141,11 +152,18 @@ func (s *Service) Replay(ctx context.Context, deliveryID int64, actor string) (s
 
 // replayReport applies a stored report delivery again: the report's line on its consent's timeline, once.
 func (s *Service) replayReport(ctx context.Context, d store.Delivery) (applied, string, error) {
-	rep, err := klavi.ParseReport(d.Body)
+	stored, err := s.st.Report(ctx, d.Keys[0]) // CheckReplay saw a key
+	if errors.Is(err, store.ErrNotFound) {
+		return applied{}, "", &NotReplayableError{NotReplayableNoBody}
+	}
+	if err != nil {
+		return applied{}, "", err
+	}
+	rep, err := klavi.ParseReport(stored.Raw)
 	if err != nil {
 		return applied{}, "", &NotReplayableError{NotReplayableRejected}
 	}
-	key := ReportKey(rep, d.Body)
+	key := stored.ID
 	consentID, linkID := ReportNames(rep)
 	c, ok := s.ReportOwner(ctx, consentID, linkID)
 	if !ok {
@@ -156,12 +174,7 @@ func (s *Service) replayReport(ctx context.Context, d store.Delivery) (applied, 
 		a.result = consent.R(consent.RDiscarded)
 		return a, rep.ProductName, nil
 	}
-	if _, err := s.st.Report(ctx, key); errors.Is(err, store.ErrNotFound) {
-		// The report row is gone (erased with its link's data): nothing to show it on.
-		a.result = consent.R(consent.RDiscarded)
-		return a, rep.ProductName, nil
-	}
-	wrote, err := s.ReportArrived(ctx, c, key, rep.ProductName, len(d.Body), rep.Code)
+	wrote, err := s.ReportArrived(ctx, c, key, rep.ProductName, len(stored.Raw), rep.Code)
 	if err != nil {
 		return a, rep.ProductName, err
 	}

@@ -35,7 +35,14 @@ func deliveryParam(r *http.Request) (int64, error) {
 func (s *Server) webhookDetailVM(ctx context.Context, d store.Delivery) (views.WebhookDetailVM, error) {
 	vm := views.WebhookDetailVM{Row: webhookRow(d)}
 	if d.Kind == "report" && d.SignatureValid && len(d.Keys) > 0 {
-		vm.ReportID = d.Keys[0]
+		// Link to the report only while it is stored (a discarded or erased one would be a 404).
+		ok, err := s.st.HasReport(ctx, d.Keys[0])
+		if err != nil {
+			return vm, err
+		}
+		if ok {
+			vm.ReportID = d.Keys[0]
+		}
 	}
 	if len(d.Body) > 0 {
 		b := d.Body

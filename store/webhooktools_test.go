@@ -153,6 +153,41 @@ func TestMigration0008FindsTheConsentOfOlderDeliveries(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Report deliveries keep no body: their report row names the consent, or only its link.
+		if err := s.CreateConsent(ctx, Consent{ID: "c-of-link", LinkID: "l-only"}); err != nil {
+			t.Fatal(err)
+		}
+		reports := []struct{ id, link, consent, want string }{
+			{"r-named", "l-x", "c-named", "c-named"},
+			{"r-link", "l-only", "", "c-of-link"},
+			{"r-nothing", "", "", ""},
+		}
+		for _, r := range reports {
+			var id int64
+			if err := s.w.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys)
+				VALUES ('report', 1, 1, ?) RETURNING id`, `["`+r.id+`"]`).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.w.ExecContext(ctx, `INSERT INTO reports (product_report_id, delivery_id, link_id, consent_id,
+				received_at) VALUES (?, ?, ?, ?, 1)`, r.id, id, r.link, r.consent); err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, struct {
+				body  string
+				valid bool
+				want  string
+			}{r.id, true, r.want})
+		}
+		// A duplicate of the first report: no row of its own, found by its key.
+		if _, err := s.w.ExecContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
+			duplicate) VALUES ('report', 1, 1, '["r-named"]', 1)`); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, struct {
+			body  string
+			valid bool
+			want  string
+		}{"r-named again", true, "c-named"})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -173,6 +208,24 @@ func TestMigration0008FindsTheConsentOfOlderDeliveries(t *testing.T) {
 		}
 		if rs, err := s2.Replays(ctx, all[0].ID); err != nil || len(rs) != 0 {
 			t.Errorf("replays table after the migration: %v, %v", rs, err)
+		}
+	})
+}
+
+func TestHasReport(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s, _, _ := openTest(t, be)
+		if ok, err := s.HasReport(ctx, "rep-1"); err != nil || ok {
+			t.Fatalf("before: %v, %v", ok, err)
+		}
+		if _, err := s.RecordReportDelivery(ctx, Delivery{Kind: "report", SignatureValid: true, Keys: []string{"rep-1"}},
+			Report{ID: "rep-1", Raw: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.HasReport(ctx, "rep-1"); err != nil || !ok {
+			t.Errorf("after: %v, %v", ok, err)
 		}
 	})
 }

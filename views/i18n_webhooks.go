@@ -8,6 +8,7 @@ func init() {
 		"webhooks.consent_none":    {"nenhum citado", "none named"},
 		"webhooks.not_read":        {"não lido (rejeitado)", "not read (rejected)"},
 		"webhooks.none":            {"nenhum", "none"},
+		"webhooks.body_in_report":  {"O corpo de um relatório fica guardado com o relatório: abra-o acima (CSV e JSON lá).", "A report's body is kept with the report: open it above (CSV and JSON there)."},
 		"webhooks.body_erased":     {"Corpo não guardado: descartado na chegada ou apagado depois (exclusão a pedido do titular ou prazo de retenção).", "Body not kept: discarded on arrival or erased later (the holder's deletion or the retention period)."},
 
 		"replay.title":     {"Reaplicar", "Replay"},

@@ -16,6 +16,16 @@ UPDATE webhook_deliveries SET consent_id = substr(COALESCE(
         ''), 1, 64)
     WHERE body IS NOT NULL AND signature_valid = 1 AND json_valid(CAST(body AS TEXT));
 
+-- Report deliveries keep no body of their own (the report row holds it): the consent their report names, or else
+-- the latest consent of its link.
+UPDATE webhook_deliveries SET consent_id = COALESCE((
+        SELECT COALESCE(NULLIF(r.consent_id, ''), (SELECT c.id FROM consents c WHERE r.link_id <> ''
+            AND c.link_id = r.link_id ORDER BY c.created_at DESC, c.id DESC LIMIT 1))
+        FROM reports r
+        WHERE r.delivery_id = webhook_deliveries.id OR r.product_report_id = json_extract(webhook_deliveries.keys, '$[0]')
+        ORDER BY r.delivery_id = webhook_deliveries.id DESC LIMIT 1), '')
+    WHERE kind = 'report' AND consent_id = '' AND json_valid(keys);
+
 CREATE INDEX webhook_deliveries_body_sha256 ON webhook_deliveries (body_sha256);
 
 -- One row per replay of a delivery by an operator: when, who, whether it changed anything, the worker's results
