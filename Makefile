@@ -9,6 +9,9 @@ BIN      ?= bin/portal
 DRIVER_ROOT   := $(CURDIR)/.cache/playwright-driver
 CHROMIUM_PATH ?= /usr/bin/chromium
 PW_MODULE     := github.com/playwright-community/playwright-go
+# axe-core checks every page the e2e suite visits for accessibility (e2e/axe_test.go); pinned, from npm.
+AXE_VERSION   := 4.14.1
+AXE_DIR       := $(CURDIR)/.cache/axe-core/$(AXE_VERSION)
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME      ?= 10s
 
@@ -42,7 +45,7 @@ lint: check-generated ## golangci-lint (.golangci.yml: gofmt, vet, staticcheck, 
 	$(GO) tool templ fmt -fail .
 
 .PHONY: e2e-deps
-e2e-deps: ## install Debian's chromium and the playwright-core driver pinned by playwright-go (idempotent)
+e2e-deps: ## install Debian's chromium, the playwright-core driver pinned by playwright-go and axe-core (idempotent)
 	@if [ ! -x /usr/lib/chromium/chromium ]; then \
 		echo "e2e-deps: installing chromium from Debian's packages"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
@@ -57,6 +60,10 @@ e2e-deps: ## install Debian's chromium and the playwright-core driver pinned by 
 	fi; \
 	ln -sfn "$$(command -v node)" "$$d/node"; \
 	echo "$$d" > $(DRIVER_ROOT)/current
+	@if [ ! -f "$(AXE_DIR)/package/axe.min.js" ]; then \
+		echo "e2e-deps: installing axe-core@$(AXE_VERSION) from npm into $(AXE_DIR)"; \
+		mkdir -p "$(AXE_DIR)" && (cd "$(AXE_DIR)" && npm pack --silent "axe-core@$(AXE_VERSION)" >/dev/null && tar xzf "axe-core-$(AXE_VERSION).tgz" && rm "axe-core-$(AXE_VERSION).tgz"); \
+	fi
 
 .PHONY: pg-deps
 pg-deps: ## install Debian's postgresql if its server binaries are missing (the store tests start their own cluster)
@@ -73,7 +80,7 @@ unit: pg-deps ## vet + unit tests with the race detector; the store's tests run 
 
 .PHONY: e2e
 e2e: pg-deps e2e-deps ## end-to-end tests: the real portal in headless chromium (TestReplicas: two replicas on a throwaway PostgreSQL)
-	PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) \
+	PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) AXE_PATH=$(AXE_DIR)/package/axe.min.js \
 		$(GO) test -tags e2e -count=1 -timeout 15m ./e2e/...
 
 .PHONY: test

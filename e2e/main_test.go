@@ -97,6 +97,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	fmt.Printf("e2e: axe-core checked %d page loads for WCAG A/AA (serious and critical violations fail)\n", axeChecked.Load())
 	if err := shared.stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: stop portal:", err)
 		code = 1
@@ -302,6 +303,7 @@ func newPage(t *testing.T, width, height int, opts ...func(*playwright.BrowserNe
 	if err != nil {
 		t.Fatalf("new browser context: %v", err)
 	}
+	withAxe(t, bctx)
 	page, err := bctx.NewPage()
 	if err != nil {
 		t.Fatalf("new page: %v", err)

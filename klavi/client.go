@@ -55,7 +55,8 @@ type Client struct {
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
 
-	brk breaker // see breaker.go
+	brk       breaker                             // see breaker.go
+	observers []func(ctx context.Context, c Call) // see WithObserver
 
 	tokMu        sync.Mutex
 	tok          string
@@ -294,9 +295,12 @@ func (c *Client) send(ctx context.Context, cl *call, payload []byte, token strin
 	}
 	secrets := append([]string{c.accessKey, c.secretKey, token}, cl.redact...)
 	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		status, header, body, err := c.attempt(ctx, cl, payload, token)
-		c.logAttempt(ctx, cl, status, attempt, time.Since(start))
+		start, wall := time.Now(), c.now()
+		reqID := newRequestID()
+		status, header, body, err := c.attempt(ctx, cl, payload, token, reqID)
+		d := time.Since(start)
+		c.logAttempt(ctx, cl, status, attempt, d)
+		c.observe(ctx, cl, attempt, status, wall, d, reqID, header)
 		var retryErr error
 		delay := c.backoff(attempt)
 		switch {
@@ -343,7 +347,7 @@ func (c *Client) send(ctx context.Context, cl *call, payload []byte, token strin
 }
 
 // attempt sends one HTTP request and reads the response body within the limits.
-func (c *Client) attempt(ctx context.Context, cl *call, payload []byte, token string) (int, http.Header, []byte, error) {
+func (c *Client) attempt(ctx context.Context, cl *call, payload []byte, token, reqID string) (int, http.Header, []byte, error) {
 	u := c.baseURL + cl.path
 	if len(cl.query) > 0 {
 		u += "?" + cl.query.Encode()
@@ -359,6 +363,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, payload []byte, token st
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("X-Request-Id", reqID)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -233,5 +235,34 @@ func TestAuthorisedConsentExpiresAtValidityEnd(t *testing.T) {
 	e.sb.Sweep()
 	if c := e.consent(e.accessToken(), f.created.ConsentID); c.Status != statusExpired {
 		t.Errorf("status %s, want EXPIRED after validity end", c.Status)
+	}
+}
+
+// TestOnBrandKeepsAAContrast: every institution's page text reaches 4.5:1 on its colour.
+func TestOnBrandKeepsAAContrast(t *testing.T) {
+	lum := func(hex string) float64 {
+		var r, g, b uint8
+		if _, err := fmt.Sscanf(hex, "#%02x%02x%02x", &r, &g, &b); err != nil {
+			t.Fatalf("%q: %v", hex, err)
+		}
+		f := func(v uint8) float64 {
+			x := float64(v) / 255
+			if x <= 0.03928 {
+				return x / 12.92
+			}
+			return math.Pow((x+0.055)/1.055, 2.4)
+		}
+		return 0.2126*f(r) + 0.7152*f(g) + 0.0722*f(b)
+	}
+	for code := range instByCode {
+		bg := brandColor(code)
+		fg := onBrand(bg)
+		l1, l2 := lum(bg), lum(fg)
+		if l1 < l2 {
+			l1, l2 = l2, l1
+		}
+		if ratio := (l1 + 0.05) / (l2 + 0.05); ratio < 4.5 {
+			t.Errorf("%s: %s on %s has contrast %.2f:1", code, fg, bg, ratio)
+		}
 	}
 }

@@ -17,10 +17,10 @@ import templruntime "github.com/a-h/templ/runtime"
 const pageCSS = `
 *{box-sizing:border-box}
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;background:#f3f4f6;color:#1f2937;line-height:1.45}
-.bar{background:var(--brand);color:#fff;padding:14px 20px;display:flex;align-items:center;gap:12px}
+.bar{background:var(--brand);color:var(--on-brand);padding:14px 20px;display:flex;align-items:center;gap:12px}
 .bar img{width:40px;height:40px;border-radius:8px;box-shadow:0 0 0 2px rgba(255,255,255,.6)}
 .bar strong{font-size:1.15rem}
-.bar small{display:block;opacity:.85;font-size:.8rem}
+.bar small{display:block;font-size:.8rem}
 main{max-width:560px;margin:24px auto;padding:0 16px}
 .card{background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:22px}
 h1{font-size:1.3rem;margin:0 0 12px}
@@ -30,7 +30,7 @@ input{width:100%;padding:11px;border:1px solid #d1d5db;border-radius:8px;font-si
 input[readonly]{background:#f9fafb;color:#374151}
 .actions{display:flex;gap:10px;margin-top:20px;flex-wrap:wrap}
 button,.btn{flex:1 1 160px;padding:12px 16px;border-radius:8px;border:0;font-size:1rem;font-weight:600;cursor:pointer;text-align:center;text-decoration:none}
-.primary{background:var(--brand);color:#fff}
+.primary{background:var(--brand);color:var(--on-brand)}
 .secondary{background:#e5e7eb;color:#111827}
 ul.perms{padding-left:0;list-style:none;margin:12px 0}
 ul.perms li{padding:10px 12px;border:1px solid #e5e7eb;border-radius:8px;margin-bottom:8px}
@@ -85,7 +85,7 @@ func page(title string, color string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templ.Raw("<style>:root{--brand:"+color+"}"+pageCSS+"</style>").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = templ.Raw("<style>:root{--brand:"+color+";--on-brand:"+onBrand(color)+"}"+pageCSS+"</style>").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
