@@ -65,6 +65,12 @@ const (
 	TLEventIDStale           = "tl.event_id_stale"           // eventId, current status
 	TLProduct                = "tl.product"                  // product
 	TLProductFailed          = "tl.product_failed"           // product, Klavi's message
+	TLProductEvent           = "tl.product_event"            // product, eventId
+	TLProductFailedEvent     = "tl.product_failed_event"     // product, Klavi's message, eventId
+	TLReplayed               = "tl.replayed"                 // event name or product, delivery id
+	TLReplayUnchanged        = "tl.replay_unchanged"         // -
+	TLReplayApplied          = "tl.replay_applied"           // -
+	TLSimulated              = "tl.simulated"                // event name or product, eventId or productReportId
 	TLRevoke                 = "tl.revoke"                   // -
 	TLRevokeFailed           = "tl.revoke_failed"            // -
 	TLRevokedByUser          = "tl.revoked_by_user"          // -
@@ -90,6 +96,7 @@ var TimelineArgs = map[string]int{
 	TLReportsRequested: 2, TLReportsRequestedAgain: 1, TLReportsRequestFailed: 1, TLReportsRequestedDetail: 1,
 	TLReportsRequestedID: 2, TLReportsMissing: 0, TLReportReceived: 1, TLReportReceivedDetail: 2,
 	TLReportReceivedCode: 3, TLWebhook: 1, TLEventID: 1, TLEventIDStale: 2, TLProduct: 1, TLProductFailed: 2,
+	TLProductEvent: 2, TLProductFailedEvent: 3, TLReplayed: 2, TLReplayUnchanged: 0, TLReplayApplied: 0, TLSimulated: 2,
 	TLRevoke: 0, TLRevokeFailed: 0, TLRevokedByUser: 0, TLPurgedByHolder: 0, TLPurgedRetention: 0,
 	TLPurgeHolderDetail: 2, TLPurgeRetentionDetail: 2,
 	TLKlaviHTTP: 1, TLKlaviHTTPCode: 2, TLKlaviUnavailable: 0, TLCallInterrupted: 0, TLUnexpectedError: 0,

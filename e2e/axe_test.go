@@ -185,7 +185,7 @@ func TestAccessibilitySweep(t *testing.T) {
 				visit("/me")
 				signIn(t, page)
 				axeDone(t, page, "the page after signing in")
-				for _, path := range []string{"/consents", "/webhooks", "/audit", "/me"} {
+				for _, path := range []string{"/consents", "/webhooks", "/webhooks/simulate", "/audit", "/me"} {
 					visit(path)
 				}
 				// The inbox may be empty when this test runs first; a delivery's page is checked when there is one.

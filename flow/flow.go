@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klavi-demo/portal/consent"
@@ -41,6 +42,7 @@ const (
 	FromPoll       Source = "poll"
 	FromRevoke     Source = "revoke"
 	FromReconciler Source = "reconciler"
+	FromReplay     Source = "replay" // an operator replayed a stored webhook delivery
 )
 
 // Options are the service's dependencies. Store, Klavi, PublicURL and HolderKey are required.
@@ -79,6 +81,8 @@ type Service struct {
 	changes changes       // wakes the live pages watching a consent (changes.go)
 	// replica names this process in the inbox claims it makes (docs/reliability.md#replicas).
 	replica string
+	// replayMu runs the operators' replays one at a time (Replay).
+	replayMu sync.Mutex
 }
 
 // New validates the options and returns the service. Call Run to start the background loops.
@@ -171,26 +175,6 @@ func KlaviErr(err error) consent.Msg {
 	default:
 		return consent.M(consent.TLUnexpectedError)
 	}
-}
-
-// klaviErrEN is the English text of KlaviErr's keys, for an inbox item's result: results are stored as short
-// English text (matched by the inbox filters and shown translated by views.ResultLabel), unlike the timeline.
-var klaviErrEN = map[string]string{
-	consent.TLKlaviHTTP:        "Klavi answered HTTP %s",
-	consent.TLKlaviHTTPCode:    "Klavi answered HTTP %s (code %s)",
-	consent.TLKlaviUnavailable: "Klavi unavailable (timeout or connection error)",
-	consent.TLCallInterrupted:  "call interrupted",
-	consent.TLUnexpectedError:  "unexpected error",
-}
-
-// klaviErrText is KlaviErr as English text.
-func klaviErrText(err error) string {
-	m := KlaviErr(err)
-	args := make([]any, len(m.Args))
-	for i, a := range m.Args {
-		args[i] = a
-	}
-	return fmt.Sprintf(klaviErrEN[m.Key], args...)
 }
 
 // The products requested for each person type, at user level.

@@ -142,21 +142,21 @@ func TestPollCoalescesAndBacksOff(t *testing.T) {
 func TestKlaviErr(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		err  error
-		want consent.Msg
-		text string
+		err   error
+		want  consent.Msg
+		retry string // the inbox result of a failed attempt
 	}{
-		{&klavi.APIError{HTTPStatus: 416, Code: 4004}, consent.M(consent.TLKlaviHTTPCode, "416", "4004"), "Klavi answered HTTP 416 (code 4004)"},
-		{&klavi.APIError{HTTPStatus: 500, Code: 500}, consent.M(consent.TLKlaviHTTP, "500"), "Klavi answered HTTP 500"},
-		{klavi.ErrUnavailable, consent.M(consent.TLKlaviUnavailable), "Klavi unavailable (timeout or connection error)"},
-		{context.DeadlineExceeded, consent.M(consent.TLCallInterrupted), "call interrupted"},
-		{errors.New("boom 529.982.247-25"), consent.M(consent.TLUnexpectedError), "unexpected error"},
+		{&klavi.APIError{HTTPStatus: 416, Code: 4004}, consent.M(consent.TLKlaviHTTPCode, "416", "4004"), "wh.retry|tl.klavi_http_code|416|4004"},
+		{&klavi.APIError{HTTPStatus: 500, Code: 500}, consent.M(consent.TLKlaviHTTP, "500"), "wh.retry|tl.klavi_http|500"},
+		{klavi.ErrUnavailable, consent.M(consent.TLKlaviUnavailable), "wh.retry|tl.klavi_unavailable"},
+		{context.DeadlineExceeded, consent.M(consent.TLCallInterrupted), "wh.retry|tl.call_interrupted"},
+		{errors.New("boom 529.982.247-25"), consent.M(consent.TLUnexpectedError), "wh.retry|tl.unexpected_error"},
 	} {
 		if got := KlaviErr(c.err); !got.Equal(c.want) {
 			t.Errorf("KlaviErr(%v) = %v, want %v", c.err, got, c.want)
 		}
-		if got := klaviErrText(c.err); got != c.text {
-			t.Errorf("klaviErrText(%v) = %q, want %q", c.err, got, c.text)
+		if got := consent.RetryResult(KlaviErr(c.err)); got != c.retry {
+			t.Errorf("RetryResult(KlaviErr(%v)) = %q, want %q", c.err, got, c.retry)
 		}
 	}
 }
@@ -182,7 +182,7 @@ func TestConsentEventAppliedAgainIsLoggedOnce(t *testing.T) {
 	body := []byte(`[{"eventId":"ev-1","eventName":"consent_rejected","payload":{"consents":{"consentId":"c1"}}}]`)
 	it := store.InboxItem{ID: 1, Kind: "event", Key: "ev-1", EventName: "consent_rejected", Body: body}
 	for range 2 {
-		if res, err := s.processInboxItem(ctx, it); err != nil || res != "processed" {
+		if res, err := s.processInboxItem(ctx, it); err != nil || res != consent.R(consent.RProcessed) {
 			t.Fatalf("processInboxItem = %q, %v", res, err)
 		}
 	}

@@ -137,7 +137,7 @@ func (s *Service) processOne(ctx context.Context, it store.InboxItem) (finished 
 			if rec := recover(); rec != nil {
 				s.log.ErrorContext(ctx, "panic processing inbox item", "inbox_id", it.ID,
 					"panic", taxid.MaskPanic(rec), "stack", taxid.MaskText(string(debug.Stack())))
-				result, err = "panic", errPanic
+				result, err = "", errPanic
 			}
 		}()
 		result, err = s.processInboxItem(ctx, it)
@@ -152,7 +152,7 @@ func (s *Service) processOne(ctx context.Context, it store.InboxItem) (finished 
 		}
 	}()
 	if err != nil {
-		if rerr := s.st.RetryInbox(bg, it.ID, "retry: "+klaviErrText(err)); rerr != nil {
+		if rerr := s.st.RetryInbox(bg, it.ID, consent.RetryResult(KlaviErr(err))); rerr != nil {
 			s.log.ErrorContext(ctx, "retry inbox failed", "inbox_id", it.ID, "err", taxid.MaskErr(rerr))
 		}
 		return false

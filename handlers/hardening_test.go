@@ -296,7 +296,7 @@ func TestWebhookMethodAndContentType(t *testing.T) {
 			if tt.want == http.StatusUnsupportedMediaType {
 				rejected++
 				ds := deliveries()
-				if len(ds) == 0 || ds[0].Result != "rejected: unsupported content type" || ds[0].Body != nil {
+				if len(ds) == 0 || ds[0].Result != consent.R(consent.RMediaType) || ds[0].Body != nil {
 					t.Fatalf("415 not recorded as rejected: %+v", ds)
 				}
 				wantKind := "event"
@@ -314,7 +314,7 @@ func TestWebhookMethodAndContentType(t *testing.T) {
 	}
 	got := 0
 	for _, d := range deliveries() {
-		if d.Result == "rejected: unsupported content type" {
+		if d.Result == consent.R(consent.RMediaType) {
 			got++
 		}
 	}

@@ -89,7 +89,10 @@ func (s *Server) routes() http.Handler {
 			r.Post("/consents/search", s.h(s.handleConsentSearch)) // the filter form: no CPF/CNPJ in URLs
 			r.Get("/consents/search", redirectTo("/consents"))     // a reload or language switch after a failed search
 			r.Get("/webhooks", s.h(s.handleWebhookList))
+			r.Get("/webhooks/simulate", s.h(s.handleSimulatePage))
+			r.Post("/webhooks/simulate", s.h(s.handleSimulate))
 			r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
+			r.Post("/webhooks/{id}/replay", s.h(s.handleWebhookReplay))
 			r.Get("/audit", s.h(s.handleAudit))
 		})
 

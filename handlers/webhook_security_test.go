@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -300,8 +301,14 @@ func TestWebhookMalformedBodies(t *testing.T) {
 			}
 		})
 	}
-	if n := countRows(t, db, `SELECT count(*) FROM webhook_deliveries WHERE signature_valid = 1 AND body IS NULL AND result = 'rejected: malformed body'`); n != 13 {
-		t.Errorf("audited malformed deliveries = %d, want 13", n)
+	// JSON of the wrong shape and bodies that are not JSON at all are told apart.
+	if n := countRows(t, db, `SELECT count(*) FROM webhook_deliveries WHERE signature_valid = 1 AND body IS NULL AND result = ?`,
+		consent.R(consent.RMalformedEvents)); n != 10 {
+		t.Errorf("audited deliveries of the wrong shape = %d, want 10", n)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM webhook_deliveries WHERE signature_valid = 1 AND body IS NULL AND result = ?`,
+		consent.R(consent.RNotJSON)); n != 3 {
+		t.Errorf("audited deliveries that are not JSON = %d, want 3", n)
 	}
 }
 
@@ -340,7 +347,7 @@ func TestWebhookArrayOfThreeOneSeenUnknownIgnored(t *testing.T) {
 		if err := db.QueryRow(`SELECT result, processed_at FROM inbox WHERE key = 'ev-c'`).Scan(&result, &processed); err != nil {
 			return false
 		}
-		return processed.Valid && result == "ignored: some_future_event"
+		return processed.Valid && result == consent.R(consent.RUnknownEvent, "some_future_event")
 	})
 	var name string
 	if err := db.QueryRow(`SELECT event_name FROM inbox WHERE key = 'ev-c'`).Scan(&name); err != nil || name != "some_future_event" {
@@ -657,7 +664,7 @@ func TestOutOfOrderConsentEvents(t *testing.T) {
 			ds, _ := e.st.Deliveries(context.Background(), 10)
 			found := false
 			for _, d := range ds {
-				found = found || strings.Contains(d.Result, "ignored: the consent is already REVOKED")
+				found = found || strings.Contains(d.Result, consent.R(consent.RStale, "REVOKED"))
 			}
 			if !found {
 				t.Error("no delivery result says the late event was ignored")

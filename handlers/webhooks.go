@@ -5,30 +5,37 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
 
-// readWebhookBody reads the whole (already size-limited) body; an oversized body answers 413.
+// readWebhookBody reads the whole (already size-limited) body; an oversized body answers 413 and is recorded as a
+// rejected delivery (its size, nothing of its bytes).
 func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request, kind string) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.countWebhook(kind, webhookTooLarge)
+			size := max(r.ContentLength, int64(len(body)))
+			d := store.Delivery{Kind: kind, ReceivedAt: s.now(), Size: int(min(size, math.MaxInt32)),
+				Result: consent.R(consent.RTooLarge, flow.HumanSize(int(limitOf(kind))))}
+			if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
+				s.log.ErrorContext(r.Context(), "record rejected delivery failed", "err", taxid.MaskErr(err))
+			}
+			s.log.WarnContext(r.Context(), "webhook rejected", "kind", kind, "result", d.Result)
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "body too large"})
 		} else {
 			s.countWebhook(kind, webhookInvalid)
@@ -55,6 +62,14 @@ func (s *Server) countWebhook(kind, result string) {
 	if s.metrics != nil {
 		s.metrics.WebhookDelivery(kind, result)
 	}
+}
+
+// limitOf is the body limit of a receiver (docs/reliability.md#body-limits).
+func limitOf(kind string) int64 {
+	if kind == "report" {
+		return reportLimit
+	}
+	return eventLimit
 }
 
 // webhookGuard answers what is not a JSON POST before a receiver reads anything: another method → 405 with
@@ -114,13 +129,9 @@ func (s *Server) webhookSourceAllowed(r *http.Request) bool {
 // rejectMediaType records a delivery refused for its Content-Type and answers 415. The body is read (within
 // the receiver's size limit) only for the audit row's hash, size and signature result; it is never stored.
 func (s *Server) rejectMediaType(w http.ResponseWriter, r *http.Request, kind string) {
-	limit := int64(eventLimit)
-	if kind == "report" {
-		limit = reportLimit
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, limit))
+	body, _ := io.ReadAll(io.LimitReader(r.Body, limitOf(kind)))
 	sigValid := klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader))
-	s.reject(w, r, kind, body, sigValid, http.StatusUnsupportedMediaType, "rejected: unsupported content type")
+	s.reject(w, r, kind, body, sigValid, http.StatusUnsupportedMediaType, consent.R(consent.RMediaType))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -135,7 +146,8 @@ func bodyHash(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// reject records a refused delivery (audit only, no body kept) and answers status.
+// reject records a refused delivery (audit only, no body kept) and answers status; result is an encoded
+// consent.R* result, sent back as the JSON error too.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, kind string, body []byte, sigValid bool, status int, result string) {
 	d := store.Delivery{Kind: kind, ReceivedAt: s.now(), SignatureValid: sigValid, BodySHA256: bodyHash(body),
 		Size: len(body), Result: result}
@@ -160,22 +172,25 @@ func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader)) {
-		s.reject(w, r, "event", body, false, http.StatusUnauthorized, "rejected: invalid signature")
+		s.reject(w, r, "event", body, false, http.StatusUnauthorized, consent.R(consent.RBadSignature))
 		return
 	}
 	events, err := klavi.ParseEvents(body)
 	if err != nil || len(events) == 0 {
-		s.reject(w, r, "event", body, true, http.StatusBadRequest, "rejected: malformed body")
+		s.reject(w, r, "event", body, true, http.StatusBadRequest, malformedResult(body, consent.RMalformedEvents))
 		return
 	}
 	d := store.Delivery{Kind: "event", ReceivedAt: s.now(), SignatureValid: true, BodySHA256: bodyHash(body),
-		Body: body, Size: len(body), Result: "accepted"}
+		Body: body, Size: len(body), Result: consent.R(consent.RAccepted)}
 	items := make([]store.InboxItem, 0, len(events))
 	for _, ev := range events {
 		key := ev.EventID
 		if !validKey(key) {
 			// No usable eventId: dedupe on the element's bytes instead.
 			key = "sha256:" + bodyHash(ev.Raw)
+		}
+		if id := ev.ConsentID(); d.ConsentID == "" && consent.ValidID(id) {
+			d.ConsentID = id // the inbox page links the delivery to it
 		}
 		d.Keys = append(d.Keys, key)
 		d.EventNames = append(d.EventNames, string(ev.EventName))
@@ -197,6 +212,15 @@ func (s *Server) handleEventWebhook(w http.ResponseWriter, r *http.Request) {
 		s.countWebhook("event", webhookDuplicate)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
+}
+
+// malformedResult is the result of a body the parser refused: not JSON at all, or JSON of the wrong shape (the
+// receiver's own key for that).
+func malformedResult(body []byte, shapeKey string) string {
+	if !json.Valid(body) {
+		return consent.R(consent.RNotJSON)
+	}
+	return consent.R(shapeKey)
 }
 
 // validKey accepts event ids up to 128 characters of visible ASCII.
@@ -221,54 +245,41 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !klavi.VerifySignature(s.secret, body, r.Header.Get(klavi.SignatureHeader)) {
-		s.reject(w, r, "report", body, false, http.StatusUnauthorized, "rejected: invalid signature")
+		s.reject(w, r, "report", body, false, http.StatusUnauthorized, consent.R(consent.RBadSignature))
 		return
 	}
 	rep, err := klavi.ParseReport(body)
 	if err != nil {
-		result := "rejected: malformed report"
+		result := malformedResult(body, consent.RMalformedReport)
 		if errors.Is(err, klavi.ErrLegacyReport) {
-			result = "rejected: legacy report format"
+			result = consent.R(consent.RLegacyReport)
 		}
 		s.reject(w, r, "report", body, true, http.StatusBadRequest, result)
 		return
 	}
 	sum := bodyHash(body)
-	key := rep.ProductReportID
-	if !validKey(key) {
-		key = "sha256:" + sum
-	}
+	key := flow.ReportKey(rep, body)
 	sr := store.Report{ID: key, RequestID: rep.RequestID, ProductName: rep.ProductName,
 		ProductVersion: rep.ProductVersion, Code: rep.Code, Message: rep.Message, ReceivedAt: s.now(),
 		Raw: body, BodySHA256: sum, Size: len(body)}
-	if len(rep.Links) > 0 {
-		sr.LinkID = rep.Links[0].LinkID
-		if len(rep.Links[0].Consents) > 0 {
-			sr.ConsentID = rep.Links[0].Consents[0].ConsentID
-		}
+	sr.ConsentID, sr.LinkID = flow.ReportNames(rep)
+	result := consent.R(consent.RStored)
+	known, matched := s.flow.ReportOwner(r.Context(), sr.ConsentID, sr.LinkID)
+	named := sr.ConsentID // what the inbox page links the delivery to
+	if matched {
+		named = known.ID
+	} else {
+		result = consent.R(consent.RUnmatched)
 	}
-	result := "stored"
-	var known store.Consent
-	matched := false
-	if sr.ConsentID != "" {
-		if c, err := s.st.Consent(r.Context(), sr.ConsentID); err == nil {
-			known, matched = c, true
-		}
-	}
-	if !matched && sr.ConsentID == "" && sr.LinkID != "" {
-		// A report requested at user level may name only the link: it belongs to that link's consent.
-		if c, err := s.st.LatestConsentForLink(r.Context(), sr.LinkID); err == nil {
-			known, matched = c, true
-		}
-	}
-	if !matched {
-		result = "unmatched"
+	if !consent.ValidID(named) {
+		named = ""
 	}
 	if matched && known.Status == consent.DeletedByUser {
 		// The holder deleted this consent and its data was purged: acknowledge (a 4xx would only make Klavi
 		// retry) but keep nothing of the report.
 		d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
-			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: "discarded: data deleted by the holder"}
+			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body),
+			Result: consent.R(consent.RDiscarded), ConsentID: named}
 		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
 			s.log.ErrorContext(r.Context(), "record discarded report failed", "err", taxid.MaskErr(err))
 			s.countWebhook("report", webhookError)
@@ -280,7 +291,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
-		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result}
+		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result, ConsentID: named}
 	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "store report delivery failed", "err", taxid.MaskErr(err))
@@ -294,24 +305,12 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		s.countWebhook("report", webhookDuplicate)
 	}
 	if inserted && matched {
-		detail := consent.M(consent.TLReportReceivedDetail, key, humanSize(len(body)))
-		if rep.Code != 0 && rep.Code != 200 {
-			detail = consent.M(consent.TLReportReceivedCode, key, humanSize(len(body)), strconv.Itoa(rep.Code))
+		if _, err := s.flow.ReportArrived(r.Context(), known, key, rep.ProductName, len(body), rep.Code); err != nil {
+			// The report is stored; only its line on the timeline is missing (a replay of the delivery writes it).
+			s.log.WarnContext(r.Context(), "report timeline line failed", "err", taxid.MaskErr(err))
 		}
-		s.flow.Record(r.Context(), known.ID, "reports", consent.M(consent.TLReportReceived, rep.ProductName), detail, true)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true})
-}
-
-func humanSize(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return strconv.Itoa(n) + " bytes"
-	}
 }
 
 // handleWebhookList answers GET /webhooks: the deliveries, newest first, 50 a page (keyset pagination: before
@@ -352,35 +351,30 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error
 
 func webhookRow(d store.Delivery) views.WebhookRow {
 	if d.Duplicate && d.SignatureValid {
-		d.Result = "duplicate"
+		d.Result = consent.R(consent.RDuplicate)
 	}
 	return views.WebhookRow{ID: d.ID, Kind: d.Kind, ReceivedAt: d.ReceivedAt, SignatureValid: d.SignatureValid,
-		Duplicate: d.Duplicate, Keys: d.Keys, EventNames: d.EventNames, Result: d.Result, Size: d.Size}
+		Duplicate: d.Duplicate, Keys: d.Keys, EventNames: d.EventNames, Result: d.Result, Size: d.Size,
+		ConsentID: d.ConsentID, ConsentKnown: d.ConsentKnown, Rejected: !d.SignatureValid || flow.IsRejection(d.Result)}
 }
 
 // maxShownBody bounds the body shown on the detail page.
 const maxShownBody = 256 << 10
 
-// handleWebhookDetail answers GET /webhooks/{id}: one delivery with its body, every CPF/CNPJ masked.
+// handleWebhookDetail answers GET /webhooks/{id}: one delivery with its body, every CPF/CNPJ masked, what its
+// result means, and its replays.
 func (s *Server) handleWebhookDetail(w http.ResponseWriter, r *http.Request) error {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return statusError(http.StatusNotFound)
+	id, err := deliveryParam(r)
+	if err != nil {
+		return err
 	}
 	d, err := s.st.Delivery(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	vm := views.WebhookDetailVM{Row: webhookRow(d)}
-	if d.Kind == "report" && d.SignatureValid && len(d.Keys) > 0 {
-		vm.ReportID = d.Keys[0]
-	}
-	if len(d.Body) > 0 {
-		b := d.Body
-		if len(b) > maxShownBody {
-			b = b[:maxShownBody]
-		}
-		vm.Body = taxid.MaskText(prettyJSON(b))
+	vm, err := s.webhookDetailVM(r.Context(), d)
+	if err != nil {
+		return err
 	}
 	s.page(w, r, http.StatusOK, "title.webhook", views.StepNone, "webhooks", views.WebhookDetailPage(vm))
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 )
 
@@ -23,7 +26,7 @@ func inboxCount(t *testing.T, e *env) int {
 	}
 	n := 0
 	for _, d := range ds {
-		if d.SignatureValid && !d.Duplicate && d.Kind == "event" && !strings.HasPrefix(d.Result, "rejected") {
+		if d.SignatureValid && !d.Duplicate && d.Kind == "event" && !flow.IsRejection(d.Result) {
 			n += len(d.Keys)
 		}
 	}
@@ -90,7 +93,7 @@ func TestEventWebhook(t *testing.T) {
 		})
 		eventually(t, "delivery result unmatched", func() bool {
 			ds, _ := e.st.Deliveries(context.Background(), 2)
-			return ds[1].Result == "unmatched"
+			return ds[1].Result == consent.R(consent.RUnmatched)
 		})
 	})
 
@@ -210,7 +213,7 @@ func TestReportWebhook(t *testing.T) {
 	for _, d := range ds {
 		results = append(results, d.Result)
 	}
-	if !strings.Contains(strings.Join(results, "|"), "unmatched") {
+	if !slices.Contains(results, consent.R(consent.RUnmatched)) {
 		t.Errorf("results = %v, want an unmatched one", results)
 	}
 }
@@ -362,7 +365,7 @@ func TestReportNamingOnlyTheLinkIsMatched(t *testing.T) {
 		t.Fatalf("reports for the consent = %+v, %v; want rep-link-only", reps, err)
 	}
 	ds, _ := e.st.Deliveries(context.Background(), 10)
-	if len(ds) == 0 || ds[0].Result != "stored" {
+	if len(ds) == 0 || ds[0].Result != consent.R(consent.RStored) {
 		t.Errorf("delivery = %+v, want result stored", ds)
 	}
 	tl, _ := e.st.Timeline(context.Background(), id)

@@ -257,3 +257,22 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// ConsentID is the consent an event is about: the payload's consents.consentId for consent_* events (and any
+// event shaped like them), else the first of a product event's consentIds; "" when it names none or its payload
+// cannot be read. The caller checks the id before using it.
+func (e Event) ConsentID() string {
+	if _, ok := e.EventName.ConsentStatus(); ok {
+		if p, err := e.ConsentPayload(); err == nil {
+			return p.Consents.ConsentID
+		}
+		return ""
+	}
+	switch e.EventName {
+	case EventProductRequestReceived, EventProductGeneratedSuccess, EventProductGeneratedFailed:
+		if p, err := e.ProductPayload(); err == nil && len(p.ConsentIDs) > 0 {
+			return p.ConsentIDs[0]
+		}
+	}
+	return ""
+}

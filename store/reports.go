@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -68,6 +69,19 @@ func (s *Store) RecordReportDelivery(ctx context.Context, d Delivery, r Report) 
 		return false, err
 	}
 	return inserted, nil
+}
+
+// HasReport reports whether a report with this productReportId is stored (without reading it).
+func (s *Store) HasReport(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM reports WHERE product_report_id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: has report: %w", err)
+	}
+	return true, nil
 }
 
 const reportColsNoRaw = `product_report_id, delivery_id, request_id, product_name, product_version, code, message,

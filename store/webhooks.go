@@ -24,6 +24,10 @@ type Delivery struct {
 	Body           []byte // raw; always nil for rejected deliveries
 	Result         string
 	Size           int // body size in bytes; len(Body) when zero
+	// ConsentID is the consent the body names (set by the receiver, "" when none); ConsentKnown is computed by the
+	// store when reading: a consent with that id is stored.
+	ConsentID    string
+	ConsentKnown bool
 }
 
 // InboxItem is one accepted event (or report), unique per (Kind, Key), waiting to be processed after the ack.
@@ -137,9 +141,10 @@ func insertDelivery(ctx context.Context, tx *txn, d Delivery) (int64, error) {
 	}
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (kind, received_at, signature_valid, keys,
-		event_names, duplicate, body_sha256, body, result, size) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id`,
+		event_names, duplicate, body_sha256, body, result, size, consent_id) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
+		RETURNING id`,
 		d.Kind, us(d.ReceivedAt), boolInt(d.SignatureValid), encodeList(d.Keys), encodeList(d.EventNames),
-		d.BodySHA256, d.Body, d.Result, d.Size).Scan(&id)
+		d.BodySHA256, d.Body, d.Result, d.Size, d.ConsentID).Scan(&id)
 	return id, err
 }
 
@@ -253,15 +258,19 @@ func inboxExists(ctx context.Context, tx *txn, id int64) error {
 	return notFound(tx.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE id = ?`, id).Scan(&one))
 }
 
-const deliveryCols = `id, kind, received_at, signature_valid, keys, event_names, duplicate, body_sha256, %s,
-	result, size`
+// deliveryCols are the columns scanDelivery reads from deliveryFrom (%s: the body expression, over d.body).
+const deliveryCols = `d.id, d.kind, d.received_at, d.signature_valid, d.keys, d.event_names, d.duplicate,
+	d.body_sha256, %s, d.result, d.size, d.consent_id, c.id IS NOT NULL`
+
+// deliveryFrom is the deliveries with the consent each names, when it is stored.
+const deliveryFrom = ` FROM webhook_deliveries d LEFT JOIN consents c ON d.consent_id <> '' AND c.id = d.consent_id`
 
 func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 	var d Delivery
 	var at int64
 	var keys, names string
 	if err := row.Scan(&d.ID, &d.Kind, &at, &d.SignatureValid, &keys, &names, &d.Duplicate, &d.BodySHA256, &d.Body,
-		&d.Result, &d.Size); err != nil {
+		&d.Result, &d.Size, &d.ConsentID, &d.ConsentKnown); err != nil {
 		return Delivery{}, err
 	}
 	d.ReceivedAt = fromUS(at)
@@ -278,8 +287,8 @@ func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
 // Deliveries returns up to limit (<= 0 means 100) deliveries, newest first. Body is included only when it is
 // at most 64 KiB (events are; large reports are not); use Delivery for the whole body.
 func (s *Store) Deliveries(ctx context.Context, limit int) ([]Delivery, error) {
-	cols := fmt.Sprintf(deliveryCols, fmt.Sprintf("CASE WHEN length(body) <= %d THEN body END", listBodyLimit))
-	q := sqlText(`SELECT ` + cols + ` FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT ?`) // cols: constants
+	cols := fmt.Sprintf(deliveryCols, fmt.Sprintf("CASE WHEN length(d.body) <= %d THEN d.body END", listBodyLimit))
+	q := sqlText(`SELECT ` + cols + deliveryFrom + ` ORDER BY d.received_at DESC, d.id DESC LIMIT ?`) // cols: constants
 	rows, err := s.r.QueryContext(ctx, q, limitOr(limit, 100, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("store: deliveries: %w", err)
@@ -320,23 +329,23 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 	var where []string
 	var args []any
 	if f.Kind != "" {
-		where = append(where, "kind = ?")
+		where = append(where, "d.kind = ?")
 		args = append(args, f.Kind)
 	}
 	if f.SignatureValid != nil {
-		where = append(where, "signature_valid = ?")
+		where = append(where, "d.signature_valid = ?")
 		args = append(args, boolInt(*f.SignatureValid))
 	}
 	if f.BeforeID > 0 {
-		where = append(where, "id < ?")
+		where = append(where, "d.id < ?")
 		args = append(args, f.BeforeID)
 	}
-	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries`)
+	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + deliveryFrom)
 	if len(where) > 0 {
 		q += sqlText(" WHERE " + strings.Join(where, " AND ")) // constant fragments; values are bound with ?
 	}
 	limit := limitOr(f.Limit, 50, 1000)
-	q += " ORDER BY id DESC LIMIT ?"
+	q += " ORDER BY d.id DESC LIMIT ?"
 	args = append(args, limit+1) // one more tells whether there is a next page
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -363,10 +372,32 @@ func (s *Store) ListDeliveries(ctx context.Context, f DeliveryFilter) (DeliveryP
 
 // Delivery returns one delivery with its whole body. Returns ErrNotFound if there is none.
 func (s *Store) Delivery(ctx context.Context, id int64) (Delivery, error) {
-	d, err := scanDelivery(s.r.QueryRowContext(ctx, sqlText(`SELECT `+fmt.Sprintf(deliveryCols, "body")+`
-		FROM webhook_deliveries WHERE id = ?`), id))
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, sqlText(`SELECT `+fmt.Sprintf(deliveryCols, "d.body")+
+		deliveryFrom+` WHERE d.id = ?`), id))
 	if err != nil {
 		return Delivery{}, fmt.Errorf("store: delivery: %w", notFound(err))
 	}
 	return d, nil
+}
+
+// DeliveryByBodySHA256 returns the newest delivery (with its body) whose body has this SHA-256 (lowercase hex), the
+// one the receiver wrote for a POST whose bytes the caller knows. Returns ErrNotFound if there is none.
+func (s *Store) DeliveryByBodySHA256(ctx context.Context, sum string) (Delivery, error) {
+	d, err := scanDelivery(s.r.QueryRowContext(ctx, sqlText(`SELECT `+fmt.Sprintf(deliveryCols, "d.body")+
+		deliveryFrom+` WHERE d.body_sha256 = ? ORDER BY d.id DESC LIMIT 1`), sum))
+	if err != nil {
+		return Delivery{}, fmt.Errorf("store: delivery by body hash: %w", notFound(err))
+	}
+	return d, nil
+}
+
+// InboxItem returns the inbox item of (kind, key), whichever delivery brought it first. Returns ErrNotFound if there
+// is none.
+func (s *Store) InboxItem(ctx context.Context, kind, key string) (InboxItem, error) {
+	it, err := scanInboxItem(s.r.QueryRowContext(ctx, `SELECT `+inboxCols+` FROM inbox WHERE kind = ? AND key = ?`,
+		kind, key))
+	if err != nil {
+		return InboxItem{}, fmt.Errorf("store: inbox item: %w", notFound(err))
+	}
+	return it, nil
 }

@@ -139,35 +139,6 @@ func Initials(name string) string {
 	return string(out)
 }
 
-// ResultLabel translates the processing results the portal records for webhook deliveries; anything else
-// (e.g. "ignored: <event name>") is shown as recorded.
-func ResultLabel(ctx context.Context, result string) string {
-	if parts := strings.Split(result, "; "); len(parts) > 1 {
-		// A delivery with several events: each one's result.
-		for i, p := range parts {
-			parts[i] = ResultLabel(ctx, p)
-		}
-		return strings.Join(parts, "; ")
-	}
-	if rest, ok := strings.CutPrefix(result, "dead: "); ok {
-		if why, ok := strings.CutPrefix(rest, "retry: "); ok {
-			return T(ctx, "result.dead") + ": " + legacyText(ctx, why)
-		}
-		return T(ctx, "result.dead") + ": " + ResultLabel(ctx, rest)
-	}
-	if rest, ok := strings.CutPrefix(result, "retry: "); ok {
-		return T(ctx, "result.retry") + ": " + legacyText(ctx, rest)
-	}
-	if _, ok := messages["result."+result]; ok {
-		return T(ctx, "result."+result)
-	}
-	// Other "ignored: <event or reason>" results keep their technical tail but get a translated verb.
-	if rest, ok := strings.CutPrefix(result, "ignored: "); ok {
-		return T(ctx, "result.ignored") + ": " + legacyText(ctx, rest)
-	}
-	return result
-}
-
 // MissingProduct is a requested product without a report yet: State is "failed" (Klavi said
 // product_generated_failed), "waiting" (the page is still live) or "missing" (no longer expected to arrive).
 type MissingProduct struct {

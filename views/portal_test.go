@@ -219,17 +219,87 @@ func TestTimelineCatalogue(t *testing.T) {
 	}
 }
 
+// Results stored before message keys (English text) and encoded ones read the same, combined and given-up ones
+// included.
 func TestResultLabelOfCombinedAndGivenUpResults(t *testing.T) {
 	t.Parallel()
-	ctx := WithLang(context.Background(), PT)
-	for in, want := range map[string]string{
-		"processed":                              "Processado",
-		"processed; unmatched":                   "Processado; Sem consentimento correspondente (guardado)",
-		"dead: retry: call interrupted":          "Desistimos após várias tentativas: chamada interrompida",
-		"ignored: consent_authorised; processed": "Ignorado: consent_authorised; Processado",
+	pt, en := WithLang(context.Background(), PT), WithLang(context.Background(), EN)
+	for in, want := range map[string][2]string{
+		"processed":                     {"Processado", "Processed"},
+		consent.R(consent.RProcessed):   {"Processado", "Processed"},
+		"processed; unmatched":          {"Processado; Sem consentimento correspondente (guardado)", "Processed; No matching consent (kept)"},
+		"dead: retry: call interrupted": {"Desistimos após várias tentativas: chamada interrompida", "Given up after several tries: call interrupted"},
+		"dead: " + consent.RetryResult(consent.M(consent.TLKlaviHTTP, "502")): {"Desistimos após várias tentativas: a Klavi respondeu HTTP 502", "Given up after several tries: Klavi answered HTTP 502"},
+		"retry: Klavi answered HTTP 502":                                      {"Falhou, nova tentativa em instantes: a Klavi respondeu HTTP 502", "Failed, trying again shortly: Klavi answered HTTP 502"},
+		"ignored: some_future_event; processed":                               {"Ignorado: evento desconhecido some_future_event; Processado", "Ignored: unknown event some_future_event; Processed"},
+		"ignored: the consent is already REVOKED":                             {"Sem efeito: o consentimento já está REVOKED", "No effect: the consent is already REVOKED"},
+		consent.R(consent.RStale, "REVOKED"):                                  {"Sem efeito: o consentimento já está REVOKED", "No effect: the consent is already REVOKED"},
+		consent.R(consent.RUnknownEvent, "a b;c"):                             {"Ignorado: evento desconhecido a b;c", "Ignored: unknown event a b;c"},
+		"rejected: invalid signature":                                         {"Rejeitado: assinatura inválida", "Rejected: invalid signature"},
+		consent.R(consent.RTooLarge, "1.0 MiB"):                               {"Rejeitado: corpo grande demais (limite 1.0 MiB)", "Rejected: body too large (limit 1.0 MiB)"},
+		"":                                                                    {"Sem resultado registrado", "No result recorded"},
+		"something we never wrote":                                            {"something we never wrote", "something we never wrote"},
 	} {
-		if got := ResultLabel(ctx, in); got != want {
-			t.Errorf("ResultLabel(%q) = %q, want %q", in, got, want)
+		if got := ResultLabel(pt, in); got != want[0] {
+			t.Errorf("ResultLabel(pt, %q) = %q, want %q", in, got, want[0])
+		}
+		if got := ResultLabel(en, in); got != want[1] {
+			t.Errorf("ResultLabel(en, %q) = %q, want %q", in, got, want[1])
+		}
+	}
+	// Every part of a combined result is explained.
+	ex := ResultExplained(pt, consent.R(consent.RProcessed)+"; "+consent.R(consent.RStale, "REVOKED"))
+	if len(ex) != 2 || ex[0].Why == "" || ex[1].Why == "" || !strings.Contains(ex[1].Label, "REVOKED") {
+		t.Errorf("ResultExplained = %+v", ex)
+	}
+}
+
+// TestResultCatalogue checks every result key of consent against the catalogue: a label in both languages that
+// places each of its arguments, and an explanation in both languages that takes none. Every rejection the receivers
+// write (and the legacy texts) has an explanation.
+func TestResultCatalogue(t *testing.T) {
+	t.Parallel()
+	for key, n := range consent.ResultArgs {
+		for _, k := range []string{key, key + ".why"} {
+			v, ok := messages[k]
+			if !ok || v[0] == "" || v[1] == "" {
+				t.Errorf("%s: missing in a language", k)
+			}
+		}
+		if n < 0 {
+			continue // RRetry, RFailed: the reason is a timeline message (TestResultLabelOfCombinedAndGivenUpResults)
+		}
+		args := make([]string, n)
+		for i := range args {
+			args[i] = fmt.Sprintf("ARG%d", i+1)
+		}
+		for _, lang := range []Lang{PT, EN} {
+			ctx := WithLang(context.Background(), lang)
+			ex := ResultExplained(ctx, consent.R(key, args...))
+			if len(ex) != 1 || ex[0].Why == "" || strings.Contains(ex[0].Label+ex[0].Why, "%") {
+				t.Errorf("%s (%s): %+v", key, lang, ex)
+				continue
+			}
+			for _, a := range args {
+				if !strings.Contains(ex[0].Label, a) {
+					t.Errorf("%s (%s): argument %s not shown: %q", key, lang, a, ex[0].Label)
+				}
+			}
+		}
+	}
+	for key := range messages {
+		if strings.HasPrefix(key, consent.ResultPrefix) && !strings.HasSuffix(key, ".why") {
+			if _, ok := consent.ResultArgs[key]; !ok {
+				t.Errorf("%s: in the catalogue but not a result key of consent", key)
+			}
+		}
+	}
+	for _, legacy := range []string{"accepted", "stored", "duplicate", "rejected: invalid signature", "rejected: malformed body",
+		"rejected: malformed report", "rejected: legacy report format", "rejected: unsupported content type",
+		"discarded: data deleted by the holder", "ignored: link_created", "ignored: no consent id",
+		"ignored: unreadable payload", "ignored: unreadable"} {
+		if ex := ResultExplained(context.Background(), legacy); len(ex) != 1 || ex[0].Why == "" {
+			t.Errorf("legacy %q: %+v", legacy, ex)
 		}
 	}
 }

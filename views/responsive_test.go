@@ -143,7 +143,7 @@ func TestListTablesCarryLabels(t *testing.T) {
 	if !tbl.HasClass("stack-table") || !tbl.HasClass("webhooks-table") {
 		t.Errorf("webhooks table classes = %q", tbl.AttrOr("class", ""))
 	}
-	for _, class := range []string{"w-time", "w-kind", "w-events", "w-keys", "w-signature", "w-duplicate", "w-result"} {
+	for _, class := range []string{"w-time", "w-kind", "w-events", "w-keys", "w-consent", "w-signature", "w-duplicate", "w-result"} {
 		if _, ok := d.Find(`[data-testid="webhook-row"] td.` + class).Attr("data-label"); !ok {
 			t.Errorf("webhook row td.%s has no data-label", class)
 		}

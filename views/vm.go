@@ -177,8 +177,11 @@ type WebhookRow struct {
 	SignatureValid   bool
 	Duplicate        bool
 	Keys, EventNames []string
-	Result           string
+	Result           string // as stored: an encoded result (consent.R), or an older row's English text
 	Size             int
+	ConsentID        string // the consent the delivery names; "" when none
+	ConsentKnown     bool   // a consent with that id is stored: the row links to it
+	Rejected         bool   // refused on arrival: its events and ids were never read
 }
 
 // WebhooksVM feeds /webhooks.
@@ -195,6 +198,11 @@ type WebhookDetailVM struct {
 	Row      WebhookRow
 	Body     string
 	ReportID string // for report deliveries: link to the rendered report instead of the body
+	// NotReplayable is the message key saying why the delivery cannot be replayed; "" offers the replay button.
+	NotReplayable string
+	// ReplayError is set on the answer to a refused POST /webhooks/{id}/replay: the message key of why.
+	ReplayError string
+	Replays     []ReplayRow // newest first
 }
 
 // ErrorVM feeds the error pages. Keys are message keys.
