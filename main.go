@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/handlers"
 	"github.com/klavi-demo/portal/klavi"
@@ -35,6 +36,13 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// version, commit and buildTime (RFC 3339) are stamped by `make build` (-ldflags "-X main.version=..."); empty for a
+// plain go build, where the diagnostics page shows what Go's build information has.
+var version, commit, buildTime string
+
+// started is when the process started, for the uptime on the diagnostics page.
+var started = time.Now()
 
 // shutdownGrace bounds how long in-flight requests may take once a stop signal arrives.
 const shutdownGrace = 20 * time.Second
@@ -120,11 +128,19 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		log.Info("SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
 	}
 
+	// The diagnostics recorder watches every Klavi call: recent figures for /diagnostics, and the call log.
+	calls := diag.NewRecorder(time.Now)
 	kc, err := klavi.New(baseURL,
 		klavi.WithCredentials(accessKey, secretKey),
-		klavi.WithLogger(log.With("component", "klavi")))
+		klavi.WithLogger(log.With("component", "klavi")),
+		klavi.WithObserver(calls.Observe))
 	if err != nil {
 		return fmt.Errorf("KLAVI_BASE_URL: %w", err)
+	}
+	diagnostics, err := diag.New(diag.Options{Klavi: kc, Store: st, Recorder: calls, BaseURL: cfg.KlaviBaseURL,
+		Version: version, Commit: commit, BuildTime: buildTime, Now: time.Now, Started: started})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
 	}
 
 	sso, err := newSSO(ctx, cfg, publicURL, log)
@@ -158,6 +174,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
 		OIDC:             sso,
+		Diagnostics:      diagnostics,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
@@ -193,6 +210,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	go func() {
 		defer wg.Done()
 		lifecycle.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		calls.WriteCallLog(ctx, st, log)
 	}()
 
 	banner := fmt.Sprintf("portal listening on %s\n", publicURL)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -76,6 +77,7 @@ func (r *Result) fact(key string, v any) { r.Facts = append(r.Facts, Fact{Key: k
 type Report struct {
 	At          time.Time
 	Environment Environment
+	KlaviHost   string // the host (and port) of KLAVI_BASE_URL; "" for the embedded sandbox
 	Build       BuildInfo
 	Uptime      time.Duration
 	Checks      []Result
@@ -127,7 +129,9 @@ type Options struct {
 	// Version is the build's version as the Makefile stamps it (-ldflags -X main.version); "" falls back to the
 	// module's.
 	Version string
-	Now     func() time.Time
+	// Commit and BuildTime (RFC 3339) are stamped by the Makefile too; they win over Go's build information.
+	Commit, BuildTime string
+	Now               func() time.Time
 	// Started is when the process started (default: when New was called).
 	Started time.Time
 	// Timeout bounds each check that does I/O (default 10 s; the round trip gets twice as long).
@@ -140,6 +144,7 @@ type Service struct {
 	st        *store.Store
 	rec       *Recorder
 	env       Environment
+	klaviHost string
 	roundTrip RoundTripFunc
 	build     BuildInfo
 	now       func() time.Time
@@ -164,8 +169,12 @@ func New(o Options) (*Service, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	return &Service{kc: o.Klavi, st: o.Store, rec: o.Recorder, env: EnvironmentOf(o.BaseURL), roundTrip: o.RoundTrip,
-		build: readBuild(o.Version), now: o.Now, started: o.Started, timeout: o.Timeout}, nil
+	host := ""
+	if u, err := url.Parse(o.BaseURL); err == nil && o.BaseURL != "" {
+		host = u.Host
+	}
+	return &Service{kc: o.Klavi, st: o.Store, rec: o.Recorder, env: EnvironmentOf(o.BaseURL), klaviHost: host,
+		roundTrip: o.RoundTrip, build: readBuild(o.Version, o.Commit, o.BuildTime), now: o.Now, started: o.Started, timeout: o.Timeout}, nil
 }
 
 // Environment is the Klavi this portal talks to.
@@ -225,7 +234,7 @@ func (s *Service) Run(ctx context.Context) Report {
 		}
 	}
 	now := s.now()
-	rep := Report{At: now, Environment: s.env, Build: s.build, Uptime: now.Sub(s.started), Checks: results}
+	rep := Report{At: now, Environment: s.env, KlaviHost: s.klaviHost, Build: s.build, Uptime: now.Sub(s.started), Checks: results}
 	if s.rec != nil {
 		rep.Calls, rep.CallsTruncated = s.rec.Stats(now)
 	}

@@ -52,12 +52,19 @@ type BuildInfo struct {
 	Commit     string    // vcs.revision, "" when built outside a repository (or with -buildvcs=false)
 	CommitTime time.Time // vcs.time: when that commit was made
 	Modified   bool      // vcs.modified: built from a tree with uncommitted changes
+	BuiltAt    time.Time // when the binary was built, as the Makefile stamps it; zero when unknown
 	GoVersion  string
 }
 
-// readBuild reads the build information embedded by the Go toolchain.
-func readBuild(version string) BuildInfo {
+// readBuild reads the build information embedded by the Go toolchain; the stamped values win.
+func readBuild(version, commit, builtAt string) BuildInfo {
 	b := BuildInfo{Version: version, GoVersion: runtime.Version()}
+	b.BuiltAt, _ = time.Parse(time.RFC3339, builtAt)
+	defer func() {
+		if commit != "" {
+			b.Commit = commit
+		}
+	}()
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b

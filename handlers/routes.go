@@ -88,6 +88,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/webhooks", s.h(s.handleWebhookList))
 			r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
 			r.Get("/audit", s.h(s.handleAudit))
+			r.Get("/diagnostics", s.h(s.handleDiagnostics))                  // diagnostics.go
+			r.Get("/consents/{id}/support.json", s.h(s.handleSupportBundle)) // support.go
 		})
 
 		// Language switch.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -53,6 +54,9 @@ type Options struct {
 	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
 	// and the sign-in page offers only email and password.
 	OIDC *auth.OIDC
+	// Diagnostics runs the checks of /diagnostics and names the environment each page's banner shows; nil: no
+	// banner, and /diagnostics answers 404.
+	Diagnostics *diag.Service
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -95,6 +99,8 @@ type Server struct {
 	webhookAllow []netip.Prefix
 	// sso is Options.OIDC (nil: single sign-on off).
 	sso *auth.OIDC
+	// diag is Options.Diagnostics (nil: no banner, no diagnostics page).
+	diag *diag.Service
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -143,6 +149,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
+		diag:         o.Diagnostics,
 	}
 	switch {
 	case o.RateLimit == 0:
