@@ -213,13 +213,13 @@ func TestEnvironmentBannerOnEveryPage(t *testing.T) {
 			t.Errorf("%s: banner %q lacks %q", path, text, want)
 		}
 	}
-	check("/", "sandbox embutido")
+	check("/", "Sandbox embutido")
 	res, _ := e.walk("529.982.247-25", "personal", true)
 	check(res.Request.URL.Path, "dados fictícios")
 	check("/me", "Demo")
 	check("/login", "Demo")
-	check("/no-such-page", "sandbox embutido")
-	check("/lang/en?next=/", "embedded sandbox")
+	check("/no-such-page", "Sandbox embutido")
+	check("/lang/en?next=/", "Embedded sandbox")
 	check("/institutions", "made-up data")
 	e.signIn()
 	check("/consents", "made-up data")
