@@ -442,7 +442,7 @@ func TestRunReportsEveryCheckInOrder(t *testing.T) {
 		o.Now = func() time.Time { return now }
 		o.Started = started
 		o.BaseURL = "https://api-sandbox.klavi.ai/data/v1"
-		o.Version = "v1.2.3"
+		o.Version, o.Commit, o.BuildTime = "v1.2.3", "0123456789abcdef", "2026-03-01T10:30:00Z"
 		o.RoundTrip = func(context.Context) (RoundTripResult, error) { panic("probe exploded") }
 	})
 	rep := s.Run(context.Background())
@@ -453,8 +453,12 @@ func TestRunReportsEveryCheckInOrder(t *testing.T) {
 	if !slices.Equal(ids, IDs()) || len(ids) != 8 {
 		t.Errorf("checks %v, want %v", ids, IDs())
 	}
-	if rep.Environment != EnvSandbox || rep.Uptime != time.Hour || rep.Build.Version != "v1.2.3" || rep.Build.GoVersion == "" {
-		t.Errorf("report = env %s, uptime %v, build %+v", rep.Environment, rep.Uptime, rep.Build)
+	if rep.Environment != EnvSandbox || rep.KlaviHost != "api-sandbox.klavi.ai" || rep.Uptime != time.Hour {
+		t.Errorf("report = env %s at %q, uptime %v", rep.Environment, rep.KlaviHost, rep.Uptime)
+	}
+	if b := rep.Build; b.Version != "v1.2.3" || b.Commit != "0123456789abcdef" ||
+		!b.BuiltAt.Equal(time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC)) || b.GoVersion == "" {
+		t.Errorf("build = %+v, want the stamped version, commit and build time", b)
 	}
 	rt := rep.Checks[slices.Index(ids, "roundtrip")]
 	want(t, rt, Failing, "internal")

@@ -60,27 +60,23 @@ type BuildInfo struct {
 func readBuild(version, commit, builtAt string) BuildInfo {
 	b := BuildInfo{Version: version, GoVersion: runtime.Version()}
 	b.BuiltAt, _ = time.Parse(time.RFC3339, builtAt)
-	defer func() {
-		if commit != "" {
-			b.Commit = commit
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if b.Version == "" {
+			b.Version = bi.Main.Version
 		}
-	}()
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return b
-	}
-	if b.Version == "" {
-		b.Version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Commit = s.Value
-		case "vcs.time":
-			b.CommitTime, _ = time.Parse(time.RFC3339, s.Value)
-		case "vcs.modified":
-			b.Modified = s.Value == "true"
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Commit = s.Value
+			case "vcs.time":
+				b.CommitTime, _ = time.Parse(time.RFC3339, s.Value)
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
 		}
+	}
+	if commit != "" {
+		b.Commit = commit
 	}
 	return b
 }
