@@ -99,6 +99,7 @@ func TestVisitorWithoutCookieSeesNothing(t *testing.T) {
 	}
 	for _, path := range []string{"/consents/" + consentID, "/consents/" + consentID + "/live", "/reports/" + reportID,
 		"/reports/" + reportID + "/transactions.csv", "/reports/" + reportID + "/report.json",
+		"/reports/" + reportID + "/transactions-br.csv", "/reports/" + reportID + "/transactions.xlsx",
 		"/reports/" + reportID + "/report.json?original=1"} {
 		if status, _, _ := get(path); status != http.StatusNotFound {
 			t.Errorf("GET %s of another browser's consent without a cookie = %d, want 404", path, status)

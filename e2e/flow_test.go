@@ -3,13 +3,18 @@
 package e2e
 
 import (
+	"bytes"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/playwright-community/playwright-go"
+	"github.com/xuri/excelize/v2"
 )
 
 // Test tax ids: the sandbox's scenario catalogue (README) chooses behaviour by them.
@@ -146,6 +151,10 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	page := desktop(t)
 	start(t, page, shared, "personal", "52998224725")
 	shot(t, page, "picker-desktop")
+	// A partial outage is offered with a warning; a full outage is not offered.
+	visible(t, page.GetByTestId("institution-104").GetByTestId("badge-degraded"), "CAIXA's partial-outage badge")
+	visible(t, page.GetByTestId("choose-104"), "CAIXA still choosable")
+	must(t, expect.Locator(page.GetByTestId("choose-212")).ToHaveCount(0), "Banco Original (full outage) not choosable")
 
 	// Search ignores accents and case: "itau" finds Itaú and hides the others.
 	must(t, page.GetByTestId("institution-search").Fill("itau"), "search")
@@ -178,6 +187,7 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 		"transactions carry their types")
 	checkKnownBalance(t, page, "pf_checking_account", "52998224725", "341")
 	shot(t, page, "report-desktop")
+	checkCharts(t, page, "the checking account report")
 	visible(t, page.GetByTestId("download-csv"), "CSV download")
 	visible(t, page.GetByTestId("raw-json"), "raw JSON")
 
@@ -192,6 +202,105 @@ func TestPersonalHappyPathEndsWithReadableReports(t *testing.T) {
 	}
 	if strings.Contains(body, "529.982.247-25") || strings.Contains(body, "52998224725") {
 		t.Fatal("the CSV carries the CPF in clear")
+	}
+	checkSpreadsheetDownloads(t, page, strings.Count(body, "\n"))
+
+	// On a phone the summary and charts come first and fit the screen.
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "report-phone")
+	must(t, page.SetViewportSize(1280, 900), "desktop width")
+
+	// The card report: the open bill by category and the bills over time, newest bill first below.
+	_, err = page.GoBack()
+	must(t, err, "back to the consent")
+	must(t, page.GetByTestId("report-item").Filter(playwright.LocatorFilterOptions{HasText: "pf_credit_card"}).First().Click(),
+		"open the credit card report")
+	cards := page.GetByTestId("card-insights").First()
+	visible(t, cards, "card insights")
+	if _, err := cards.Screenshot(playwright.LocatorScreenshotOptions{
+		Path: playwright.String(filepath.Join(artifacts, "screens", "card-insights-desktop.png"))}); err != nil {
+		t.Logf("card insights screenshot: %v", err)
+	}
+	n, err := cards.GetByTestId("chart-bars").Count()
+	must(t, err, "count the card charts")
+	if n < 1 {
+		t.Error("the card report has no chart")
+	}
+	must(t, expect.Locator(cards.GetByTestId("chart-bars").First().Locator("li").First()).ToContainText("R$"),
+		"bars carry their amounts as text")
+	shot(t, page, "report-card-desktop")
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "report-card-phone")
+}
+
+// checkCharts: the report's insights show money in and out and at least one chart, each with an SVG title and
+// description (line) or readable bars, and its data as a table that opens.
+func checkCharts(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	ins := page.GetByTestId("insights").First()
+	visible(t, ins, "insights of "+what)
+	must(t, expect.Locator(ins.GetByTestId("insight-in")).ToHaveText(regexp.MustCompile(`R\$`)), "money in of "+what)
+	must(t, expect.Locator(ins.GetByTestId("insight-out")).ToHaveText(regexp.MustCompile(`R\$`)), "money out of "+what)
+	line := ins.GetByTestId("chart-line").First()
+	visible(t, line, "balance chart of "+what)
+	svg := line.GetByTestId("chart-svg")
+	must(t, expect.Locator(svg).ToHaveAttribute("role", "img"), "the chart is an image to assistive technology")
+	title, err := svg.Locator("title").TextContent()
+	must(t, err, "chart title")
+	desc, err := svg.Locator("desc").TextContent()
+	must(t, err, "chart description")
+	if title == "" || !strings.Contains(desc, "R$") {
+		t.Errorf("%s: chart title %q, description %q", what, title, desc)
+	}
+	data := line.GetByTestId("chart-data")
+	must(t, data.Locator("summary").Click(), "open the chart's data")
+	rows, err := data.Locator("tbody tr").Count()
+	must(t, err, "count the chart's data rows")
+	must(t, data.Locator("summary").Click(), "close the chart's data")
+	if _, err := ins.Screenshot(playwright.LocatorScreenshotOptions{
+		Path: playwright.String(filepath.Join(artifacts, "screens", "insights-"+strconv.Itoa(page.ViewportSize().Width)+".png"))}); err != nil {
+		t.Logf("insights screenshot: %v", err)
+	}
+	if rows < 2 {
+		t.Errorf("%s: the chart's data table has %d rows", what, rows)
+	}
+}
+
+// checkSpreadsheetDownloads downloads the "Excel (Brasil)" CSV and the .xlsx through the browser's own download
+// (a click, as a user does) and opens both: the same number of lines as the standard CSV, Brazilian number and
+// date formats, typed cells in the workbook.
+func checkSpreadsheetDownloads(t *testing.T, page playwright.Page, lines int) {
+	t.Helper()
+	save := func(testID string) []byte {
+		d, err := page.ExpectDownload(func() error { return page.GetByTestId(testID).Click() })
+		must(t, err, "download "+testID)
+		path, err := d.Path()
+		must(t, err, "downloaded file of "+testID)
+		b, err := os.ReadFile(path)
+		must(t, err, "read "+testID)
+		return b
+	}
+	br := string(save("download-csv-br"))
+	if !strings.HasPrefix(br, "\ufeffproduto;conta;data;") || strings.Count(br, "\n") != lines {
+		t.Fatalf("Excel (Brasil) CSV: starts %q, %d lines, want %d", br[:min(len(br), 30)], strings.Count(br, "\n"), lines)
+	}
+	if !regexp.MustCompile(`;\d{2}/\d{2}/\d{4};`).MatchString(br) || !regexp.MustCompile(`;-?\d+,\d{2,4}(;|\r?\n)`).MatchString(br) {
+		t.Error("Excel (Brasil) CSV: no dd/mm/aaaa date or decimal-comma amount")
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(save("download-xlsx")))
+	must(t, err, "open the xlsx")
+	defer func() { _ = f.Close() }()
+	sheet := f.GetSheetList()[0]
+	rows, err := f.GetRows(sheet)
+	must(t, err, "read the xlsx rows")
+	if len(rows) != lines || len(rows[0]) != 8 {
+		t.Fatalf("xlsx: %d rows of %d columns, want %d rows of 8", len(rows), len(rows[0]), lines)
+	}
+	if typ, _ := f.GetCellType(sheet, "G2"); typ != excelize.CellTypeUnset && typ != excelize.CellTypeNumber {
+		t.Errorf("xlsx: the first amount is of type %v, want a number", typ)
+	}
+	if shown, _ := f.GetCellValue(sheet, "C2"); !regexp.MustCompile(`^\d{2}/\d{2}/\d{4}$`).MatchString(shown) {
+		t.Errorf("xlsx: the first date shows %q, want dd/mm/yyyy", shown)
 	}
 }
 
@@ -322,6 +431,7 @@ func TestConsentWebhookNeverSentStillEndsAuthorised(t *testing.T) {
 		playwright.LocatorAssertionsToHaveAttributeOptions{Timeout: playwright.Float(30000)}), "the reconciler authorises the consent")
 	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Autorizado"), "status badge in Portuguese")
 	poll := page.Locator(`[data-testid="timeline-entry"][data-kind="poll"]`).Filter(playwright.LocatorFilterOptions{HasText: "AUTHORISED"})
+	openTech(t, page)
 	must(t, expect.Locator(poll.First()).ToBeVisible(), "the timeline shows the poll that saw AUTHORISED")
 	must(t, expect.Locator(poll.First()).ToContainText("consulta: GET /consents/{id}"), "the poll entry in Portuguese")
 	must(t, expect.Locator(page.Locator(`[data-testid="timeline-entry"][data-kind="callback"]`)).ToHaveCount(0),
@@ -361,6 +471,7 @@ func TestRevokeAfterConfirmation(t *testing.T) {
 	// user reloads until the timeline shows it.
 	revoked := page.Locator(`[data-testid="timeline-entry"][data-kind="webhook"]`).
 		Filter(playwright.LocatorFilterOptions{HasText: "webhook consent_revoked, assinatura válida"})
+	openTech(t, page) // stays open across the reloads (app.js remembers it for this page)
 	visibleAfterReloads(t, page, revoked.First(), "the consent_revoked webhook on the timeline", 20*time.Second)
 	must(t, expect.Locator(revoked).ToHaveCount(1), "the consent_revoked webhook is on the timeline once")
 	expectStatus(t, page, "REVOKED")
@@ -489,12 +600,18 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	oldConsent := page.URL()
 	expectStatus(t, page, "REJECTED")
 	must(t, expect.Locator(page.Locator("html")).ToHaveAttribute("lang", "pt-BR"), "html lang pt-BR")
-	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Recusado"), "status badge in Portuguese")
+	// Klavi says REJECTED, but nobody declined: the badge says the link expired.
+	must(t, expect.Locator(page.GetByTestId("consent-status")).ToHaveText("Link expirado"), "status badge: the link expired")
 	visible(t, page.GetByTestId("consent-error"), "the reason")
 	must(t, expect.Locator(page.GetByTestId("consent-error")).ToContainText(msgLinkExpired), "the expired-link message")
 	must(t, expect.Locator(page.GetByTestId("consent-error")).Not().ToContainText(msgAccessDenied),
 		"not \"you declined\": the user never saw the bank")
+	must(t, expect.Locator(page.GetByTestId("consent-tip")).ToContainText("60 segundos"), "a tip for this failure")
+	visible(t, page.GetByTestId("choose-another"), "a way to another bank")
 	shot(t, page, "consent-link-expired-desktop")
+	must(t, page.SetViewportSize(390, 844), "phone width")
+	shot(t, page, "consent-link-expired-phone")
+	must(t, page.SetViewportSize(1280, 900), "desktop width")
 
 	// Try again: a new consent, a new 303, and the bank's login page (not its error page) this time.
 	must(t, page.GetByTestId("try-again").Click(), "try again")
@@ -507,6 +624,13 @@ func TestExpiredBankRedirectIsRefused(t *testing.T) {
 	_, err = page.Goto(oldConsent)
 	must(t, err, "reopen the expired consent")
 	must(t, expect.Locator(page.GetByTestId("timeline")).ToContainText("nova tentativa"), "the retry is on the old consent's timeline")
+
+	// Choose another bank: back to the picker of the same flow, and on to a different institution.
+	must(t, page.GetByTestId("choose-another").Click(), "choose another bank")
+	visible(t, page.GetByTestId("institution-260"), "the institution picker")
+	must(t, page.GetByTestId("choose-260").Click(), "choose Nubank instead")
+	visible(t, page.GetByTestId("consent-submit"), "the consent confirmation for the other bank")
+	must(t, expect.Locator(page.GetByTestId("consent-submit")).ToBeEnabled(), "ready to go to the other bank")
 }
 
 func TestPhoneScreens(t *testing.T) {
@@ -606,6 +730,20 @@ func createConsentNoFollow(t *testing.T, page playwright.Page, p *portal, instit
 }
 
 // queryParam returns one query parameter of a URL the browser requested.
+// openTech unfolds the consent page's "Detalhes técnicos" (folded for end users), where the timeline is.
+func openTech(t *testing.T, page playwright.Page) {
+	t.Helper()
+	tech := page.GetByTestId("tech-details")
+	open, err := tech.GetAttribute("open")
+	must(t, err, "read the technical details' state")
+	if open == "" {
+		if ok, _ := tech.Evaluate("d => d.open", nil); ok != true {
+			must(t, tech.Locator("summary").Click(), "open the technical details")
+		}
+	}
+	must(t, expect.Locator(page.GetByTestId("timeline")).ToBeVisible(), "the timeline is shown")
+}
+
 func queryParam(t *testing.T, raw, name string) string {
 	t.Helper()
 	u, err := url.Parse(raw)

@@ -36,6 +36,7 @@ func TestEventsOutOfOrderEndRevoked(t *testing.T) {
 
 	// Both webhooks arrive in the background and a REVOKED page no longer refreshes itself: reload until the late
 	// consent_authorised (delivered after consent_revoked) is on the timeline.
+	openTech(t, page)
 	visibleAfterReloads(t, page, authorised.First(), "the late consent_authorised webhook on the timeline", 20*time.Second)
 	must(t, expect.Locator(revoked).ToHaveCount(1), "the consent_revoked webhook is on the timeline once")
 	must(t, expect.Locator(authorised).ToHaveCount(1), "the consent_authorised webhook is on the timeline once")

@@ -22,7 +22,8 @@ func TestAccess(t *testing.T) {
 	body := reportFor("rep-acc", e.linkOf(id), id)
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
 	consentURLs := []string{"/consents/" + id, "/consents/" + id + "/live", "/consents/" + id + "/reports",
-		"/reports/rep-acc", "/reports/rep-acc/report.json", "/reports/rep-acc.json", "/reports/rep-acc/transactions.csv"}
+		"/reports/rep-acc", "/reports/rep-acc/report.json", "/reports/rep-acc.json", "/reports/rep-acc/transactions.csv",
+		"/reports/rep-acc/transactions-br.csv", "/reports/rep-acc/transactions.xlsx"}
 
 	for _, p := range consentURLs {
 		wantStatus(t, e.get(owner, p), http.StatusOK)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,6 +20,7 @@ import (
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/reportview"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -282,15 +284,83 @@ func (s *Server) consentVM(r *http.Request, c store.Consent) (views.ConsentVM, e
 	sid := sessionFrom(ctx).ID()
 	vm.CanRetry = vm.ErrorKey != "" && sid != "" && sid == c.SessionID &&
 		status != consent.Authorised && status != consent.Revoked && status != consent.DeletedByUser
+	// Another bank: the picker works on this flow session's link, so only the browser that started the consent.
+	vm.CanChooseAnother = vm.CanRetry
+	vm.TipKey = failureTip(vm.ErrorKey)
+	if vm.ErrorKey == "cerr.link_expired" {
+		vm.StatusKey = "status.link_expired" // Klavi says REJECTED, but nobody declined anything
+	}
+	vm.Operator = s.operator(r) != nil
+	if c.ReportsRequestedAt != nil && status == consent.Authorised {
+		vm.ReportsWaiting = s.now().Sub(*c.ReportsRequestedAt).Truncate(time.Second)
+		vm.ReportsSlow = vm.ReportsWaiting > reportsSlowAfter
+	}
 	for _, e := range tl {
 		vm.Timeline = append(vm.Timeline, views.TimelineItem{Kind: e.Kind, Title: e.Title, Detail: e.Detail, OK: e.OK, At: e.At,
 			Repeats: e.Repeats, LastAt: e.LastAt})
 	}
 	for _, rp := range reps {
-		vm.Reports = append(vm.Reports, reportItem(rp))
+		it := reportItem(rp)
+		it.Figures = s.figures.get(ctx, s, rp)
+		vm.Reports = append(vm.Reports, it)
 	}
 	vm.Live = s.isLive(c, settledProducts(vm))
 	return vm, nil
+}
+
+// reportsSlowAfter is when the consent page starts saying that reports take longer than usual.
+const reportsSlowAfter = 90 * time.Second
+
+// failureTip is the short tip shown under a failure message.
+func failureTip(errorKey string) string {
+	switch errorKey {
+	case "":
+		return ""
+	case "cerr.access_denied", "cerr.rejected":
+		return "tip.access_denied"
+	case "cerr.link_expired":
+		return "tip.link_expired"
+	case "cerr.server_error", "cerr.error":
+		return "tip.server_error"
+	case "cerr.consent_expired", "cerr.expired":
+		return "tip.expired"
+	}
+	return "tip.other"
+}
+
+// reportFigures remembers each report's key figures (a few short strings) so that the consent page, refreshed
+// every second or two while it is live, does not read and decode megabytes of report JSON each time. Reports
+// never change once stored; entries are keyed by id and body hash. Bounded: when full it starts afresh.
+type reportFigures struct {
+	mu sync.Mutex
+	m  map[string][]views.ReportFigure
+}
+
+const maxFigureEntries = 4096
+
+func (f *reportFigures) get(ctx context.Context, s *Server, rp store.Report) []views.ReportFigure {
+	key := rp.ID + "\x00" + rp.BodySHA256
+	f.mu.Lock()
+	figs, ok := f.m[key]
+	f.mu.Unlock()
+	if ok {
+		return figs
+	}
+	full, err := s.st.Report(ctx, rp.ID)
+	if err != nil {
+		return nil // the card shows without figures; the report page has everything
+	}
+	rep, err := s.parsed.parse(full)
+	if err == nil {
+		figs = reportview.Figures(rep)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil || len(f.m) >= maxFigureEntries {
+		f.m = make(map[string][]views.ReportFigure)
+	}
+	f.m[key] = figs
+	return figs
 }
 
 func reportItem(rp store.Report) views.ReportItem {

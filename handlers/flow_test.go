@@ -178,6 +178,18 @@ func TestHappyPathPersonal(t *testing.T) {
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
 		t.Errorf("csv content type = %q", r.header.Get("Content-Type"))
 	}
+	r = e.get(c, "/reports/rep-1/transactions-br.csv")
+	wantStatus(t, r, http.StatusOK)
+	if !strings.HasPrefix(r.body, "\ufeffproduto;conta;data;") ||
+		!strings.Contains(r.header.Get("Content-Disposition"), `br.csv"`) {
+		t.Errorf("Excel (Brasil) CSV: disposition %q, starts %q", r.header.Get("Content-Disposition"), r.body[:min(len(r.body), 40)])
+	}
+	r = e.get(c, "/reports/rep-1/transactions.xlsx")
+	wantStatus(t, r, http.StatusOK)
+	if r.header.Get("Content-Type") != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" ||
+		!strings.HasPrefix(r.body, "PK") || !strings.Contains(r.header.Get("Content-Disposition"), `.xlsx"`) {
+		t.Errorf("xlsx: content type %q, disposition %q", r.header.Get("Content-Type"), r.header.Get("Content-Disposition"))
+	}
 	r = e.get(c, "/consents/consent-1/reports")
 	wantStatus(t, r, http.StatusOK)
 	if r.doc(t).Find(`[data-testid="report-item"]`).Length() != 1 {

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,8 +114,31 @@ func (s *Server) serveReportJSON(w http.ResponseWriter, r *http.Request, id stri
 	return nil
 }
 
-// handleReportCSV answers GET /reports/{id}/transactions.csv.
+// handleReportCSV answers GET /reports/{id}/transactions.csv (for programs: comma, ISO dates, dot decimals).
 func (s *Server) handleReportCSV(w http.ResponseWriter, r *http.Request) error {
+	return s.serveTransactions(w, r, "text/csv; charset=utf-8", "csv", func(w io.Writer, rep *klavi.Report) error {
+		return reportview.WriteTransactionsCSV(w, rep)
+	})
+}
+
+// handleReportCSVBR answers GET /reports/{id}/transactions-br.csv (a spreadsheet in Portuguese: BOM, ';',
+// decimal comma, dd/mm/aaaa).
+func (s *Server) handleReportCSVBR(w http.ResponseWriter, r *http.Request) error {
+	return s.serveTransactions(w, r, "text/csv; charset=utf-8", "br.csv", reportview.WriteTransactionsCSVBR)
+}
+
+// handleReportXLSX answers GET /reports/{id}/transactions.xlsx (typed number and date cells).
+func (s *Server) handleReportXLSX(w http.ResponseWriter, r *http.Request) error {
+	return s.serveTransactions(w, r, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx",
+		func(w io.Writer, rep *klavi.Report) error {
+			return reportview.WriteTransactionsXLSX(r.Context(), w, rep)
+		})
+}
+
+// serveTransactions writes a report's transactions in one format. The whole file is built before the first byte
+// is sent, so a failure midway is an error page rather than a truncated download.
+func (s *Server) serveTransactions(w http.ResponseWriter, r *http.Request, contentType, ext string,
+	write func(io.Writer, *klavi.Report) error) error {
 	rp, err := s.reportParam(r, chi.URLParam(r, "id"))
 	if err != nil {
 		return err
@@ -122,15 +147,16 @@ func (s *Server) handleReportCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return statusError(http.StatusNotFound)
 	}
-	var buf strings.Builder
-	if err := reportview.WriteTransactionsCSV(&buf, rep); err != nil {
+	var buf bytes.Buffer
+	if err := write(&buf, rep); err != nil {
 		return err
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", `attachment; filename="`+downloadName(rp, "csv")+`"`)
-	_, _ = w.Write([]byte(buf.String()))
+	h.Set("Content-Disposition", `attachment; filename="`+downloadName(rp, ext)+`"`)
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
 	return nil
 }
 

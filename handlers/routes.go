@@ -63,6 +63,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/reports/{id}", s.h(s.handleReport))
 		r.Get("/reports/{id}/report.json", s.h(s.handleReportJSON))
 		r.Get("/reports/{id}/transactions.csv", s.h(s.handleReportCSV))
+		r.Get("/reports/{id}/transactions-br.csv", s.h(s.handleReportCSVBR))
+		r.Get("/reports/{id}/transactions.xlsx", s.h(s.handleReportXLSX))
 
 		// This browser's consents.
 		r.Get("/me", s.h(s.handleMe))

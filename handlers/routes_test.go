@@ -56,6 +56,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/reports/nope", 404},
 		{"GET", "/reports/nope/report.json", 404},
 		{"GET", "/reports/nope/transactions.csv", 404},
+		{"GET", "/reports/nope/transactions-br.csv", 404},
+		{"GET", "/reports/nope/transactions.xlsx", 404},
 		{"GET", "/webhooks", 200},
 		{"GET", "/webhooks/1", 404},
 		{"GET", "/lang/en?next=/consents", 303},

@@ -89,6 +89,8 @@ type Server struct {
 	insts institutionCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
+	// figures keeps the consent page's report key figures (consents.go).
+	figures reportFigures
 	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).
 	klaviTimeout time.Duration
 	// limiter caps the Klavi-calling form posts per client (nil when disabled).

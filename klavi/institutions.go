@@ -10,11 +10,14 @@ import (
 // Open Finance and 2 for Open Data; BusinessType ("NATURAL", "LEGAL", "BOTH") and AvailableResources are only
 // present for type 1.
 type Institution struct {
-	InstitutionCode        string   `json:"institutionCode"`
-	Name                   string   `json:"name"`
-	Avatar                 string   `json:"avatar"`
-	IsBeta                 bool     `json:"isBeta"`
-	IsOutage               bool     `json:"isOutage"`
+	InstitutionCode string `json:"institutionCode"`
+	Name            string `json:"name"`
+	Avatar          string `json:"avatar"`
+	IsBeta          bool   `json:"isBeta"`
+	IsOutage        bool   `json:"isOutage"`
+	// OutageLevel is Gap (docs/klavi.md#institutions): "partial" marks an institution that is unstable but still
+	// works, which the picker offers with a warning; anything else with IsOutage is a full outage.
+	OutageLevel            string   `json:"outageLevel,omitempty"`
 	InstitutionType        int      `json:"institutionType"`
 	BusinessType           string   `json:"businessType"`
 	AvailableResources     []string `json:"availableResources"`

@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ const (
 // reportJSONURL and reportCSVURL are the download routes linked from the report page (served by handlers).
 func reportJSONURL(id string) string { return "/reports/" + url.PathEscape(id) + "/report.json" }
 func reportCSVURL(id string) string  { return "/reports/" + url.PathEscape(id) + "/transactions.csv" }
+func reportCSVBRURL(id string) string {
+	return "/reports/" + url.PathEscape(id) + "/transactions-br.csv"
+}
+func reportXLSXURL(id string) string { return "/reports/" + url.PathEscape(id) + "/transactions.xlsx" }
 
 // Query is the report page's query string: which account's statement is paginated (1-based position in the
 // page's account list, checking accounts first; 0 = none), which page of it (1-based) is shown and how many
@@ -130,6 +135,8 @@ func Build(r Stored, rep *klavi.Report, q Query) views.ReportVM {
 	if vm.ID != "" {
 		vm.JSONURL = reportJSONURL(vm.ID)
 		vm.CSVURL = reportCSVURL(vm.ID)
+		vm.CSVBRURL = reportCSVBRURL(vm.ID)
+		vm.XLSXURL = reportXLSXURL(vm.ID)
 	}
 	if rep == nil || !vm.Known {
 		return vm
@@ -402,6 +409,7 @@ func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Qu
 	}
 
 	ledger := accountLedger(a)
+	vm.Insights = accountInsights(ledger, vm.Categorized)
 	total := len(ledger)
 	pages := max(1, (total+q.PerPage-1)/q.PerPage)
 	page := 1
@@ -426,6 +434,7 @@ func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Qu
 			Date:        txDate(e.tx),
 			Description: taxid.MaskText(e.tx.TransactionName),
 			Type:        cmp.Or(e.tx.Type, e.tx.SettlementType),
+			Kind:        accountKind(e.tx.Type, e.tx.TransactionName, e.tx.CreditDebitType),
 			Direction:   txDirection(e.tx.CreditDebitType),
 			Category:    categoryPath(e.tx.Category, e.tx.Subcategory, e.tx.ThirdCategory),
 			Future:      e.future,
@@ -507,6 +516,7 @@ func buildCardVM(k int, c *klavi.CreditCard) views.CardVM {
 		}
 		vm.UsageClass = views.UsageClass(vm.UsagePct)
 	}
+	vm.Insights = cardInsights(c)
 	if c.OpenStatement != nil {
 		b := buildBillVM(c.OpenStatement)
 		vm.Open = &b
@@ -514,6 +524,10 @@ func buildCardVM(k int, c *klavi.CreditCard) views.CardVM {
 	for i := range c.ClosedStatements {
 		vm.Closed = append(vm.Closed, buildBillVM(&c.ClosedStatements[i]))
 	}
+	// Newest bill first, whatever order the bank sent them in: by month, then due date (ISO strings sort by time).
+	slices.SortStableFunc(vm.Closed, func(a, b views.BillVM) int {
+		return cmp.Or(cmp.Compare(b.Month, a.Month), cmp.Compare(b.DueDate, a.DueDate))
+	})
 	return vm
 }
 
@@ -548,6 +562,7 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 			Date:        cmp.Or(t.TransactionDate, t.BillPostDate),
 			Description: taxid.MaskText(t.TransactionName),
 			Type:        t.TransactionType,
+			Kind:        cardKind(t.TransactionType, t.TransactionName, t.CreditDebitType, t.PayeeMCC),
 			PaymentType: t.PaymentType,
 			Brand:       t.Brand,
 			Category:    categoryPath(t.Category, t.Subcategory, t.ThirdCategory),
@@ -559,6 +574,7 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 		}
 		if t.PayeeMCC > 0 {
 			row.MCC = strconv.Itoa(t.PayeeMCC)
+			row.MCCName = mccGroup(t.PayeeMCC)
 		}
 		if t.PaymentType == "A_PRAZO" && t.ChargeNumber > 0 && t.ChargeIdentificator != "" {
 			row.Installment = t.ChargeIdentificator + "/" + strconv.Itoa(t.ChargeNumber)
@@ -568,61 +584,50 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 		}
 		b.Rows = append(b.Rows, row)
 	}
+	// Newest charge first, like an account statement.
+	slices.SortStableFunc(b.Rows, func(x, y views.CardTransactionRowVM) int { return cmp.Compare(y.Date, x.Date) })
 	return b
 }
 
 // csvHeader is the first line of the transactions CSV.
 var csvHeader = []string{"product", "account", "date", "description", "type", "credit_debit", "amount", "running_balance"}
 
-// WriteTransactionsCSV writes every account transaction (checking then savings, newest first, with the running
-// balance of the page) and every credit card transaction (open bill, then closed bills) of rep as RFC 4180 CSV.
-// Amounts are signed decimals with '.' (DEBITO negative), at least 2 decimals and up to Klavi's 4, so nothing is
-// rounded away. Text cells are protected against spreadsheet formula injection; amounts are not (they are numbers
-// and must stay numbers). Descriptions have CPF/CNPJ masked, like the page. A nil rep gives the header only. It
-// returns the first error of w.
-func WriteTransactionsCSV(w io.Writer, rep *klavi.Report) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
-		return err
-	}
+// txRow is one transaction as the exports write it: text already masked (CPF/CNPJ) but not yet protected against
+// formula injection (each format does that its own way), money in units (1/10000).
+type txRow struct {
+	product, account, date, description, kind, creditDebit string
+	amount, balance                                        int64
+	amountOK, balanceOK                                    bool
+}
+
+// transactionRows lists every account transaction (checking then savings, newest first, with the running balance
+// of the page) and every credit card transaction (open bill, then closed bills). Amounts are signed: DEBITO
+// negative. A nil rep gives none.
+func transactionRows(rep *klavi.Report) []txRow {
 	if rep == nil {
-		cw.Flush()
-		return cw.Error()
-	}
-	product := csvText(rep.ProductName)
-	accounts := func(list []klavi.Account) error {
-		for i := range list {
-			a := &list[i]
-			name := csvText(strings.TrimSpace(cmp.Or(a.BrandName, a.BacenName) + " " + accountRef(a)))
-			for _, e := range accountLedger(a) {
-				rec := []string{product, name, csvText(txDate(e.tx)), csvText(taxid.MaskText(e.tx.TransactionName)),
-					csvText(cmp.Or(e.tx.Type, e.tx.SettlementType)), csvText(e.tx.CreditDebitType), "", ""}
-				if e.amountOK {
-					rec[6] = csvDecimal(e.signed)
-				}
-				if e.balanceOK {
-					rec[7] = csvDecimal(e.balance)
-				}
-				if err := cw.Write(rec); err != nil {
-					return err
-				}
-			}
-		}
 		return nil
 	}
-	if err := accounts(rep.CheckingAccounts); err != nil {
-		return err
+	var rows []txRow
+	accounts := func(list []klavi.Account) {
+		for i := range list {
+			a := &list[i]
+			name := strings.TrimSpace(cmp.Or(a.BrandName, a.BacenName) + " " + accountRef(a))
+			for _, e := range accountLedger(a) {
+				rows = append(rows, txRow{product: rep.ProductName, account: name, date: txDate(e.tx),
+					description: taxid.MaskText(e.tx.TransactionName), kind: cmp.Or(e.tx.Type, e.tx.SettlementType),
+					creditDebit: e.tx.CreditDebitType, amount: e.signed, amountOK: e.amountOK,
+					balance: e.balance, balanceOK: e.balanceOK})
+			}
+		}
 	}
-	if err := accounts(rep.SavingsAccounts); err != nil {
-		return err
-	}
+	accounts(rep.CheckingAccounts)
+	accounts(rep.SavingsAccounts)
 	for i := range rep.CreditCards {
 		c := &rep.CreditCards[i]
 		name := cmp.Or(c.Name, c.ProductType)
 		if d := cardLastDigits(c); len(d) > 0 {
 			name += " ****" + d[0]
 		}
-		name = csvText(name)
 		var stmts []*klavi.Statement
 		if c.OpenStatement != nil {
 			stmts = append(stmts, c.OpenStatement)
@@ -630,23 +635,83 @@ func WriteTransactionsCSV(w io.Writer, rep *klavi.Report) error {
 		for j := range c.ClosedStatements {
 			stmts = append(stmts, &c.ClosedStatements[j])
 		}
-		for _, s := range stmts {
-			for j := range s.TransactionDetails {
-				t := &s.TransactionDetails[j]
-				date := cmp.Or(t.TransactionDate, t.BillPostDate)
-				rec := []string{product, name, csvText(date), csvText(taxid.MaskText(t.TransactionName)),
-					csvText(t.TransactionType), csvText(t.CreditDebitType), "", ""}
-				if u, ok := cardSigned(t); ok {
-					rec[6] = csvDecimal(u)
-				}
-				if err := cw.Write(rec); err != nil {
-					return err
-				}
+		for _, st := range stmts {
+			for j := range st.TransactionDetails {
+				t := &st.TransactionDetails[j]
+				r := txRow{product: rep.ProductName, account: name, date: cmp.Or(t.TransactionDate, t.BillPostDate),
+					description: taxid.MaskText(t.TransactionName), kind: t.TransactionType,
+					creditDebit: t.CreditDebitType}
+				r.amount, r.amountOK = cardSigned(t)
+				rows = append(rows, r)
 			}
+		}
+	}
+	return rows
+}
+
+// WriteTransactionsCSV writes the transactions of rep (see transactionRows) as RFC 4180 CSV for programs: comma
+// separated, ISO dates, amounts as signed decimals with '.' (DEBITO negative), at least 2 decimals and up to
+// Klavi's 4, so nothing is rounded away. Text cells are protected against spreadsheet formula injection; amounts
+// are not (they are numbers and must stay numbers). Descriptions have CPF/CNPJ masked, like the page. A nil rep
+// gives the header only. It returns the first error of w.
+func WriteTransactionsCSV(w io.Writer, rep *klavi.Report) error {
+	return writeCSV(w, rep, ',', csvHeader, csvDecimal, func(d string) string { return d })
+}
+
+// csvHeaderBR is the header of the "Excel (Brasil)" dialect, in Portuguese like the spreadsheet it opens in.
+var csvHeaderBR = []string{"produto", "conta", "data", "descrição", "tipo", "crédito/débito", "valor", "saldo"}
+
+// WriteTransactionsCSVBR writes the same rows in the dialect a spreadsheet set to Portuguese (Brazil) opens
+// without an import dialog: a UTF-8 byte order mark (so accents survive), ';' as separator, decimal comma with no
+// thousands separator (so cells are numbers), dates as dd/mm/aaaa.
+func WriteTransactionsCSVBR(w io.Writer, rep *klavi.Report) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	return writeCSV(w, rep, ';', csvHeaderBR,
+		func(u int64) string { return strings.Replace(csvDecimal(u), ".", ",", 1) }, brDate)
+}
+
+func writeCSV(w io.Writer, rep *klavi.Report, comma rune, header []string, money func(int64) string,
+	date func(string) string) error {
+	cw := csv.NewWriter(w)
+	cw.Comma = comma
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	for _, r := range transactionRows(rep) {
+		rec := []string{csvText(r.product), csvText(r.account), csvText(date(r.date)), csvText(r.description),
+			csvText(r.kind), csvText(r.creditDebit), "", ""}
+		if r.amountOK {
+			rec[6] = money(r.amount)
+		}
+		if r.balanceOK {
+			rec[7] = money(r.balance)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// brDate turns an ISO date (or date-time) into dd/mm/aaaa; anything else is returned unchanged.
+func brDate(iso string) string {
+	t, ok := isoDate(iso)
+	if !ok {
+		return iso
+	}
+	return t.Format("02/01/2006")
+}
+
+// isoDate reads the date part of "2026-03-14" or "2026-03-14T10:00:00Z".
+func isoDate(s string) (time.Time, bool) {
+	if len(s) < 10 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.DateOnly, s[:10])
+	return t, err == nil
 }
 
 // accountRef is "0001/12345-6" (branch/number-digit).

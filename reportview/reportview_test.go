@@ -229,7 +229,7 @@ func TestBuildReportVMCreditCard(t *testing.T) {
 		t.Errorf("open bill = %+v", o)
 	}
 	wantRow := views.CardTransactionRowVM{Date: "2021-05-01", Description: "PGTO", Type: "CASHBACK", PaymentType: "A_VISTA",
-		MCC: "5137", Amount: "-R$ 1.000,04", Direction: views.Debit}
+		MCC: "5137", MCCName: "mcc.shopping", Amount: "-R$ 1.000,04", Direction: views.Debit}
 	if o.Rows[0] != wantRow {
 		t.Errorf("open bill row = %+v, want %+v", o.Rows[0], wantRow)
 	}

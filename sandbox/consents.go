@@ -222,7 +222,7 @@ func (s *Sandbox) handleCreateConsent(w http.ResponseWriter, r *http.Request) {
 		businessError(w, codeInvalidInstitution, "unknown institutionCode")
 		return
 	}
-	if inst.IsOutage || inst.InstitutionType != institutionTypeOpenFinance {
+	if (inst.IsOutage && inst.OutageLevel != "partial") || inst.InstitutionType != institutionTypeOpenFinance {
 		businessError(w, codeInvalidInstitution, "institution unavailable")
 		return
 	}

@@ -16,6 +16,7 @@ type InstitutionWire struct {
 	Avatar                 string   `json:"avatar"`
 	IsBeta                 bool     `json:"isBeta"`
 	IsOutage               bool     `json:"isOutage"`
+	OutageLevel            string   `json:"outageLevel,omitempty"` // "partial" (docs/klavi.md#institutions, Gap)
 	InstitutionType        int      `json:"institutionType"`
 	BusinessType           string   `json:"businessType,omitempty"`
 	AvailableResources     []string `json:"availableResources,omitempty"`
@@ -61,6 +62,7 @@ type instFixture struct {
 	business              string
 	resources             []string
 	beta, outage          bool
+	partial               bool // a partial outage: isOutage with outageLevel "partial"; consents still work
 }
 
 // allResources is what the big retail banks expose.
@@ -69,8 +71,8 @@ var allResources = []string{resRegistration, resAccounts, resCreditCards, resLoa
 
 // instFixtures is the participant catalogue. Codes are real COMPE codes and names are the public legal names; CNPJs are
 // the institutions' public CNPJs (the tests check their check digits). Exactly one entry is in outage (212, so the
-// portal's disabled state can be demoed) and the Open Data entries (institutionType 2) have no
-// businessType/availableResources, as documented (docs/klavi.md#institutions). 001, 260 and 341 are BOTH so the
+// portal's disabled state can be demoed), one in partial outage (104, offered with a warning), and the Open Data
+// entries (institutionType 2) have no businessType/availableResources, as documented (docs/klavi.md#institutions). 001, 260 and 341 are BOTH so the
 // personal and the business demos can use them.
 var instFixtures = []instFixture{
 	{code: "001", name: "Banco do Brasil", legalName: "Banco do Brasil S.A.", cnpj: "00000000000191", color: "#0038A8", short: "BB",
@@ -84,7 +86,7 @@ var instFixtures = []instFixture{
 	{code: "077", name: "Banco Inter", legalName: "Banco Inter S.A.", cnpj: "00416968000101", color: "#FF7A00", short: "IN",
 		kind: institutionTypeOpenFinance, business: instBusinessBoth, resources: []string{resRegistration, resAccounts, resCreditCards, resLoans, resBankFixed, resCreditFixed, resVariable, resTreasure, resFunds}},
 	{code: "104", name: "CAIXA", legalName: "Caixa Econômica Federal", cnpj: "00360305000104", color: "#005CA9", short: "CX",
-		kind: institutionTypeOpenFinance, business: instBusinessBoth, resources: []string{resRegistration, resAccounts, resCreditCards, resLoans, resFinancings, resOverdraft}},
+		kind: institutionTypeOpenFinance, business: instBusinessBoth, resources: []string{resRegistration, resAccounts, resCreditCards, resLoans, resFinancings, resOverdraft}, partial: true},
 	{code: "208", name: "BTG Pactual", legalName: "Banco BTG Pactual S.A.", cnpj: "30306294000145", color: "#0D2240", short: "BTG",
 		kind: institutionTypeOpenFinance, business: instBusinessBoth, resources: []string{resRegistration, resAccounts, resCreditCards, resBankFixed, resCreditFixed, resVariable, resTreasure, resFunds}},
 	{code: "212", name: "Banco Original", legalName: "Banco Original S.A.", cnpj: "92894922000108", color: "#00A651", short: "OR",
@@ -146,10 +148,13 @@ func (f *instFixture) wire() InstitutionWire {
 		InstitutionCode:  f.code,
 		Name:             f.name,
 		IsBeta:           f.beta,
-		IsOutage:         f.outage,
+		IsOutage:         f.outage || f.partial,
 		InstitutionType:  f.kind,
 		OrganizationName: f.legalName,
 		OrganizationID:   instOrganizationID(f.legalName),
+	}
+	if f.partial {
+		w.OutageLevel = "partial"
 	}
 	if f.kind == institutionTypeOpenFinance {
 		w.BusinessType = f.business

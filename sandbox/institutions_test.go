@@ -43,7 +43,7 @@ func TestInstitutionsCatalogue(t *testing.T) {
 	}
 	codes := map[string]bool{}
 	orgIDs := map[string]string{}
-	var outages, betas, openData int
+	var outages, partial, betas, openData int
 	businessTypes := map[string]bool{}
 	allowed := []string{resRegistration, resAccounts, resCreditCards, resLoans, resFinancings, resOverdraft,
 		resInvoiceFin, resBankFixed, resCreditFixed, resVariable, resTreasure, resFunds}
@@ -68,8 +68,13 @@ func TestInstitutionsCatalogue(t *testing.T) {
 		if i > 0 && instSortKey(list[i-1].Name) > instSortKey(in.Name) {
 			t.Errorf("not sorted by name: %q before %q", list[i-1].Name, in.Name)
 		}
-		if in.IsOutage {
+		switch {
+		case in.IsOutage && in.OutageLevel == "partial":
+			partial++
+		case in.IsOutage:
 			outages++
+		case in.OutageLevel != "":
+			t.Errorf("%s: outageLevel %q without isOutage", in.InstitutionCode, in.OutageLevel)
 		}
 		if in.IsBeta {
 			betas++
@@ -105,8 +110,8 @@ func TestInstitutionsCatalogue(t *testing.T) {
 			t.Errorf("%s: institutionType %d", in.InstitutionCode, in.InstitutionType)
 		}
 	}
-	if outages != 1 {
-		t.Errorf("%d institutions in outage, want exactly 1", outages)
+	if outages != 1 || partial != 1 {
+		t.Errorf("%d institutions in full outage and %d in partial outage, want exactly 1 of each", outages, partial)
 	}
 	if betas < 1 {
 		t.Error("no beta institution")

@@ -310,7 +310,7 @@ func genDefaultInstitution(tax string, business bool) *instFixture {
 	var candidates []*instFixture
 	for i := range instFixtures {
 		f := &instFixtures[i]
-		if f.kind != institutionTypeOpenFinance || f.outage {
+		if f.kind != institutionTypeOpenFinance || f.outage || f.partial {
 			continue
 		}
 		if f.business == instBusinessBoth || (business && f.business == instBusinessPJ) || (!business && f.business == instBusinessPF) {

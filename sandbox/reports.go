@@ -91,7 +91,7 @@ func (s *Sandbox) handleReportRequest(kind personKind, level reportLevel) http.H
 				badRequest(w, "institutionCode is required")
 				return
 			}
-			if inst, ok := InstitutionByCode(req.InstitutionCode); !ok || inst.IsOutage {
+			if inst, ok := InstitutionByCode(req.InstitutionCode); !ok || (inst.IsOutage && inst.OutageLevel != "partial") {
 				businessError(w, codeInvalidInstitution, "invalid institution")
 				return
 			}

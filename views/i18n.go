@@ -65,6 +65,12 @@ func T(ctx context.Context, key string) string {
 	return v[0]
 }
 
+// HasMessage reports whether key is in the catalogue with both languages, for packages that pick keys themselves.
+func HasMessage(key string) bool {
+	v, ok := messages[key]
+	return ok && v[0] != "" && v[1] != ""
+}
+
 // Tf is T with fmt.Sprintf arguments.
 func Tf(ctx context.Context, key string, args ...any) string {
 	return fmt.Sprintf(T(ctx, key), args...)

@@ -254,3 +254,42 @@ func anyWaiting(ms []MissingProduct) bool {
 	}
 	return false
 }
+
+// statusHelp says in one sentence what the status means for the person and what happens next.
+func statusHelp(ctx context.Context, vm ConsentVM) string {
+	if vm.StatusKey != "" {
+		if HasMessage(vm.StatusKey + ".help") {
+			return T(ctx, vm.StatusKey+".help")
+		}
+	}
+	key := "status.help." + string(vm.Status)
+	if !HasMessage(key) {
+		return T(ctx, "status.help.other")
+	}
+	if vm.Status == consent.Authorised && len(vm.Reports) > 0 {
+		return T(ctx, "status.help.AUTHORISED_reports")
+	}
+	return T(ctx, key)
+}
+
+// consentAnnouncement is what screen readers hear when the live part changes: the status and how many reports
+// arrived. app.js copies it into the polite live region when it differs from the previous one.
+func consentAnnouncement(ctx context.Context, vm ConsentVM) string {
+	label := StatusLabel(ctx, vm.Status)
+	if vm.StatusKey != "" {
+		label = T(ctx, vm.StatusKey)
+	}
+	s := Tf(ctx, "ann.status", label)
+	if n := len(vm.Reports); n > 0 {
+		s += " " + Tf(ctx, "ann.reports", n)
+	}
+	return s
+}
+
+// reportsExpected tells how long the reports have been awaited and how long they usually take.
+func reportsExpected(ctx context.Context, vm ConsentVM) string {
+	if vm.ReportsWaiting <= 0 {
+		return T(ctx, "consent.reports_expected")
+	}
+	return Tf(ctx, "consent.reports_waited", int(vm.ReportsWaiting.Seconds()))
+}

@@ -49,6 +49,8 @@ type ReportVM struct {
 	RawTruncated bool
 	JSONURL      string // download of the body, e.g. /reports/{id}/report.json
 	CSVURL       string // download of the transactions, e.g. /reports/{id}/transactions.csv
+	CSVBRURL     string // the same in the "Excel (Brasil)" dialect: /reports/{id}/transactions-br.csv
+	XLSXURL      string // the same as an Excel workbook: /reports/{id}/transactions.xlsx
 }
 
 // HasData reports whether there is anything to show besides the envelope.
@@ -68,7 +70,8 @@ type AccountVM struct {
 	Blocked   string // BRL
 	Invested  string // BRL, "" when the bank did not send it
 
-	Categorized bool // some transaction has a category: show the category column
+	Categorized bool        // some transaction has a category: show the category column
+	Insights    *InsightsVM // nil when there is nothing to summarise
 	Rows        []TransactionRowVM
 	Page        PageVM
 }
@@ -87,6 +90,7 @@ type TransactionRowVM struct {
 	Date        string // ISO date
 	Description string
 	Type        string // Klavi `type`, e.g. PIX, TED, BOLETO, TARIFA_SERVICOS_AVULSOS (translated by the component)
+	Kind        string // catalogue key worked out when Type is OUTROS or empty (e.g. "rpt.kind.withdrawal"); shown instead
 	Amount      string // BRLSigned
 	Direction   Direction
 	Balance     string // running balance (BRL) after this transaction; "" when it cannot be known
@@ -121,8 +125,9 @@ type CardVM struct {
 	// UsageClass is a CSS class "usage-0" … "usage-100" in steps of 10 (CSP forbids inline widths).
 	UsageClass string
 
-	Open   *BillVM
-	Closed []BillVM
+	Insights *CardInsightsVM // nil when there is nothing to chart
+	Open     *BillVM
+	Closed   []BillVM
 }
 
 // BillVM is a credit card statement (fatura).
@@ -140,9 +145,11 @@ type CardTransactionRowVM struct {
 	Date        string // ISO
 	Description string
 	Type        string // transactionType, e.g. PAGAMENTO, TARIFA, CASHBACK (translated by the component)
+	Kind        string // catalogue key worked out when Type is OUTROS (e.g. "rpt.kind.purchase"); shown instead
 	PaymentType string // A_VISTA, A_PRAZO
 	Installment string // "2/12" when chargeIdentificator/chargeNumber describe an installment; "" otherwise
 	MCC         string
+	MCCName     string // catalogue key of the MCC's category ("mcc.groceries"); "" when unknown
 	Brand       string // merchant brand (categorised variant)
 	Category    string
 	Amount      string // BRLSigned
@@ -158,6 +165,14 @@ func UsageClass(pct int) string {
 
 // codeLabel returns the translation registered under prefix+code, or a readable form of code itself ("SOME_CODE" →
 // "Some code") when the code is not one the portal knows: banks add values, and showing them beats hiding them.
+// typeLabel is the text of a transaction's type column: the worked-out kind when there is one, else the bank's type.
+func typeLabel(ctx context.Context, kind, prefix, code string) string {
+	if kind != "" {
+		return T(ctx, kind)
+	}
+	return codeLabel(ctx, prefix, code)
+}
+
 func codeLabel(ctx context.Context, prefix, code string) string {
 	if code == "" {
 		return ""

@@ -58,6 +58,7 @@ type InstitutionItem struct {
 	BusinessType                          string   // NATURAL, LEGAL, BOTH or ""
 	Resources                             []string // availableResources
 	Beta, Outage, OpenData                bool
+	Degraded                              bool   // a partial outage: choosable, with a warning
 	OtherPerson                           bool   // serves only the other person type than the flow's
 	Search                                string // accent- and case-folded name + code, for live filtering
 	Hidden                                bool   // filtered out (kept in the page so JS can show it again)
@@ -101,6 +102,13 @@ type ReportItem struct {
 	Message     string
 	ReceivedAt  time.Time
 	Size        int
+	Figures     []ReportFigure // key figures shown on the report's card (consent page); none when unreadable
+}
+
+// ReportFigure is one key figure of a report: "Saldo disponível R$ 432,99".
+type ReportFigure struct {
+	LabelKey string // catalogue key
+	Value    string // already formatted
 }
 
 // ConsentVM feeds the consent page and its live fragment.
@@ -120,6 +128,12 @@ type ConsentVM struct {
 	ReportRequestID                  string
 	Products                         []string // the products the portal requests for this person type, in display order
 	SupportURL                       string   // operators only: the support bundle (/consents/{id}/support.json); "" otherwise
+	StatusKey                        string   // catalogue key overriding the badge's label (an expired bank link is not "rejected")
+	TipKey                           string   // a short tip for the failure shown in consent-error; "" when none
+	CanChooseAnother                 bool     // the failure can be left by choosing another bank on this browser's link
+	Operator                         bool     // an operator is reading: the technical details start open
+	ReportsWaiting                   time.Duration
+	ReportsSlow                      bool // reports are still expected after longer than they usually take
 	Timeline                         []TimelineItem
 	Reports                          []ReportItem
 }

@@ -124,10 +124,64 @@
     form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
   }
 
+  // ---- Folded sections the person opened stay open across live refreshes and reloads ----
+  function wireKeepOpen(root) {
+    root.querySelectorAll("details[data-keep-open][id]").forEach(function (d) {
+      var k = "open:" + location.pathname + "#" + d.id;
+      try {
+        var v = sessionStorage.getItem(k);
+        if (v === "1") d.open = true; else if (v === "0") d.open = false;
+      } catch (e) { /* storage may be disabled */ }
+      d.addEventListener("toggle", function () {
+        try { sessionStorage.setItem(k, d.open ? "1" : "0"); } catch (e) { /* ignore */ }
+      });
+    });
+  }
+
+  // ---- Buttons that lead to a wait show it, and cannot be pressed twice ----
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form || !form.querySelector) return;
+    var b = e.submitter && e.submitter.hasAttribute("data-pending") ? e.submitter : form.querySelector("[data-pending]");
+    if (!b) return;
+    if (form.dataset.busy === "1") { e.preventDefault(); return; }
+    form.dataset.busy = "1";
+    b.dataset.idle = b.textContent;
+    b.setAttribute("aria-busy", "true");
+    b.classList.add("is-pending");
+    b.textContent = " " + b.getAttribute("data-pending");
+    var sp = document.createElement("span");
+    sp.className = "spinner";
+    sp.setAttribute("aria-hidden", "true");
+    b.insertBefore(sp, b.firstChild);
+  });
+  // Coming back with the browser's Back button shows the page as it was left: undo the pending state.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll(".is-pending[data-idle]").forEach(function (b) {
+      b.textContent = b.dataset.idle;
+      b.removeAttribute("aria-busy");
+      b.classList.remove("is-pending");
+      if (b.form) delete b.form.dataset.busy;
+    });
+  });
+
   // ---- Consent page: poll the live fragment while the consent is moving ----
+  function announce(box, first) {
+    var el = box.querySelector("[data-announce]");
+    var out = document.getElementById("live-announce");
+    if (!el || !out) return;
+    var text = el.getAttribute("data-announce");
+    if (first) { out.dataset.last = text; return; }
+    if (text && text !== out.dataset.last) {
+      out.dataset.last = text;
+      out.textContent = text;
+    }
+  }
   function wireLive() {
     var box = document.getElementById("live");
-    if (!box || box.dataset.live !== "on") return;
+    if (!box) return;
+    announce(box, true);
+    if (box.dataset.live !== "on") return;
     var url = box.dataset.liveUrl;
     var timer = null;
     var last = null;
@@ -144,6 +198,8 @@
             last = r.html;
             box.innerHTML = r.html;
             wireLogos(box);
+            wireKeepOpen(box);
+            announce(box, false);
           }
           box.dataset.live = r.live === "on" ? "on" : "off";
           if (r.live === "on") timer = setTimeout(tick, 1500);
@@ -196,6 +252,7 @@
     document.documentElement.classList.add("js");
     syncPersonType(document.querySelector('[data-testid="start-form"]'));
     wireLogos(document);
+    wireKeepOpen(document);
     wirePicker();
     wireLive();
     wireSupportCopy();
