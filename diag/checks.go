@@ -11,7 +11,7 @@ import (
 // Thresholds of the checks. They are deliberately plain: each says when an operator should look, not more.
 const (
 	slowAuth      = 5 * time.Second  // a POST /auth slower than this is a warning
-	skewWarn      = 2 * time.Second  // the Date header has whole seconds, so ±1 s is noise
+	skewWarn      = 2 * time.Second  // beyond the estimate's own margin (the Date header has whole seconds)
 	skewFail      = 30 * time.Second // tokens and event times stop making sense well before a minute
 	failureWarn   = 0.05             // share of Klavi calls that failed over the window
 	failureFail   = 0.25             //
@@ -103,18 +103,20 @@ func (s *Service) checkClock(_ context.Context, r *Result) {
 		r.mark(Unknown, "no_data")
 		return
 	}
-	skew, at, ok := s.rec.Skew()
+	skew, pm, at, ok := s.rec.Skew()
 	if !ok {
 		r.mark(Unknown, "no_data")
 		return
 	}
 	r.fact("skew", skew.Round(100*time.Millisecond))
 	r.fact("observed_ago", s.now().Sub(at).Round(time.Second))
+	// Graded on the smallest offset the observation allows: a slow answer (under load, say) widens the estimate's
+	// margin, and that alone must not make the clocks look apart.
 	abs := skew
 	if abs < 0 {
 		abs = -abs
 	}
-	r.mark(level(abs, skewWarn, skewFail), "skew")
+	r.mark(level(max(abs-pm, 0), skewWarn, skewFail), "skew")
 }
 
 // checkBreaker reports the Klavi client's circuit breaker: closed is ok, half-open (probing) a warning, open failing.

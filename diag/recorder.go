@@ -37,7 +37,8 @@ type Recorder struct {
 	ring   []sample // circular, RingSize long once full
 	next   int      // where the next sample goes
 	skew   time.Duration
-	skewAt time.Time // zero: no Date header seen yet
+	skewPM time.Duration // the estimate's uncertainty, ±
+	skewAt time.Time     // zero: no Date header seen yet
 
 	queue   chan store.KlaviCall
 	dropped atomic.Int64
@@ -70,7 +71,7 @@ func (r *Recorder) Observe(ctx context.Context, c klavi.Call) {
 	}
 	r.next = (r.next + 1) % RingSize
 	if !c.Date.IsZero() {
-		r.skew, r.skewAt = skewOf(c), c.Start.Add(c.Duration)
+		r.skew, r.skewPM, r.skewAt = skewOf(c), skewUncertainty(c), c.Start.Add(c.Duration)
 	}
 	r.mu.Unlock()
 
@@ -94,11 +95,16 @@ func skewOf(c klavi.Call) time.Duration {
 	return theirs.Sub(ours)
 }
 
-// Skew returns the last clock skew observed and when; ok is false before any answer with a Date header.
-func (r *Recorder) Skew() (skew time.Duration, at time.Time, ok bool) {
+// skewUncertainty is how far skewOf may be off: half a second of the Date header's rounding, plus half the attempt
+// (Klavi answered at some instant within it).
+func skewUncertainty(c klavi.Call) time.Duration { return 500*time.Millisecond + c.Duration/2 }
+
+// Skew returns the last clock skew observed, its uncertainty (±) and when; ok is false before any answer with a
+// Date header.
+func (r *Recorder) Skew() (skew, uncertainty time.Duration, at time.Time, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.skew, r.skewAt, !r.skewAt.IsZero()
+	return r.skew, r.skewPM, r.skewAt, !r.skewAt.IsZero()
 }
 
 // EndpointStats are the figures of one endpoint (method and path template) over the window.
