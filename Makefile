@@ -14,6 +14,11 @@ AXE_VERSION   := 4.14.1
 AXE_DIR       := $(CURDIR)/.cache/axe-core/$(AXE_VERSION)
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME      ?= 10s
+# What the diagnostics page shows of the build. Go's own build information has the commit too, unless VCS stamping
+# is off (-buildvcs=false), so the build target stamps it as well.
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS       := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: run
 run: ## build and start the portal with the embedded Klavi sandbox
@@ -25,7 +30,7 @@ help: ## list the targets and what they do
 
 .PHONY: build
 build: ## build the portal binary (BIN, default bin/portal)
-	$(GO) build -trimpath -o $(BIN) .
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 .PHONY: generate
 generate: ## regenerate templ components (*_templ.go are committed)

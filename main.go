@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,10 +21,12 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/handlers"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
+	"github.com/klavi-demo/portal/simulate"
 )
 
 func main() {
@@ -35,6 +38,13 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// version, commit and buildTime (RFC 3339) are stamped by `make build` (-ldflags "-X main.version=..."); empty for a
+// plain go build, where the diagnostics page shows what Go's build information has.
+var version, commit, buildTime string
+
+// started is when the process started, for the uptime on the diagnostics page.
+var started = time.Now()
 
 // shutdownGrace bounds how long in-flight requests may take once a stop signal arrives.
 const shutdownGrace = 20 * time.Second
@@ -125,8 +135,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		log.Info("SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
 	}
 
-	// Observers compose: klavi.WithObserver may be given several times, each sees every attempt.
-	kopts := []klavi.Option{klavi.WithCredentials(accessKey, secretKey), klavi.WithLogger(log.With("component", "klavi"))}
+	// Observers compose: klavi.WithObserver may be given several times, each sees every attempt. The diagnostics
+	// recorder keeps recent figures for /diagnostics and writes the call log.
+	calls := diag.NewRecorder(time.Now)
+	kopts := []klavi.Option{klavi.WithCredentials(accessKey, secretKey), klavi.WithLogger(log.With("component", "klavi")),
+		klavi.WithObserver(calls.Observe)}
 	kopts = append(kopts, obs.klaviObservers()...)
 	kc, err := klavi.New(baseURL, kopts...)
 	if err != nil {
@@ -135,13 +148,27 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if err := obs.watch(st, kc); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	var lifecycle *flow.Service // built below; the round trip runs its inbox pass
+	diagnostics, err := diag.New(diag.Options{Klavi: kc, Store: st, Recorder: calls, BaseURL: cfg.KlaviBaseURL,
+		Version: version, Commit: commit, BuildTime: buildTime, Now: time.Now, Started: started,
+		RoundTrip: func(ctx context.Context) (diag.RoundTripResult, error) {
+			o := simulate.RoundTrip(ctx, simulate.Target{PublicURL: publicURL, Secret: secretKey, Store: st,
+				Apply: lifecycle.DrainInbox})
+			if !o.OK() {
+				return diag.RoundTripResult{}, fmt.Errorf("%s: HTTP %d from %s", cmp.Or(string(o.Problem), "not applied"), o.Status, o.URL)
+			}
+			return diag.RoundTripResult{Took: o.Duration, Detail: o.Key}, nil
+		}})
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
 
 	sso, err := newSSO(ctx, cfg, publicURL, log)
 	if err != nil {
 		return err
 	}
 
-	lifecycle, err := flow.New(flow.Options{
+	lifecycle, err = flow.New(flow.Options{
 		Logger:       log,
 		Store:        st,
 		Klavi:        kc,
@@ -168,6 +195,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		WebhookAllowlist: cfg.WebhookAllowlist,
 		OIDC:             sso,
 		Metrics:          obs.handlerMetrics(),
+		Diagnostics:      diagnostics,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
@@ -206,6 +234,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	go func() {
 		defer wg.Done()
 		lifecycle.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		calls.WriteCallLog(ctx, st, log)
 	}()
 
 	banner := fmt.Sprintf("portal listening on %s\n", publicURL)

@@ -236,3 +236,9 @@ func replicaName() string {
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
+
+// ForConsent tags ctx so that the Klavi calls made with it are logged as made for consent c (and its link): the
+// support bundle lists their request ids (docs/klavi.md#request-ids).
+func ForConsent(ctx context.Context, c store.Consent) context.Context {
+	return klavi.WithSubject(ctx, klavi.Subject{LinkID: c.LinkID, ConsentID: c.ID})
+}

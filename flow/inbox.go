@@ -72,7 +72,7 @@ func (s *Service) applyConsentEvent(ctx context.Context, it store.InboxItem, ev 
 	expire := ""
 	if status == consent.Authorised {
 		// The event carries no permissions: ask Klavi (best effort; the reconciler fills gaps).
-		cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
+		cctx, cancel := context.WithTimeout(ForConsent(ctx, c), s.klaviTimeout)
 		if kc, err := s.kc.Consent(cctx, c.ID); err == nil && kc.Status == klavi.StatusAuthorised {
 			granted, expire = kc.PermissionsGranted, kc.ExpireAt
 		}

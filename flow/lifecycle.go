@@ -101,7 +101,7 @@ func (s *Service) RequestReports(ctx context.Context, c store.Consent, source So
 		req.Kind, req.TaxID = klavi.Business, c.BusinessTaxID
 		endpoint = "POST /business/user-data"
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.klaviTimeout)
+	cctx, cancel := context.WithTimeout(ForConsent(context.WithoutCancel(ctx), c), s.klaviTimeout)
 	defer cancel()
 	res, err := s.kc.RequestReports(cctx, req)
 	if err != nil {

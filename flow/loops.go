@@ -209,7 +209,7 @@ func (s *Service) reconcileOnce(ctx context.Context) {
 // backoff (base, 2×base, … 60 s).
 func (s *Service) Poll(ctx context.Context, c store.Consent) {
 	attempts := c.PollAttempts + 1
-	cctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
+	cctx, cancel := context.WithTimeout(ForConsent(ctx, c), s.klaviTimeout)
 	kc, err := s.kc.Consent(cctx, c.ID)
 	cancel()
 	changed := false

@@ -148,7 +148,7 @@ func (s *Server) matchCallback(ctx context.Context, sid, consentID, linkID, trac
 // confirmConsent asks Klavi for the consent's real status (never trusting the query string alone) and
 // applies it. A failure is left to the reconciler.
 func (s *Server) confirmConsent(ctx context.Context, c store.Consent) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.klaviTimeout)
+	cctx, cancel := context.WithTimeout(flow.ForConsent(context.WithoutCancel(ctx), c), s.klaviTimeout)
 	defer cancel()
 	kc, err := s.kc.Consent(cctx, c.ID)
 	if err != nil {

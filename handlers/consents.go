@@ -84,6 +84,19 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// createConsent is POST /links/{linkId}/consents for link l, logged (docs/klavi.md#request-ids) as made for the
+// consent it creates, or for the link when it creates none.
+func (s *Server) createConsent(ctx context.Context, l store.Link, req klavi.ConsentRequest) (*klavi.CreatedConsent, error) {
+	ctx, made := klavi.WithPendingSubject(ctx)
+	cc, err := s.kc.CreateConsent(ctx, l.LinkToken, req)
+	sub := klavi.Subject{LinkID: l.ID}
+	if err == nil && consent.ValidID(cc.ConsentID) {
+		sub.ConsentID = cc.ConsentID
+	}
+	made.Resolve(sub)
+	return cc, err
+}
+
 var errBadRedirect = errors.New("handlers: consentRedirectURL is not an absolute http(s) URL")
 
 // startConsent creates a consent at Klavi for link l and stores it bound to session sid. If the link token
@@ -103,7 +116,7 @@ func (s *Server) startConsent(ctx context.Context, sid, device string, l store.L
 		Email:           l.Email,
 		ValidityPeriod:  validity,
 	}
-	cc, err := s.kc.CreateConsent(ctx, l.LinkToken, req)
+	cc, err := s.createConsent(ctx, l, req)
 	if errors.Is(err, klavi.ErrUnauthorized) {
 		nl, lerr := s.renewLink(ctx, l)
 		if lerr != nil {
@@ -112,7 +125,7 @@ func (s *Server) startConsent(ctx context.Context, sid, device string, l store.L
 		l = nl
 		track = newTrackID()
 		req.ExternalTrackID = track
-		cc, err = s.kc.CreateConsent(ctx, l.LinkToken, req)
+		cc, err = s.createConsent(ctx, l, req)
 	}
 	if err != nil {
 		return "", "", err
@@ -211,6 +224,9 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	vm, err := s.consentVM(r, c)
 	if err != nil {
 		return err
+	}
+	if s.operator(r) != nil {
+		vm.SupportURL = "/consents/" + c.ID + "/support.json"
 	}
 	m := s.meta(w, r, "title.consent", views.StepAuthorise, "consents")
 	if vm.Status == consent.Authorised || len(vm.Reports) > 0 {
@@ -641,7 +657,7 @@ func (s *Server) handleConsentRevoke(w http.ResponseWriter, r *http.Request) err
 		http.Redirect(w, r, "/consents/"+c.ID, http.StatusSeeOther)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.klaviTimeout)
+	ctx, cancel := context.WithTimeout(flow.ForConsent(r.Context(), c), s.klaviTimeout)
 	defer cancel()
 	if err := s.kc.RevokeConsent(ctx, c.ID); err != nil {
 		s.logKlaviErr(r, "revoke failed", err)

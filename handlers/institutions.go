@@ -48,13 +48,13 @@ func (s *Server) institutions(ctx context.Context, l store.Link) ([]klavi.Instit
 	return s.insts.get(ctx, func(ctx context.Context) ([]klavi.Institution, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
 		defer cancel()
-		list, err := s.kc.Institutions(ctx, l.LinkToken)
+		list, err := s.kc.Institutions(forLink(ctx, l), l.LinkToken)
 		if errors.Is(err, klavi.ErrUnauthorized) {
 			nl, lerr := s.renewLink(ctx, l)
 			if lerr != nil {
 				return nil, lerr
 			}
-			list, err = s.kc.Institutions(ctx, nl.LinkToken)
+			list, err = s.kc.Institutions(forLink(ctx, nl), nl.LinkToken)
 		}
 		return list, err
 	})

@@ -63,6 +63,9 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 	if o := s.operator(r); o != nil {
 		m.Operator = o.Email
 	}
+	if s.diag != nil {
+		m.Env = string(s.diag.Environment())
+	}
 	if ss := sessionFrom(r.Context()); ss.gs.Values[keyFlash] != nil {
 		m.Flash = ss.popFlash()
 		_ = s.saveSession(w, r, ss)

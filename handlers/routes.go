@@ -94,6 +94,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/webhooks/{id}", s.h(s.handleWebhookDetail))
 			r.Post("/webhooks/{id}/replay", s.h(s.handleWebhookReplay))
 			r.Get("/audit", s.h(s.handleAudit))
+			r.Get("/diagnostics", s.h(s.handleDiagnostics))                  // diagnostics.go
+			r.Get("/consents/{id}/support.json", s.h(s.handleSupportBundle)) // support.go
 		})
 
 		// Language switch.

@@ -37,7 +37,14 @@ type sandboxEnv struct {
 	browser *http.Client
 }
 
-func newSandboxEnv(t *testing.T) *sandboxEnv {
+// sandboxSetup is what a test may change before newSandboxEnv starts the portal: the Klavi client's options (applied
+// after the right keys, so a WithCredentials here wins) and the server's options, given the client.
+type sandboxSetup struct {
+	klavi  []klavi.Option
+	server func(o *envOptions, kc *klavi.Client)
+}
+
+func newSandboxEnv(t *testing.T, mods ...func(*sandboxSetup)) *sandboxEnv {
 	t.Helper()
 	// Reserve both listeners first so each side knows the other's URL.
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +70,11 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	kc, err := klavi.New(sbxURL+"/data/v1", klavi.WithCredentials("demo-access-key", testSecret))
+	setup := sandboxSetup{klavi: []klavi.Option{klavi.WithCredentials("demo-access-key", testSecret)}}
+	for _, m := range mods {
+		m(&setup)
+	}
+	kc, err := klavi.New(sbxURL+"/data/v1", setup.klavi...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +82,9 @@ func newSandboxEnv(t *testing.T) *sandboxEnv {
 	o := envOptions{Options: Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Store: st, Klavi: kc,
 		WebhookSecret: testSecret, PublicURL: portalURL, SessionKey: bytes.Repeat([]byte("s"), 64),
 		SandboxHints: true}, PollInterval: 50 * time.Millisecond}
+	if setup.server != nil {
+		setup.server(&o, kc)
+	}
 	o.Flow = newFlow(t, o, kc)
 	s, err := NewServer(o.Options)
 	if err != nil {
@@ -140,7 +154,13 @@ func (e *sandboxEnv) submit(base *url.URL, d *goquery.Document, testid string) (
 
 func (e *sandboxEnv) walk(taxID, personType string, approve bool) (*http.Response, *goquery.Document) {
 	e.t.Helper()
-	res, d := e.postForm(e.portal.URL+"/start", url.Values{"person_type": {personType}, "tax_id": {taxID}})
+	return e.walkForm(url.Values{"person_type": {personType}, "tax_id": {taxID}}, approve)
+}
+
+// walkForm is walk with the whole start form (email and phone included).
+func (e *sandboxEnv) walkForm(start url.Values, approve bool) (*http.Response, *goquery.Document) {
+	e.t.Helper()
+	res, d := e.postForm(e.portal.URL+"/start", start)
 	if res.StatusCode != 200 || res.Request.URL.Path != "/institutions" {
 		e.t.Fatalf("after start: %d %s", res.StatusCode, res.Request.URL)
 	}

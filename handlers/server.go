@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -55,6 +56,9 @@ type Options struct {
 	OIDC *auth.OIDC
 	// Metrics receives request and webhook counts (*metrics.Metrics; middleware.go); nil: nothing is counted.
 	Metrics Metrics
+	// Diagnostics runs the checks of /diagnostics and names the environment each page's banner shows; nil: no
+	// banner, and /diagnostics answers 404.
+	Diagnostics *diag.Service
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -106,6 +110,8 @@ type Server struct {
 	metrics      Metrics
 	routeMetrics map[string]func(code int, d time.Duration)
 	unmatched    func(code int, d time.Duration)
+	// diag is Options.Diagnostics (nil: no banner, no diagnostics page).
+	diag *diag.Service
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -155,6 +161,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
 		metrics:      o.Metrics,
+		diag:         o.Diagnostics,
 	}
 	switch {
 	case o.RateLimit == 0:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
@@ -165,6 +166,8 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) newLink(ctx context.Context, base store.Link) (store.Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.klaviTimeout)
 	defer cancel()
+	// The call is logged as made for the link it creates (docs/klavi.md#request-ids), once its id is known.
+	ctx, made := klavi.WithPendingSubject(ctx)
 	kl, err := s.kc.CreateLink(ctx, klavi.LinkRequest{
 		PersonalTaxID:       base.PersonalTaxID,
 		BusinessTaxID:       base.BusinessTaxID,
@@ -177,6 +180,9 @@ func (s *Server) newLink(ctx context.Context, base store.Link) (store.Link, erro
 			"portalLinkRef": randomHex(8),
 		},
 	})
+	if err == nil && consent.ValidID(kl.LinkID) {
+		made.Resolve(klavi.Subject{LinkID: kl.LinkID})
+	}
 	if err != nil {
 		return store.Link{}, err
 	}
@@ -234,6 +240,11 @@ func (s *Server) freshLink(ctx context.Context, l store.Link) (store.Link, error
 		return l, nil
 	}
 	return s.renewLink(ctx, l)
+}
+
+// forLink tags ctx so that the Klavi calls made with it are logged as made for link l.
+func forLink(ctx context.Context, l store.Link) context.Context {
+	return klavi.WithSubject(ctx, klavi.Subject{LinkID: l.ID})
 }
 
 func (s *Server) renewLink(ctx context.Context, l store.Link) (store.Link, error) {

@@ -159,7 +159,7 @@ type fakeState struct {
 	blockUntil bool // wait for the context to end, then fail with its error
 }
 
-func (f *fakeState) InboxBacklog(ctx context.Context) (int, time.Time, error) {
+func (f *fakeState) InboxPending(ctx context.Context) (int, time.Time, error) {
 	if f.blockUntil {
 		<-ctx.Done()
 		return 0, time.Time{}, ctx.Err()

@@ -11,7 +11,7 @@ import (
 
 // Store is what the scrape-time gauges read from the database (*store.Store implements it).
 type Store interface {
-	InboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error)
+	InboxPending(ctx context.Context) (pending int, oldest time.Time, err error)
 	ConsentCountsByStatus(ctx context.Context) (map[consent.Status]int, error)
 }
 
@@ -82,7 +82,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
 	defer cancel()
 
-	if pending, oldest, err := c.o.Store.InboxBacklog(ctx); err != nil {
+	if pending, oldest, err := c.o.Store.InboxPending(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.inboxPending, err)
 	} else {
 		age := 0.0

@@ -25,7 +25,8 @@ func (p Purged) Empty() bool { return p == Purged{} }
 // consent (consent_deleted_by_user, LGPD art. 18): it deletes the reports of the link (by link id or by one of
 // its consents), blanks the tax ids, email, phone and link token on the link and the tax ids and holder refs (their
 // pseudonym) on its consents, and drops the raw bodies of webhook deliveries and inbox items that mention the link
-// or one of its consents (event payloads carry personalTaxId/businessTaxId). Consents keep their status, ids and
+// or one of its consents (event payloads carry personalTaxId/businessTaxId), and deletes the Klavi call log of the
+// link and its consents. Consents keep their status, ids and
 // timeline, and each gets one PII-free audit entry (consent.TLPurgedByHolder) when something was erased. It is idempotent: a
 // second call erases nothing and writes no new entry. The link row itself need not exist.
 func (s *Store) PurgeLink(ctx context.Context, linkID string) (Purged, error) {
@@ -128,6 +129,12 @@ func (s *Store) purgeLink(ctx context.Context, linkID, titleKey, detailKey strin
 				return err
 			}
 			p.Deliveries += d + i
+		}
+		// The Klavi call log of the link and its consents goes too (it holds no personal data, but it is kept no
+		// longer than what it explains). It is not counted: a purge that found only calls erased nothing personal.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM klavi_calls WHERE link_id = ?
+			OR (consent_id <> '' AND consent_id IN (SELECT id FROM consents WHERE link_id = ?))`, linkID, linkID); err != nil {
+			return err
 		}
 		if p.Empty() {
 			return nil

@@ -2,27 +2,16 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/klavi-demo/portal/consent"
 )
 
-// InboxBacklog returns how many inbox items are not processed yet (claimed ones included: a claim is work in
-// progress, not work done) and when the oldest of them was received; oldest is zero when none is pending. It is
-// one indexed read (the inbox_pending partial index), cheap enough for every metrics scrape.
-func (s *Store) InboxBacklog(ctx context.Context) (pending int, oldest time.Time, err error) {
-	var first sql.NullInt64
-	err = s.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(received_at) FROM inbox WHERE processed_at IS NULL`).
-		Scan(&pending, &first)
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("store: inbox backlog: %w", err)
-	}
-	if first.Valid {
-		oldest = fromUS(first.Int64)
-	}
-	return pending, oldest, nil
+// InboxPending is InboxBacklog as two values, the shape the metrics collector reads (it imports no store type).
+func (s *Store) InboxPending(ctx context.Context) (pending int, oldest time.Time, err error) {
+	b, err := s.InboxBacklog(ctx)
+	return b.Pending, b.Oldest, err
 }
 
 // ConsentCountsByStatus returns how many consents are in each status. Every status of consent.All is a key, with 0

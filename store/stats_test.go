@@ -9,13 +9,13 @@ import (
 	"github.com/klavi-demo/portal/consent"
 )
 
-func TestInboxBacklog(t *testing.T) {
+func TestInboxPending(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, be backend) {
 		ctx := context.Background()
 		s, _, _ := openTest(t, be)
 
-		if n, oldest, err := s.InboxBacklog(ctx); err != nil || n != 0 || !oldest.IsZero() {
+		if n, oldest, err := s.InboxPending(ctx); err != nil || n != 0 || !oldest.IsZero() {
 			t.Fatalf("empty inbox: %d, %v, %v; want 0, zero time", n, oldest, err)
 		}
 		for i, at := range []time.Time{t0.Add(-3 * time.Minute), t0.Add(-time.Minute), t0} {
@@ -25,7 +25,7 @@ func TestInboxBacklog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n, oldest, err := s.InboxBacklog(ctx)
+		n, oldest, err := s.InboxPending(ctx)
 		if err != nil || n != 3 || !oldest.Equal(t0.Add(-3*time.Minute)) {
 			t.Fatalf("three pending: %d, %v, %v; want 3, %v", n, oldest, err, t0.Add(-3*time.Minute))
 		}
@@ -41,7 +41,7 @@ func TestInboxBacklog(t *testing.T) {
 		if _, err := s.ClaimInbox(ctx, "replica-a", time.Minute, 10); err != nil {
 			t.Fatal(err)
 		}
-		n, oldest, err = s.InboxBacklog(ctx)
+		n, oldest, err = s.InboxPending(ctx)
 		if err != nil || n != 2 || !oldest.Equal(t0.Add(-time.Minute)) {
 			t.Fatalf("after finishing the oldest: %d, %v, %v; want 2, %v", n, oldest, err, t0.Add(-time.Minute))
 		}
@@ -50,7 +50,7 @@ func TestInboxBacklog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, oldest, err := s.InboxBacklog(ctx); err != nil || n != 0 || !oldest.IsZero() {
+		if n, oldest, err := s.InboxPending(ctx); err != nil || n != 0 || !oldest.IsZero() {
 			t.Fatalf("all processed: %d, %v, %v; want 0, zero time", n, oldest, err)
 		}
 	})

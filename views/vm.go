@@ -33,6 +33,7 @@ type Meta struct {
 	ReportCSS string // report page styles (static/css/report.css), scoped under .report
 	Flash     string // message key shown once at the top of the page
 	Operator  string // the signed-in operator's email; "" for a visitor
+	Env       string // the Klavi in use, "embedded" | "sandbox" | "production", shown as a banner; "" for none
 }
 
 // StartVM feeds the start form. Errors and FormError hold message keys (translated in the view).
@@ -126,6 +127,7 @@ type ConsentVM struct {
 	ReportsRequested                 bool
 	ReportRequestID                  string
 	Products                         []string  // the products the portal requests for this person type, in display order
+	SupportURL                       string    // operators only: the support bundle (/consents/{id}/support.json); "" otherwise
 	StatusKey                        string    // catalogue key overriding the badge's label (an expired bank link is not "rejected")
 	TipKey                           string    // a short tip for the failure shown in consent-error; "" when none
 	CanChooseAnother                 bool      // the failure can be left by choosing another bank on this browser's link

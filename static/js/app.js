@@ -220,6 +220,45 @@
     tick();
   }
 
+  // ---- Consent page (operators): copy the support bundle. The download link next to it works without JS. ----
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on a host that is not loopback has no Clipboard API: select a hidden textarea and copy.
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement("textarea");
+      ta.value = text;
+      ta.setAttribute("readonly", "");
+      ta.style.position = "fixed";
+      ta.style.opacity = "0";
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (ok) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+  function wireSupportCopy() {
+    document.querySelectorAll("[data-support-copy]").forEach(function (btn) {
+      var status = btn.parentNode.querySelector("[data-support-status]");
+      function say(text) { if (status) status.textContent = text; }
+      btn.hidden = false;
+      btn.addEventListener("click", function () {
+        say("");
+        btn.disabled = true;
+        fetch(btn.getAttribute("data-support-copy"), { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
+          .then(function (res) {
+            if (!res.ok) throw new Error("status " + res.status);
+            return res.text();
+          })
+          .then(copyText)
+          .then(function () { say(btn.getAttribute("data-copied")); })
+          .catch(function () { say(btn.getAttribute("data-failed")); })
+          .then(function () { btn.disabled = false; });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
     syncPersonType(document.querySelector('[data-testid="start-form"]'));
@@ -227,5 +266,6 @@
     wireKeepOpen(document);
     wirePicker();
     wireLive();
+    wireSupportCopy();
   });
 })();
