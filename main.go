@@ -241,7 +241,10 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		calls.WriteCallLog(ctx, st, log)
 	}()
 
-	banner := fmt.Sprintf("portal listening on %s\n", publicURL)
+	banner := fmt.Sprintf("portal listening on http://%s\n", portalLn.Addr())
+	if publicURL != "http://"+portalLn.Addr().String() {
+		banner = fmt.Sprintf("portal listening on http://%s (public URL %s)\n", portalLn.Addr(), publicURL)
+	}
 	if sb != nil {
 		banner += fmt.Sprintf("sandbox listening on %s (API %s)\n", cfg.sandboxPublicURL(sandboxLn.Addr()), baseURL)
 	} else {

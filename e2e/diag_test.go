@@ -20,25 +20,21 @@ const (
 
 func init() { allTestTaxIDs = append(allTestTaxIDs, cpfSupport, cpfBanner) }
 
-// expectChecks waits for the diagnostics page and checks that every check is ok, but the webhook round trip, which is
-// not configured in this build.
+// expectChecks waits for the diagnostics page and checks that every check is ok, the webhook round trip through
+// PUBLIC_URL included.
 func expectChecks(t *testing.T, page playwright.Page) {
 	t.Helper()
 	visible(t, page.GetByTestId("diag-checks"), "the diagnostics checks")
-	for _, id := range []string{"credentials", "clock", "breaker", "calls", "inbox", "reconciler", "database"} {
+	for _, id := range []string{"credentials", "roundtrip", "clock", "breaker", "calls", "inbox", "reconciler", "database"} {
 		must(t, expect.Locator(page.GetByTestId("diag-check-"+id)).ToHaveAttribute("data-status", "ok"), id+" is ok")
 	}
-	must(t, expect.Locator(page.GetByTestId("diag-check-roundtrip")).ToHaveAttribute("data-status", "unknown"),
-		"the round trip is not checked")
-	must(t, expect.Locator(page.GetByTestId("diag-check-roundtrip").GetByTestId("diag-status")).ToContainText("Não verificado"),
-		"the round trip says so in words")
 	must(t, expect.Locator(page.GetByTestId("diag-summary")).ToHaveAttribute("data-status", "ok"), "the summary is ok")
 	must(t, expect.Locator(page.GetByTestId("diag-env")).ToHaveAttribute("data-env", "embedded"), "the environment")
 	visible(t, page.Locator(`[data-testid="diag-call-row"][data-endpoint="POST /auth"]`), "the POST /auth just made")
 }
 
-// An operator opens /diagnostics from the menu and sees every check green against the embedded sandbox (the round
-// trip "not checked"), on a desktop and on a phone.
+// An operator opens /diagnostics from the menu and sees every check green against the embedded sandbox, on a
+// desktop and on a phone.
 func TestDiagnosticsPageAgainstTheEmbeddedSandbox(t *testing.T) {
 	t.Parallel()
 	page := desktop(t)
@@ -159,4 +155,32 @@ func TestEnvironmentBannerOnTheStartPage(t *testing.T) {
 	page := desktop(t)
 	start(t, page, shared, "personal", cpfBanner)
 	visible(t, page.GetByTestId("env-banner"), "the banner on the institution picker")
+}
+
+// With PUBLIC_URL pointing where nothing listens, the webhook round trip fails and says so; the rest stays green.
+func TestDiagnosticsRoundTripFailsWhenPublicURLIsUnreachable(t *testing.T) {
+	t.Parallel()
+	p, err := startPortal(t.TempDir(), map[string]string{"PUBLIC_URL": "http://127.0.0.1:9"})
+	must(t, err, "start a portal whose PUBLIC_URL points nowhere")
+	t.Cleanup(func() {
+		if err := p.stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	must(t, p.addOperator(operatorEmail, operatorPassword), "add the operator")
+	page := desktop(t)
+	_, err = page.Goto(p.URL + "/login")
+	must(t, err, "open /login")
+	must(t, page.GetByTestId("login-email").Fill(operatorEmail), "email")
+	must(t, page.GetByTestId("login-password").Fill(operatorPassword), "password")
+	must(t, page.GetByTestId("login-submit").Click(), "sign in")
+	visible(t, page.GetByTestId("signed-in-as"), "signed in")
+	_, err = page.Goto(p.URL + "/diagnostics")
+	must(t, err, "open /diagnostics")
+	visible(t, page.GetByTestId("diag-checks"), "the checks")
+	rt := page.GetByTestId("diag-check-roundtrip")
+	must(t, expect.Locator(rt).ToHaveAttribute("data-status", "failing"), "the round trip fails")
+	must(t, expect.Locator(rt).ToContainText("127.0.0.1:9"), "it names where it tried")
+	must(t, expect.Locator(page.GetByTestId("diag-check-credentials")).ToHaveAttribute("data-status", "ok"), "credentials still ok")
+	shot(t, page, "diagnostics-roundtrip-failing-desktop")
 }
