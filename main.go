@@ -158,6 +158,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
 		OIDC:             sso,
+		Brand:            cfg.Brand,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)

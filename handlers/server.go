@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
@@ -53,6 +54,8 @@ type Options struct {
 	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
 	// and the sign-in page offers only email and password.
 	OIDC *auth.OIDC
+	// Brand is the configured name, palette, logo and help link; the zero value is brand.Default().
+	Brand brand.Brand
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -97,6 +100,8 @@ type Server struct {
 	webhookAllow []netip.Prefix
 	// sso is Options.OIDC (nil: single sign-on off).
 	sso *auth.OIDC
+	// brand is Options.Brand with its generated stylesheet and logo (brand.go).
+	brand brandAssets
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -145,6 +150,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		parsed:       parsedReports{max: 8},
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
+		brand:        newBrandAssets(o.Brand),
 	}
 	switch {
 	case o.RateLimit == 0:

@@ -33,6 +33,14 @@ type Meta struct {
 	ReportCSS string // report page styles (static/css/report.css), scoped under .report
 	Flash     string // message key shown once at the top of the page
 	Operator  string // the signed-in operator's email; "" for a visitor
+	// Brand and theme (handlers/brand.go, views/brand.go).
+	BrandName  string // BRAND_NAME ("" shows the default)
+	BrandMark  string // the letter mark shown without a logo
+	LogoURL    string // the logo's URL; "" shows the letter mark
+	SupportURL string // help link at the foot of the page; "" for none
+	BrandCSS   string // the generated brand stylesheet's cache-busted URL
+	DarkCSS    string // static/css/dark.css, linked with darkMedia()
+	Theme      string // ThemeLight, ThemeDark or ThemeSystem ("" is ThemeSystem)
 }
 
 // StartVM feeds the start form. Errors and FormError hold message keys (translated in the view).
