@@ -9,11 +9,11 @@ import (
 func TestLogoType(t *testing.T) {
 	t.Parallel()
 	ok := map[string]string{
-		"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR":                         "image/png",
-		"\xff\xd8\xff\xe0\x00\x10JFIF\x00":                            "image/jpeg",
-		"RIFF\x24\x00\x00\x00WEBPVP8 ":                                "image/webp",
-		`<svg xmlns="http://www.w3.org/2000/svg"/>`:                   "image/svg+xml",
-		"\xef\xbb\xbf<?xml version=\"1.0\"?>\n<!-- logo -->\n<svg>": "image/svg+xml",
+		"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR":                                                      "image/png",
+		"\xff\xd8\xff\xe0\x00\x10JFIF\x00":                                                         "image/jpeg",
+		"RIFF\x24\x00\x00\x00WEBPVP8 ":                                                             "image/webp",
+		`<svg xmlns="http://www.w3.org/2000/svg"/>`:                                                "image/svg+xml",
+		"\xef\xbb\xbf<?xml version=\"1.0\"?>\n<!-- logo -->\n<svg>":                                "image/svg+xml",
 		"<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x\">\n<svg viewBox=\"0 0 1 1\"></svg>": "image/svg+xml",
 	}
 	for in, want := range ok {

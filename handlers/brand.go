@@ -108,6 +108,7 @@ func themeOf(r *http.Request) string {
 // It holds no secret, only the word light or dark.
 func (s *Server) handleTheme(w http.ResponseWriter, r *http.Request) {
 	mode := chi.URLParam(r, "mode")
+	//nolint:gosec // G124: readable by app.js on purpose (not HttpOnly); it holds only "light" or "dark"
 	c := &http.Cookie{Name: themeCookie, Path: "/", SameSite: http.SameSiteLaxMode, Secure: s.secure}
 	switch mode {
 	case views.ThemeLight, views.ThemeDark:
@@ -118,7 +119,6 @@ func (s *Server) handleTheme(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound)
 		return
 	}
-	http.SetCookie(w, c) //nolint:gosec // G124: readable by app.js on purpose; it holds only "light" or "dark"
-
+	http.SetCookie(w, c)
 	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther) //nolint:gosec // G710: safeNext keeps local paths only
 }

@@ -16,7 +16,7 @@ func greenBrand(t *testing.T) brand.Brand {
 		t.Fatal(err)
 	}
 	return brand.Brand{Name: "Banco Verde", Palette: p, SupportURL: "https://ajuda.example.com/x?y=1",
-		Logo: []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8"/></svg>`),
+		Logo:     []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8"/></svg>`),
 		LogoType: "image/svg+xml"}
 }
 
