@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/store"
 )
@@ -67,6 +68,11 @@ var settings = []setting{
 	{"OIDC_CLIENT_ID", "", "the portal's client id at that provider (required with OIDC_ISSUER)", "empty"},
 	{"OIDC_CLIENT_SECRET", "", "its client secret (required with OIDC_ISSUER)", "empty"},
 	{"OIDC_ALLOWED_EMAILS", "", "who may sign in by single sign-on: comma-separated addresses or @domain entries, case-insensitive (required with OIDC_ISSUER)", "empty"},
+	// Brand (brandconfig.go).
+	{"BRAND_NAME", brand.DefaultName, "name in the header and the tab title (at most 40 characters)", ""},
+	{"BRAND_COLOR", brand.DefaultColor, "brand colour, #rrggbb or #rgb; white text on it must reach WCAG AA (4.5:1); the light and dark themes' shades are derived from it", ""},
+	{"BRAND_LOGO", "", "header logo: a PNG, SVG, JPEG or WebP file (at most 512 KiB, read at start, served by the portal) or an https URL", "empty: a letter mark"},
+	{"BRAND_SUPPORT_URL", "", "https URL of a help/support page, linked at the foot of every page", "empty: no link"},
 }
 
 // metricsOff turns the metrics listener off: METRICS_ADDR=off, or METRICS_ADDR set to the empty string, which
@@ -147,6 +153,7 @@ type config struct {
 	// Single sign-on: all set, or OIDCIssuer empty (off).
 	OIDCIssuer, OIDCClientID, OIDCClientSecret string
 	OIDCAllowed                                auth.AllowList
+	Brand                                      brand.Brand // BRAND_* (brandconfig.go)
 }
 
 // loadConfig applies defaults, reads the environment and validates; every error names its variable.
@@ -256,6 +263,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.OIDCAllowed = list
 	}
+	c.Brand, errs = loadBrand(env, errs)
 	if len(errs) == 0 {
 		return c, nil
 	}

@@ -196,6 +196,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		OIDC:             sso,
 		Metrics:          obs.handlerMetrics(),
 		Diagnostics:      diagnostics,
+		Brand:            cfg.Brand,
 	})
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)

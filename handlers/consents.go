@@ -161,7 +161,32 @@ func (s *Server) startConsent(ctx context.Context, sid, device string, l store.L
 	}
 	s.flow.Record(ctx, c.ID, "api", consent.M(consent.TLConsentCreated), created, true)
 	s.flow.Record(ctx, c.ID, "redirect", consent.M(consent.TLRedirect), consent.Msg{}, true)
-	return cc.ConsentRedirectURL, c.ID, nil
+	return withUILocales(cc.ConsentRedirectURL, views.LangFrom(ctx)), c.ID, nil
+}
+
+// withUILocales adds OpenID Connect's ui_locales (the user's language) to the bank URL, so that the bank's pages
+// can speak it (docs/klavi.md#return-from-the-bank). It is a hint: authorization servers ignore parameters they do
+// not know (RFC 6749 §3.1), and one the URL already carries is left alone. The query is appended to, never
+// re-encoded: the bank's own parameters stay byte for byte.
+func withUILocales(raw string, l views.Lang) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Query().Has("ui_locales") {
+		return raw
+	}
+	add := "ui_locales=" + url.QueryEscape(string(l))
+	base, frag, hasFrag := strings.Cut(raw, "#")
+	switch {
+	case !strings.Contains(base, "?"):
+		base += "?" + add
+	case strings.HasSuffix(base, "?"), strings.HasSuffix(base, "&"):
+		base += add
+	default:
+		base += "&" + add
+	}
+	if hasFrag {
+		base += "#" + frag
+	}
+	return base
 }
 
 // handleConsentRetry answers POST /consents/{id}/retry: a new consent (new track id) for the same

@@ -59,7 +59,9 @@ func (s *Server) meta(w http.ResponseWriter, r *http.Request, titleKey string, s
 		// The report styles are scoped under .report: linking them everywhere costs one cached request.
 		ReportCSS: static.URL("css/report.css"),
 		JS:        static.URL("js/app.js"),
+		DarkCSS:   static.URL("css/dark.css"),
 	}
+	s.brand.setMeta(&m, r)
 	if o := s.operator(r); o != nil {
 		m.Operator = o.Email
 	}

@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	// authenticated by their HMAC signature instead).
 	r.Get("/healthz", s.handleHealth)
 	r.Handle("/static/*", http.StripPrefix("/static/", static.Handler()))
+	r.Get(brandCSSPath, s.handleBrandCSS)   // the brand palette (brand.go)
+	r.Get(brandLogoPath, s.handleBrandLogo) // BRAND_LOGO's file
 	// Every method reaches the receivers so that webhookGuard answers 405 in JSON rather than with an HTML page.
 	r.With(s.webhookGuard("event"), limitBody(eventLimit)).HandleFunc("/webhooks/klavi/events", s.handleEventWebhook)
 	r.With(s.webhookGuard("report"), limitBody(reportLimit)).HandleFunc("/webhooks/klavi/reports", s.handleReportWebhook)
@@ -100,6 +102,8 @@ func (s *Server) routes() http.Handler {
 
 		// Language switch.
 		r.Get("/lang/{code}", s.handleLang)
+		// Theme switch: light, dark or system, remembered in this browser (brand.go).
+		r.Get("/theme/{mode}", s.handleTheme)
 	})
 	return r
 }

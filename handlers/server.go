@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klavi-demo/portal/auth"
+	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
@@ -59,6 +60,8 @@ type Options struct {
 	// Diagnostics runs the checks of /diagnostics and names the environment each page's banner shows; nil: no
 	// banner, and /diagnostics answers 404.
 	Diagnostics *diag.Service
+	// Brand is the configured name, palette, logo and help link; the zero value is brand.Default().
+	Brand brand.Brand
 }
 
 // klaviAPI is the part of *klavi.Client the portal uses. It is declared here, next to its only consumer,
@@ -112,6 +115,8 @@ type Server struct {
 	unmatched    func(code int, d time.Duration)
 	// diag is Options.Diagnostics (nil: no banner, no diagnostics page).
 	diag *diag.Service
+	// brand is Options.Brand with its generated stylesheet and logo (brand.go).
+	brand brandAssets
 }
 
 // NewServer validates the options and builds the router. The returned *Server serves HTTP at once.
@@ -162,6 +167,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		sso:          o.OIDC,
 		metrics:      o.Metrics,
 		diag:         o.Diagnostics,
+		brand:        newBrandAssets(o.Brand),
 	}
 	switch {
 	case o.RateLimit == 0:

@@ -20,15 +20,6 @@ import (
 // consentRedirectURL, so a leaked step ticket is useless elsewhere.
 const bankCookie = "klavi_sandbox_bank"
 
-// permissionLabels are the pt-BR descriptions shown on the permissions page.
-var permissionLabels = map[string]string{ //nolint:gosec // G101: permission names, not credentials
-	"REGISTRATION_ALL":      "Dados cadastrais (nome, documentos, endereço e contatos)",
-	"ACCOUNTS_ALL":          "Contas: saldos, limites e extratos",
-	"CREDIT_CARDS_ALL":      "Cartões de crédito: limites, faturas e transações",
-	"CREDIT_OPERATIONS_ALL": "Operações de crédito: empréstimos, financiamentos e adiantamentos",
-	"INVESTMENTS_ALL":       "Investimentos: renda fixa, renda variável, títulos e fundos",
-}
-
 type permView struct{ Code, Label string }
 
 // bankView is the view model of the bank and LGPD pages.
@@ -42,11 +33,13 @@ type bankView struct {
 	Business        bool
 	Permissions     []permView
 	Scenarios       []ScenarioRow
+	Lang            lang // chosen when the link was opened (i18n.go)
 }
 
-// errorView is the view model of the bank error pages.
+// errorView is the view model of the bank error pages. Title and Message are message keys (i18n.go).
 type errorView struct {
 	Title, Message, BackURL string
+	Lang                    lang
 }
 
 var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
@@ -108,10 +101,14 @@ func (s *Sandbox) bankViewLocked(c *consent) bankView {
 		MaskedTaxID:     maskTaxID(taxID),
 		Business:        c.businessTaxID != "",
 		Scenarios:       Scenarios(),
+		Lang:            c.lang,
+	}
+	if v.Lang == "" {
+		v.Lang = langPT
 	}
 	for _, p := range c.permsApply {
-		label := permissionLabels[p]
-		if label == "" {
+		label := tr(c.lang, "perm."+p)
+		if label == "perm."+p {
 			label = p
 		}
 		v.Permissions = append(v.Permissions, permView{Code: p, Label: label})
@@ -138,19 +135,19 @@ func render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	_, _ = w.Write(buf.Bytes())
 }
 
+// bankError renders an error page in v.Lang, or else in the request's language.
 func (s *Sandbox) bankError(w http.ResponseWriter, r *http.Request, status int, v errorView) {
+	if v.Lang == "" {
+		v.Lang = requestLang(r)
+	}
 	render(w, r, status, bankErrorPage(v))
 }
 
 var (
-	errBadLink = errorView{Title: "Link inválido",
-		Message: "Este link de autorização não existe. Volte ao site de origem e comece novamente."}
-	errUsedLink = errorView{Title: "Link já utilizado",
-		Message: "Este link de autorização só pode ser aberto uma vez. Volte ao site de origem e comece novamente."}
-	errExpiredLink = errorView{Title: "Link expirado",
-		Message: "Este link de autorização expirou (ele vale por poucos segundos). O consentimento foi recusado; volte ao site de origem e tente novamente."}
-	errStep = errorView{Title: "Etapa inválida",
-		Message: "Esta etapa já foi concluída, expirou ou foi aberta em outro navegador. Volte ao site de origem e comece novamente."}
+	errBadLink     = errorView{Title: "err.bad_link.title", Message: "err.bad_link.msg"}
+	errUsedLink    = errorView{Title: "err.used_link.title", Message: "err.used_link.msg"}
+	errExpiredLink = errorView{Title: "err.expired_link.title", Message: "err.expired_link.msg"}
+	errStep        = errorView{Title: "err.step.title", Message: "err.step.msg"}
 )
 
 // returnURLLocked builds the redirect back to the partner
@@ -225,6 +222,7 @@ func (s *Sandbox) handleBankOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setStatusLocked(c, statusAwaitingAuthorisation)
+	c.lang = requestLang(r)
 	c.browser = randomHex(16)
 	s.newStepLocked(c, stageLogin)
 	v := s.bankViewLocked(c)
@@ -369,9 +367,8 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 		// consent stays AWAITING_LGPD_AUTHORISATION until the idle timeout.
 		c.stage = stageDone
 		c.activity = c.updatedAt // acceptance is not activity
-		v := errorView{Title: "Termo não aceito (simulação)",
-			Message: "Neste cenário de teste o termo LGPD nunca é aceito: o consentimento continua aguardando e expira após o tempo de inatividade.",
-			BackURL: s.returnURLLocked(c, "", "")}
+		v := errorView{Title: "err.lgpd_never.title", Message: "err.lgpd_never.msg",
+			BackURL: s.returnURLLocked(c, "", ""), Lang: c.lang}
 		s.mu.Unlock()
 		render(w, r, http.StatusOK, lgpdAbandonedPage(v))
 		return
@@ -417,6 +414,5 @@ func (s *Sandbox) handleIndex(w http.ResponseWriter, r *http.Request) {
 // handleWhiteLabel: GET /whitelabel — linkURL target. The hosted WhiteLabel
 // flow is not simulated (API Only mode only).
 func (s *Sandbox) handleWhiteLabel(w http.ResponseWriter, r *http.Request) {
-	s.bankError(w, r, http.StatusNotImplemented, errorView{Title: "WhiteLabel não simulado",
-		Message: "Este sandbox simula apenas a integração API Only (consentRedirectURL)."})
+	s.bankError(w, r, http.StatusNotImplemented, errorView{Title: "err.whitelabel.title", Message: "err.whitelabel.msg"})
 }

@@ -64,6 +64,7 @@ type consent struct {
 	createdAt, updatedAt, activity time.Time
 	scen                           scenario
 	revokeCalled                   bool // DELETE .../revoke succeeded once: repeats are no-ops
+	lang                           lang // the bank pages' language, chosen when the link is opened (i18n.go)
 	// held is the encoded consent_authorised event the "events out of order"
 	// scenario keeps back until the consent's next event (or holdRelease).
 	held []byte

@@ -34,6 +34,14 @@ type Meta struct {
 	Flash     string // message key shown once at the top of the page
 	Operator  string // the signed-in operator's email; "" for a visitor
 	Env       string // the Klavi in use, "embedded" | "sandbox" | "production", shown as a banner; "" for none
+	// Brand and theme (handlers/brand.go, views/brand.go).
+	BrandName  string // BRAND_NAME ("" shows the default)
+	BrandMark  string // the letter mark shown without a logo
+	LogoURL    string // the logo's URL; "" shows the letter mark
+	SupportURL string // help link at the foot of the page; "" for none
+	BrandCSS   string // the generated brand stylesheet's cache-busted URL
+	DarkCSS    string // static/css/dark.css, linked with darkMedia()
+	Theme      string // ThemeLight, ThemeDark or ThemeSystem ("" is ThemeSystem)
 }
 
 // StartVM feeds the start form. Errors and FormError hold message keys (translated in the view).

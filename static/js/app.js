@@ -259,6 +259,30 @@
     });
   }
 
+  // ---- Theme switch: the links set the cookie on the server and come back; here the same cookie is written and
+  // the dark stylesheet switched in place, so a half-filled form is not reloaded. ----
+  var darkMedia = { light: "not all", dark: "all", system: "(prefers-color-scheme: dark)" };
+  var schemes = { light: "light", dark: "dark", system: "light dark" };
+  document.addEventListener("click", function (e) {
+    var a = e.target && e.target.closest ? e.target.closest("a[data-theme-choice]") : null;
+    if (!a) return;
+    var mode = a.getAttribute("data-theme-choice");
+    var link = document.querySelector("link[data-dark-css]");
+    if (!darkMedia[mode] || !link) return;
+    e.preventDefault();
+    var secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = mode === "system"
+      ? "theme=; Path=/; Max-Age=0; SameSite=Lax" + secure
+      : "theme=" + mode + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+    link.media = darkMedia[mode];
+    var meta = document.querySelector('meta[name="color-scheme"]');
+    if (meta) meta.content = schemes[mode];
+    document.body.setAttribute("data-theme", mode);
+    document.querySelectorAll("a[data-theme-choice]").forEach(function (x) {
+      if (x === a) x.setAttribute("aria-current", "true"); else x.removeAttribute("aria-current");
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
     syncPersonType(document.querySelector('[data-testid="start-form"]'));
