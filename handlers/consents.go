@@ -58,6 +58,9 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		return statusError(http.StatusNotFound)
 	}
 	vm := s.consentNewVM(l, in, validity)
+	if err := s.markChosen(r, l, &vm); err != nil {
+		return err
+	}
 	if key := notChoosableKey(vm.Institution); key != "" {
 		vm.FormError = key
 		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
@@ -204,6 +207,9 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	}
 	vm, err := s.consentVM(r, c)
 	if err != nil {
+		return err
+	}
+	if vm.Link, err = s.consentLinkStrip(r, c); err != nil {
 		return err
 	}
 	m := s.meta(w, r, "title.consent", views.StepAuthorise, "consents")

@@ -60,6 +60,7 @@ type Options struct {
 type klaviAPI interface {
 	CreateLink(ctx context.Context, req klavi.LinkRequest) (*klavi.Link, error)
 	Institutions(ctx context.Context, linkToken string) ([]klavi.Institution, error)
+	InstitutionStatuses(ctx context.Context, linkToken string) ([]klavi.InstitutionStatus, error)
 	CreateConsent(ctx context.Context, linkToken string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error)
 	Consent(ctx context.Context, consentID string) (*klavi.Consent, error)
 	RevokeConsent(ctx context.Context, consentID string) error
