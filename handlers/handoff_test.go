@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/store"
@@ -428,5 +430,49 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 	wantStatus(t, r, http.StatusGone)
 	if r.doc(t).Find(`[data-testid="link-expired-start"]`).Length() != 1 {
 		t.Error("no way to start again")
+	}
+}
+
+// qrPath draws exactly the library's modules: reading the path back gives its bitmap, quiet zone included.
+func TestQRPathDrawsTheBitmap(t *testing.T) {
+	t.Parallel()
+	text := "http://127.0.0.1:8080/h/" + newHandoffToken()
+	path, size, err := qrPath(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := q.Bitmap()
+	if size != len(want) || size < 21+8 {
+		t.Fatalf("size %d, bitmap %d", size, len(want))
+	}
+	got := make([][]bool, size)
+	for i := range got {
+		got[i] = make([]bool, size)
+	}
+	for _, sub := range strings.Split(strings.TrimSuffix(path, "z"), "z") {
+		var x, y, n, back int
+		if _, err := fmt.Sscanf(sub, "M%d %dh%dv1h-%d", &x, &y, &n, &back); err != nil || n != back || n < 1 {
+			t.Fatalf("subpath %q: %v", sub, err)
+		}
+		for i := x; i < x+n; i++ {
+			if got[y][i] {
+				t.Fatalf("module %d,%d drawn twice", i, y)
+			}
+			got[y][i] = true
+		}
+	}
+	for y := range want {
+		for x := range want[y] {
+			if got[y][x] != want[y][x] {
+				t.Fatalf("module %d,%d = %v, want %v", x, y, got[y][x], want[y][x])
+			}
+		}
+	}
+	if !want[4][4] || want[0][0] {
+		t.Error("no quiet zone around the finder pattern")
 	}
 }

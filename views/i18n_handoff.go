@@ -14,7 +14,7 @@ func init() {
 		"inst.taken_why":        {"Já há um consentimento ativo ou em andamento com ela nesta conexão.", "This connection already has an active or pending consent with it."},
 
 		"strip.title":            {"Bancos nesta conexão", "Banks on this connection"},
-		"strip.lead":             {"Cada instituição que você conectou com este CPF/CNPJ nesta sessão, com o estado do consentimento.", "Every institution you connected with this CPF/CNPJ in this flow, with the consent's status."},
+		"strip.lead":             {"As instituições escolhidas para este CPF/CNPJ nesta conexão, cada uma com a situação do seu consentimento.", "The institutions chosen for this CPF/CNPJ on this connection, each with its consent's status."},
 		"strip.add":              {"Conectar outro banco", "Connect another bank"},
 		"strip.this":             {"(esta)", "(this one)"},
 		"strip.note_unavailable": {"Não foi possível consultar a Klavi agora; os estados mostrados são os que o portal conhece.", "Klavi could not be asked just now; the statuses shown are the ones the portal knows."},
