@@ -209,7 +209,7 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if vm.Link, err = s.consentLinkStrip(r, c); err != nil {
+	if vm.Link, err = s.consentLinkStrip(r, c, false); err != nil {
 		return err
 	}
 	m := s.meta(w, r, "title.consent", views.StepAuthorise, "consents")
@@ -229,6 +229,9 @@ func (s *Server) handleConsentLive(w http.ResponseWriter, r *http.Request) error
 	}
 	vm, err := s.consentVM(r, c)
 	if err != nil {
+		return err
+	}
+	if vm.Link, err = s.consentLinkStrip(r, c, true); err != nil {
 		return err
 	}
 	w.Header().Set("X-Live", map[bool]string{true: "on", false: "off"}[vm.Live])

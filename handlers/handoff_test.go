@@ -409,6 +409,26 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 	if d.Find(`[data-testid="connect-another"]`).Length() != 1 || d.Find(`[data-testid="strip-expired"]`).Length() != 0 {
 		t.Error("a fresh link cannot take another bank")
 	}
+	// The strip is part of the live fragment, so that it follows the page; a live refresh reuses Klavi's recent answer
+	// (no call per poll), a full page load asks again, and the cache ends after its TTL.
+	liveStatus := func(path string) string {
+		t.Helper()
+		r := e.get(b, path)
+		wantStatus(t, r, http.StatusOK)
+		return attr(r.doc(t).Find(`[data-testid="strip-status-341"]`), "data-status")
+	}
+	e.kc.setStatus(id, "AWAITING_LGPD_AUTHORISATION")
+	if st := liveStatus("/consents/" + id + "/live"); st != "AWAITING_AUTHORISATION" {
+		t.Errorf("live strip %q, want the cached AWAITING_AUTHORISATION", st)
+	}
+	if st := liveStatus("/consents/" + id); st != "AWAITING_LGPD_AUTHORISATION" {
+		t.Errorf("page strip %q, want Klavi's fresh AWAITING_LGPD_AUTHORISATION", st)
+	}
+	e.kc.setStatus(id, "AUTHORISED")
+	clk.Advance(statusCacheTTL)
+	if st := liveStatus("/consents/" + id + "/live"); st != "AUTHORISED" {
+		t.Errorf("live strip after the cache's TTL %q, want AUTHORISED", st)
+	}
 	// An operator sees the strip, but may not add to someone else's link.
 	op := e.operator()
 	r = e.get(op, "/consents/"+id)
@@ -418,7 +438,7 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 	}
 	wantStatus(t, e.post(op, "/consents/"+id+"/another", nil), http.StatusForbidden)
 
-	clk.Advance(29 * time.Minute) // the fake's link token lives 30 minutes; under 2 left counts as expired
+	clk.Advance(29*time.Minute - statusCacheTTL) // the fake's link token lives 30 minutes; under 2 left counts as expired
 	r = e.get(b, "/consents/"+id)
 	wantStatus(t, r, http.StatusOK)
 	d = r.doc(t)

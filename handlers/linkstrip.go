@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/klavi-demo/portal/consent"
+	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -16,6 +18,65 @@ import (
 // go back to the picker for the SAME link and add another institution; the consent page shows every institution of
 // the link with its status. The link token stays server-side throughout: the session is pinned to the link by id
 // (keyLink), and only the portal calls Klavi with the token.
+
+// statusCacheTTL is how long a live consent page (polled every 1.5 s) reuses Klavi's answer for its link; a full page
+// load always asks again.
+const statusCacheTTL = 15 * time.Second
+
+// statusCache keeps the last successful GET /links/institutions/status per link, for the live refreshes of the
+// consent page, so that a page left open does not call Klavi on every poll. Entries older than the TTL are dropped
+// when the next one is stored.
+type statusCache struct {
+	mu sync.Mutex
+	m  map[string]statusEntry
+}
+
+type statusEntry struct {
+	at   time.Time
+	list []klavi.InstitutionStatus
+}
+
+func (c *statusCache) get(linkID string, now time.Time) ([]klavi.InstitutionStatus, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[linkID]
+	if !ok || now.Sub(e.at) >= statusCacheTTL {
+		return nil, false
+	}
+	return e.list, true
+}
+
+func (c *statusCache) put(linkID string, now time.Time, list []klavi.InstitutionStatus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]statusEntry{}
+	}
+	for k, e := range c.m {
+		if now.Sub(e.at) >= statusCacheTTL {
+			delete(c.m, k)
+		}
+	}
+	c.m[linkID] = statusEntry{at: now, list: list}
+}
+
+// linkStatuses asks Klavi for the link's institution statuses (4 s at most); a live refresh (cached) reuses a recent
+// answer.
+func (s *Server) linkStatuses(ctx context.Context, l store.Link, cached bool) ([]klavi.InstitutionStatus, error) {
+	if cached {
+		if list, ok := s.strips.get(l.ID, s.now()); ok {
+			return list, nil
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
+	defer cancel()
+	list, err := s.kc.InstitutionStatuses(cctx, l.LinkToken)
+	if err != nil {
+		return nil, err
+	}
+	s.strips.put(l.ID, s.now(), list)
+	return list, nil
+}
 
 // statusCallTimeout bounds GET /links/institutions/status on a consent page: the strip is a courtesy, so a slow Klavi
 // must not hold the page for the usual 15 s (the stored statuses are shown instead).
@@ -83,7 +144,7 @@ func (s *Server) chosenOnLink(ctx context.Context, linkID string) (map[string]st
 // merged with Klavi's GET /links/institutions/status (Klavi's status wins when it is further along, as a forward
 // move would; an institution only Klavi knows is listed without a link). When the call fails, or cannot be made
 // because the link token expired, the stored statuses are shown with a quiet note.
-func (s *Server) linkStripVM(r *http.Request, c store.Consent) (views.LinkStripVM, bool, error) {
+func (s *Server) linkStripVM(r *http.Request, c store.Consent, cached bool) (views.LinkStripVM, bool, error) {
 	ctx := r.Context()
 	if c.LinkID == "" {
 		return views.LinkStripVM{}, false, nil
@@ -129,9 +190,7 @@ func (s *Server) linkStripVM(r *http.Request, c store.Consent) (views.LinkStripV
 	if vm.Expired {
 		vm.NoteKey = "strip.note_stored"
 	} else {
-		cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
-		defer cancel()
-		statuses, err := s.kc.InstitutionStatuses(cctx, l.LinkToken)
+		statuses, err := s.linkStatuses(ctx, l, cached)
 		if err != nil {
 			s.logKlaviErr(r, "institution statuses failed", err)
 			vm.NoteKey = "strip.note_unavailable"
@@ -160,9 +219,10 @@ func (s *Server) linkStripVM(r *http.Request, c store.Consent) (views.LinkStripV
 	return vm, true, nil
 }
 
-// consentLinkStrip is linkStripVM for the consent page: nil when c has no link.
-func (s *Server) consentLinkStrip(r *http.Request, c store.Consent) (*views.LinkStripVM, error) {
-	vm, ok, err := s.linkStripVM(r, c)
+// consentLinkStrip is linkStripVM for the consent page and its live part (live: Klavi's answer may come from the
+// cache): nil when c has no link. The strip is in the live part, so that its statuses follow the page's.
+func (s *Server) consentLinkStrip(r *http.Request, c store.Consent, live bool) (*views.LinkStripVM, error) {
+	vm, ok, err := s.linkStripVM(r, c, live)
 	if err != nil || !ok {
 		return nil, err
 	}

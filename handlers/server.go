@@ -84,6 +84,8 @@ type Server struct {
 	router       http.Handler
 
 	insts institutionCache
+	// strips keeps Klavi's GET /links/institutions/status answers briefly for the live consent page (linkstrip.go).
+	strips statusCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
 	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).
