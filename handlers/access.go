@@ -92,13 +92,32 @@ func (s *Server) operator(r *http.Request) *store.Operator {
 	return ss.op
 }
 
-// canSee reports whether the request may see consent c: a signed-in operator, or the browser that started it.
+// canSee reports whether the request may see consent c: a signed-in operator, or a browser that owns it
+// (ownsConsent).
 func (s *Server) canSee(r *http.Request, c store.Consent) bool {
 	if s.operator(r) != nil {
 		return true
 	}
+	return s.ownsConsent(r, c)
+}
+
+// ownsConsent reports whether the request's browser owns consent c: it started it (its device ref is the
+// consent's), or it handed its flow off to the phone that started it on that link (a spent hand-off pairs the two
+// devices on the link: docs/reliability.md#hand-off). The pairing is one way: the phone sees only what it started.
+func (s *Server) ownsConsent(r *http.Request, c store.Consent) bool {
 	ref := s.deviceRef(r)
-	return ref != "" && c.DeviceRef != "" && hmac.Equal([]byte(ref), []byte(c.DeviceRef))
+	if ref == "" || c.DeviceRef == "" {
+		return false
+	}
+	if hmac.Equal([]byte(ref), []byte(c.DeviceRef)) {
+		return true
+	}
+	paired, err := s.st.HandoffPaired(r.Context(), c.LinkID, ref, c.DeviceRef)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "hand-off pairing lookup failed", "err", taxid.MaskErr(err))
+		return false
+	}
+	return paired
 }
 
 // requireOperator guards the operators' pages: a visitor is sent to the sign-in page (HTML) or answered 401

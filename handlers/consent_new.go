@@ -28,8 +28,22 @@ func (s *Server) handleConsentNew(w http.ResponseWriter, r *http.Request) error 
 		return statusError(http.StatusNotFound)
 	}
 	vm := s.consentNewVM(l, in, 12)
+	if err := s.markChosen(r, l, &vm); err != nil {
+		return err
+	}
 	vm.FormError = notChoosableKey(vm.Institution)
 	s.page(w, r, http.StatusOK, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
+	return nil
+}
+
+// markChosen gives the confirmation page's institution its status on link l: one whose consent there is still live
+// cannot be chosen again (checked on the server, whatever the page showed).
+func (s *Server) markChosen(r *http.Request, l store.Link, vm *views.ConsentNewVM) error {
+	chosen, err := s.chosenOnLink(r.Context(), l.ID)
+	if err != nil {
+		return err
+	}
+	markLinkStatus(&vm.Institution, chosen)
 	return nil
 }
 

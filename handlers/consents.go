@@ -64,6 +64,9 @@ func (s *Server) handleConsentCreate(w http.ResponseWriter, r *http.Request) err
 		return statusError(http.StatusNotFound)
 	}
 	vm := s.consentNewVM(l, in, validity)
+	if err := s.markChosen(r, l, &vm); err != nil {
+		return err
+	}
 	if key := notChoosableKey(vm.Institution); key != "" {
 		vm.FormError = key
 		s.page(w, r, http.StatusUnprocessableEntity, "title.consent_new", views.StepAuthorise, "start", views.ConsentNewPage(vm))
@@ -253,6 +256,9 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	if s.operator(r) != nil {
 		vm.SupportURL = "/consents/" + c.ID + "/support.json"
 	}
+	if vm.Link, err = s.consentLinkStrip(r, c, false); err != nil {
+		return err
+	}
 	m := s.meta(w, r, "title.consent", views.StepAuthorise, "consents")
 	if vm.Status == consent.Authorised || len(vm.Reports) > 0 {
 		m.Step = views.StepData
@@ -293,6 +299,9 @@ func (s *Server) handleConsentLive(w http.ResponseWriter, r *http.Request) error
 	for {
 		vm, err := s.consentVM(r, c)
 		if err != nil {
+			return err
+		}
+		if vm.Link, err = s.consentLinkStrip(r, c, true); err != nil {
 			return err
 		}
 		body, etag, err := renderLive(r, vm)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type fakeKlavi struct {
 	consentErr    error // CreateConsent
 	consentErrN   int   // fail only the first N CreateConsent calls (0 = always while consentErr set)
 	getErr        error // Consent
+	statusErr     error // InstitutionStatuses
 	reportErr     error
 	revokeErr     error
 	reportDelay   time.Duration
@@ -78,6 +80,30 @@ func (f *fakeKlavi) CreateLink(_ context.Context, req klavi.LinkRequest) (*klavi
 func (f *fakeKlavi) Institutions(context.Context, string) ([]klavi.Institution, error) {
 	f.institutionsN.Add(1)
 	return f.institutions, nil
+}
+
+// InstitutionStatuses answers like Klavi's GET /links/institutions/status from the fake's consents (statusErr set:
+// fails), one entry per institution with its latest consent's status.
+func (f *fakeKlavi) InstitutionStatuses(context.Context, string) ([]klavi.InstitutionStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.statusErr != nil {
+		return nil, f.statusErr
+	}
+	var out []klavi.InstitutionStatus
+	for i := 1; i <= len(f.consentReqs); i++ {
+		c := f.consents[fmt.Sprintf("consent-%d", i)]
+		if c == nil {
+			continue
+		}
+		e := klavi.InstitutionStatus{InstitutionCode: c.InstitutionCode, Name: c.InstitutionCode, Status: string(c.Status)}
+		if j := slices.IndexFunc(out, func(s klavi.InstitutionStatus) bool { return s.InstitutionCode == c.InstitutionCode }); j >= 0 {
+			out[j] = e
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (f *fakeKlavi) CreateConsent(_ context.Context, token string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error) {
@@ -418,6 +444,9 @@ func (s *swapKlavi) CreateLink(ctx context.Context, req klavi.LinkRequest) (*kla
 }
 func (s *swapKlavi) Institutions(ctx context.Context, token string) ([]klavi.Institution, error) {
 	return s.get().Institutions(ctx, token)
+}
+func (s *swapKlavi) InstitutionStatuses(ctx context.Context, token string) ([]klavi.InstitutionStatus, error) {
+	return s.get().InstitutionStatuses(ctx, token)
 }
 func (s *swapKlavi) CreateConsent(ctx context.Context, token string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error) {
 	return s.get().CreateConsent(ctx, token, req)

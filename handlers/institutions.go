@@ -99,6 +99,8 @@ func notChoosableKey(it views.InstitutionItem) string {
 	switch {
 	case it.Choosable():
 		return ""
+	case it.Taken():
+		return "err.institution_taken"
 	case it.OtherPerson && !it.Outage:
 		return "err.institution_person"
 	default:
@@ -196,9 +198,14 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 		s.page(w, r, http.StatusBadGateway, "title.institutions", views.StepInstitution, "start", views.InstitutionsPage(vm))
 		return nil
 	}
+	chosen, err := s.chosenOnLink(r.Context(), l.ID)
+	if err != nil {
+		return err
+	}
 	resources := map[string]bool{}
 	for _, in := range list {
 		it := institutionItem(in, l.PersonType)
+		markLinkStatus(&it, chosen)
 		for _, res := range it.Resources {
 			resources[res] = true
 		}
@@ -215,6 +222,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 		vm.ResourceOptions = append(vm.ResourceOptions, res)
 	}
 	sort.Strings(vm.ResourceOptions)
+	vm.Handoff = s.handoffBlock(w, r, l)
 	s.page(w, r, http.StatusOK, "title.institutions", views.StepInstitution, "start", views.InstitutionsPage(vm))
 	return nil
 }

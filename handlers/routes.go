@@ -56,6 +56,14 @@ func (s *Server) routes() http.Handler {
 		r.With(s.rateLimit).Post("/consents", s.h(s.handleConsentCreate))
 		r.Get("/callback", s.h(s.handleCallback))
 
+		// Another bank on the same link, and continuing on a phone (linkstrip.go, handoff.go). /h/{token} is the
+		// short URL of the QR code: GET only shows a confirmation, POST spends the single-use code.
+		r.Post("/consents/{id}/another", s.h(s.handleConsentAnother))
+		r.Get("/institutions/handoff/live", s.h(s.handleHandoffLive))
+		r.Get("/institutions/handoff/done", s.h(s.handleHandoffDone))
+		r.Get("/h/{token}", s.h(s.handleHandoffPage))
+		r.Post("/h/{token}", s.h(s.handleHandoffUse))
+
 		// Consents and reports: the browser that started a consent, or an operator (consentParam and reportParam
 		// answer 404 to anyone else).
 		r.Get("/consents/{id}", s.h(s.handleConsentPage))

@@ -32,6 +32,7 @@ type sandboxEnv struct {
 	t       *testing.T
 	portal  *httptest.Server
 	sbx     *httptest.Server
+	sb      *sandbox.Sandbox // to inject faults
 	st      *store.Store
 	logs    *logbuf.Buffer
 	browser *http.Client
@@ -100,7 +101,7 @@ func newSandboxEnv(t *testing.T, mods ...func(*sandboxSetup)) *sandboxEnv {
 	t.Cleanup(func() { cancel(); <-done; portal.Close() })
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Timeout: 20 * time.Second}
-	return &sandboxEnv{t: t, portal: portal, sbx: sbx, st: st, logs: logs, browser: b}
+	return &sandboxEnv{t: t, portal: portal, sbx: sbx, sb: sb, st: st, logs: logs, browser: b}
 }
 
 // page fetches (following redirects) and parses.

@@ -69,6 +69,7 @@ type Options struct {
 type klaviAPI interface {
 	CreateLink(ctx context.Context, req klavi.LinkRequest) (*klavi.Link, error)
 	Institutions(ctx context.Context, linkToken string) ([]klavi.Institution, error)
+	InstitutionStatuses(ctx context.Context, linkToken string) ([]klavi.InstitutionStatus, error)
 	CreateConsent(ctx context.Context, linkToken string, req klavi.ConsentRequest) (*klavi.CreatedConsent, error)
 	Consent(ctx context.Context, consentID string) (*klavi.Consent, error)
 	RevokeConsent(ctx context.Context, consentID string) error
@@ -92,6 +93,8 @@ type Server struct {
 	router       http.Handler
 
 	insts institutionCache
+	// strips keeps Klavi's GET /links/institutions/status answers briefly for the live consent page (linkstrip.go).
+	strips statusCache
 	// parsed keeps recently decoded reports (reports never change once stored).
 	parsed parsedReports
 	// liveWait overrides liveWaitMax (tests).

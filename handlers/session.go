@@ -38,6 +38,13 @@ const (
 	keyFlash    = "flash"
 	keyOperator = "operator"
 	keyOIDC     = "oidc" // state, nonce and PKCE verifier of a single sign-on in progress
+	// keyLink pins the flow to one link (its Klavi linkId): set by "connect another bank" and by a phone hand-off,
+	// so that the picker adds institutions to that link rather than the session's latest (handoff.go).
+	keyLink = "link"
+	// keyHandoff is the id of the hand-off code the institution step shows this desktop session (handoff.go).
+	keyHandoff = "handoff"
+	// keyHandedOff marks a session a phone got by spending a hand-off code: it is not offered one itself.
+	keyHandedOff = "handed_off"
 )
 
 // metaKey keys the values the store keeps beside the session data (never written as data).
@@ -221,7 +228,16 @@ func (ss *session) rotate() string {
 	ss.renew()
 	id := randomHex(16)
 	ss.gs.Values[keySID] = id
+	delete(ss.gs.Values, keyLink)
+	delete(ss.gs.Values, keyHandoff)
+	delete(ss.gs.Values, keyHandedOff)
 	return id
+}
+
+// pinnedLink is the link the flow is pinned to (keyLink), "" when it follows the session's latest link.
+func (ss *session) pinnedLink() string {
+	v, _ := ss.gs.Values[keyLink].(string)
+	return v
 }
 
 // renew gives the session a new token; the old row is deleted when the session is saved.

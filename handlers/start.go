@@ -209,7 +209,11 @@ func (s *Server) newLink(ctx context.Context, base store.Link) (store.Link, erro
 // sessionLink is linkForSession for a page of the flow: with no link in the session it answers 303 to the start
 // page and returns ok=false (err nil); on failure ok=false and the error for the error sink.
 func (s *Server) sessionLink(w http.ResponseWriter, r *http.Request) (l store.Link, ok bool, err error) {
-	l, err = s.linkForSession(r.Context(), sessionFrom(r.Context()).ID())
+	ss := sessionFrom(r.Context())
+	if pin := ss.pinnedLink(); pin != "" && ss.ID() != "" {
+		return s.pinnedSessionLink(w, r, pin)
+	}
+	l, err = s.linkForSession(r.Context(), ss.ID())
 	if errors.Is(err, store.ErrNotFound) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return store.Link{}, false, nil

@@ -495,3 +495,50 @@ func TestLogoAndIndex(t *testing.T) {
 		t.Errorf("index: status %d, scenario table missing", p.status)
 	}
 }
+
+// GET /links/institutions/status reports every institution chosen in the link (docs/klavi.md#endpoints): one entry
+// per institution, in the order first chosen, with the status of its latest consent; consents of other links are
+// not there.
+func TestInstitutionStatusCoversEveryConsentOfTheLink(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	access := e.accessToken()
+	lr := e.link(access, map[string]any{"personalTaxId": cpfApprove})
+	other := e.link(access, map[string]any{"personalTaxId": cpfApprove})
+	create := func(token, inst string) string {
+		t.Helper()
+		var cc createdConsentWire
+		e.mustDo(200, "POST", "/consents", token, consentBody(cpfApprove, "", inst), &cc)
+		return cc.ConsentID
+	}
+	status := func(token string) []institutionStatusWire {
+		t.Helper()
+		var st []institutionStatusWire
+		e.mustDo(200, "GET", "/links/institutions/status", token, nil, &st)
+		return st
+	}
+	if st := status(lr.LinkToken); len(st) != 0 {
+		t.Fatalf("a link without consents reports %+v", st)
+	}
+	first := create(lr.LinkToken, "341")
+	create(lr.LinkToken, "260")
+	create(other.LinkToken, "104")
+	st := status(lr.LinkToken)
+	if len(st) != 2 || st[0].InstitutionCode != "341" || st[1].InstitutionCode != "260" ||
+		st[0].Status != statusStarted || st[1].Status != statusStarted || st[1].Name == "" {
+		t.Fatalf("two institutions on the link: %+v", st)
+	}
+	// The first Itaú consent is cancelled and Itaú chosen again: one Itaú entry, with the new consent's status.
+	e.mustDo(200, "DELETE", "/consents/"+first+"/revoke", access, nil, nil)
+	if st := status(lr.LinkToken); st[0].Status != statusRejected {
+		t.Fatalf("after the revoke: %+v", st)
+	}
+	create(lr.LinkToken, "341")
+	st = status(lr.LinkToken)
+	if len(st) != 2 || st[0].InstitutionCode != "341" || st[0].Status != statusStarted || st[1].InstitutionCode != "260" {
+		t.Errorf("Itaú chosen again: %+v", st)
+	}
+	if st := status(other.LinkToken); len(st) != 1 || st[0].InstitutionCode != "104" {
+		t.Errorf("the other link: %+v", st)
+	}
+}

@@ -84,8 +84,8 @@ func (s *Store) DeleteOperatorSessions(ctx context.Context, operatorID int64) (i
 	return n, err
 }
 
-// SweepAccess deletes expired sessions, used or expired setup tokens and stale sign-in failures (older than
-// staleFailures and no longer locked). It returns how many session rows it deleted.
+// SweepAccess deletes expired sessions, used or expired setup tokens, hand-offs that neither work nor pair anything
+// any more (sweepHandoffs) and stale sign-in failures (older than staleFailures and no longer locked). It returns how many session rows it deleted.
 func (s *Store) SweepAccess(ctx context.Context, staleFailures time.Duration) (int, error) {
 	var n int
 	now := s.now()
@@ -96,6 +96,9 @@ func (s *Store) SweepAccess(ctx context.Context, staleFailures time.Duration) (i
 		}
 		if _, err = tx.ExecContext(ctx, `DELETE FROM setup_tokens WHERE expires_at <= ? OR used_at IS NOT NULL`,
 			us(now)); err != nil {
+			return err
+		}
+		if err = sweepHandoffs(ctx, tx, now); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE first_at <= ?

@@ -151,7 +151,7 @@ func (s *Store) ConsentsForSession(ctx context.Context, sessionID string) ([]Con
 type ConsentFilter struct {
 	Status    consent.Status
 	HolderRef string         // exact match on Consent.HolderRef (the pseudonym of the consent's tax id)
-	DeviceRef string         // exact match on Consent.DeviceRef (the browser that started it)
+	DeviceRef string         // Consent.DeviceRef (the browser that started it), or a phone it handed off to on that link
 	Before    *ConsentCursor // only consents older than this one (the previous page's Next); nil = first page
 	Limit     int            // <= 0 means 100; at most 1000
 }
@@ -238,8 +238,11 @@ func (s *Store) ListConsentPage(ctx context.Context, f ConsentFilter) (ConsentPa
 		args = append(args, f.Status)
 	}
 	if f.DeviceRef != "" {
-		where = append(where, "device_ref = ?")
-		args = append(args, f.DeviceRef)
+		// The browser's own consents, and those a phone it handed off to started on that link (store/handoff.go).
+		where = append(where, `(device_ref = ? OR (device_ref <> '' AND EXISTS (SELECT 1 FROM handoffs h
+			WHERE h.device_ref = ? AND h.link_id = consents.link_id AND h.used_at IS NOT NULL
+			AND h.phone_device_ref = consents.device_ref)))`)
+		args = append(args, f.DeviceRef, f.DeviceRef)
 	}
 	if f.HolderRef != "" {
 		where = append(where, "holder_ref = ?")

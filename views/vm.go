@@ -70,10 +70,17 @@ type InstitutionItem struct {
 	OtherPerson                           bool   // serves only the other person type than the flow's
 	Search                                string // accent- and case-folded name + code, for live filtering
 	Hidden                                bool   // filtered out (kept in the page so JS can show it again)
+	// LinkStatus is the status of the newest consent for this institution on the flow's link, "" when none.
+	LinkStatus consent.Status
 }
 
+// Taken reports whether the link already has a live (not final) consent for this institution.
+func (i InstitutionItem) Taken() bool { return i.LinkStatus != "" && !i.LinkStatus.Terminal() }
+
 // Choosable reports whether the user may start a consent with this institution.
-func (i InstitutionItem) Choosable() bool { return !i.Outage && !i.OpenData && !i.OtherPerson }
+func (i InstitutionItem) Choosable() bool {
+	return !i.Outage && !i.OpenData && !i.OtherPerson && !i.Taken()
+}
 
 // InstitutionsVM feeds the picker. Items is the whole list; Hidden marks the filtered-out ones.
 type InstitutionsVM struct {
@@ -82,6 +89,7 @@ type InstitutionsVM struct {
 	Visible                   int
 	ResourceOptions           []string
 	ErrorKey                  string
+	Handoff                   *HandoffVM // the "continue on your phone" block; nil: not offered
 }
 
 // ConsentNewVM feeds the confirmation page before the consent is created.
@@ -145,6 +153,7 @@ type ConsentVM struct {
 	ReportsSlow                      bool      // reports are still expected after longer than they usually take
 	Timeline                         []TimelineItem
 	Reports                          []ReportItem
+	Link                             *LinkStripVM // every institution of the consent's link; nil: none
 }
 
 // ConsentRow is one line of the consents list.
