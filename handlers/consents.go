@@ -314,7 +314,7 @@ func (s *Server) handleConsentLive(w http.ResponseWriter, r *http.Request) error
 		h.Set("Cache-Control", "no-store")
 		if !wait || etag != prev || !vm.Live {
 			h.Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(body)
+			_, _ = w.Write(body) //nolint:gosec // G705: body is the templ-rendered (escaped) fragment
 			return nil
 		}
 		select {
