@@ -115,21 +115,21 @@ func (s *Store) DeliveriesFor(ctx context.Context, mentions, keys []string, limi
 		if m == "" {
 			continue
 		}
-		where = append(where, "(body IS NOT NULL AND {bodyHas})")
+		where = append(where, "(d.body IS NOT NULL AND {bodyHas})")
 		args = append(args, `"`+m+`"`)
 	}
 	for _, k := range keys[:min(len(keys), maxDeliveryMatches)] {
 		if k == "" {
 			continue
 		}
-		where = append(where, `keys LIKE ? ESCAPE '\'`)
+		where = append(where, `d.keys LIKE ? ESCAPE '\'`)
 		args = append(args, `%"`+likeEscaper.Replace(k)+`"%`)
 	}
 	if len(where) == 0 {
 		return nil, nil
 	}
-	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + ` FROM webhook_deliveries WHERE ` +
-		strings.Join(where, " OR ") + ` ORDER BY id DESC LIMIT ?`) // constant fragments; values are bound with ?
+	q := sqlText(`SELECT ` + fmt.Sprintf(deliveryCols, "NULL") + deliveryFrom + ` WHERE ` +
+		strings.Join(where, " OR ") + ` ORDER BY d.id DESC LIMIT ?`) // constant fragments; values are bound with ?
 	args = append(args, limitOr(limit, 100, 500))
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
