@@ -69,8 +69,8 @@ func TestBRDate(t *testing.T) {
 	for in, want := range map[string]string{
 		"2026-03-14": "14/03/2026", "2026-03-14T10:00:00Z": "14/03/2026", "": "", "14/03": "14/03", "2026-13-01": "2026-13-01",
 	} {
-		if got := brDate(in); got != want {
-			t.Errorf("brDate(%q) = %q, want %q", in, got, want)
+		if got := views.DateBR(in); got != want {
+			t.Errorf("DateBR(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -669,7 +669,7 @@ func WriteTransactionsCSVBR(w io.Writer, rep *klavi.Report) error {
 		return err
 	}
 	return writeCSV(w, rep, ';', csvHeaderBR,
-		func(u int64) string { return strings.Replace(csvDecimal(u), ".", ",", 1) }, brDate)
+		func(u int64) string { return strings.Replace(csvDecimal(u), ".", ",", 1) }, views.DateBR)
 }
 
 func writeCSV(w io.Writer, rep *klavi.Report, comma rune, header []string, money func(int64) string,
@@ -694,15 +694,6 @@ func writeCSV(w io.Writer, rep *klavi.Report, comma rune, header []string, money
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// brDate turns an ISO date (or date-time) into dd/mm/aaaa; anything else is returned unchanged.
-func brDate(iso string) string {
-	t, ok := isoDate(iso)
-	if !ok {
-		return iso
-	}
-	return t.Format("02/01/2006")
 }
 
 // isoDate reads the date part of "2026-03-14" or "2026-03-14T10:00:00Z".
