@@ -141,37 +141,148 @@ func storableText(s string) string {
 
 // pool is a database/sql pool that runs the store's SQL through its dialect.
 type pool struct {
-	db *sql.DB
-	d  *dialect
+	db    *sql.DB
+	d     *dialect
+	stmts *stmtCache // nil on PostgreSQL, whose driver caches prepared statements itself
 }
 
 func (p pool) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
+	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+		return st.ExecContext(ctx, text(args)...)
+	}
 	return p.db.ExecContext(ctx, p.d.rewrite(q), text(args)...)
 }
 
 func (p pool) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
+	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+		return st.QueryContext(ctx, text(args)...)
+	}
 	return p.db.QueryContext(ctx, p.d.rewrite(q), text(args)...)
 }
 
 func (p pool) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
+	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+		return st.QueryRowContext(ctx, text(args)...)
+	}
 	return p.db.QueryRowContext(ctx, p.d.rewrite(q), text(args)...)
+}
+
+// stmtCache keeps one prepared statement per query text for a SQLite pool. The SQLite driver compiles the SQL again
+// on every call that is not a prepared statement, and profiles of the consent page showed that compiling cost more
+// than running the queries (docs/benchmarks.md#pages). database/sql prepares a cached *sql.Stmt once per connection
+// and reuses it. The store's queries are constants, so the cache stays small; it stops growing at stmtCacheMax in
+// case a query is ever built with a variable number of placeholders.
+//
+// The lock is never held while preparing: the writer pool has one connection, and a transaction holding it looks
+// statements up here.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const stmtCacheMax = 512
+
+func newStmtCache() *stmtCache { return &stmtCache{m: map[string]*sql.Stmt{}} }
+
+// lookup returns the cached statement of q, or nil.
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[q]
+}
+
+// get returns the prepared statement of q, preparing it on db when it is not cached yet, or nil when q should run
+// unprepared: no cache (PostgreSQL), the cache is full, or preparing failed (the plain call then reports the error
+// as it always has). It must not be called while a transaction holds the only connection of db.
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	if st := c.lookup(q); st != nil {
+		return st
+	}
+	c.mu.Lock()
+	full := len(c.m) >= stmtCacheMax
+	c.mu.Unlock()
+	if full {
+		return nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[q]; ok { // prepared concurrently by another call: keep one
+		_ = st.Close() // a statement nobody used
+		return prev
+	}
+	c.m[q] = st
+	return st
+}
+
+// close closes every cached statement (before the pool itself is closed).
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.m {
+		_ = st.Close() // closing the pool next releases whatever this could not
+		delete(c.m, q)
+	}
 }
 
 // txn is a transaction that runs the store's SQL through its dialect.
 type txn struct {
-	tx *sql.Tx
-	d  *dialect
+	tx     *sql.Tx
+	d      *dialect
+	stmts  *stmtCache // the writer pool's: statements already prepared on the writer's connection are reused
+	missed []string   // queries run unprepared, prepared once the transaction has let go of the connection
+}
+
+// stmt returns q's cached statement bound to this transaction. A query not cached yet runs unprepared this time
+// (preparing it now would wait for the connection this transaction holds) and is noted for prepareMissed.
+func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if st := t.stmts.lookup(q); st != nil {
+		return t.tx.StmtContext(ctx, st)
+	}
+	t.missed = append(t.missed, q)
+	return nil
+}
+
+// prepareMissed prepares, after the transaction ended, the queries it ran unprepared.
+func (t *txn) prepareMissed(ctx context.Context, db *sql.DB) {
+	for _, q := range t.missed {
+		t.stmts.get(ctx, db, q)
+	}
 }
 
 func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+		return st.ExecContext(ctx, text(args)...)
+	}
 	return t.tx.ExecContext(ctx, t.d.rewrite(q), text(args)...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+		return st.QueryContext(ctx, text(args)...)
+	}
 	return t.tx.QueryContext(ctx, t.d.rewrite(q), text(args)...)
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
+	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+		return st.QueryRowContext(ctx, text(args)...)
+	}
 	return t.tx.QueryRowContext(ctx, t.d.rewrite(q), text(args)...)
 }
 

@@ -45,7 +45,7 @@ func OpenPostgres(ctx context.Context, url string, now func() time.Time) (*Store
 	db.SetMaxOpenConns(pgConns)
 	db.SetMaxIdleConns(pgConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	p := pool{db, postgresDialect}
+	p := pool{db: db, d: postgresDialect}
 	s := &Store{w: p, r: p, d: postgresDialect, now: now}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close() // the open error is the one worth reporting

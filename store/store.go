@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*Store, error
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: pool{w, sqliteDialect}, d: sqliteDialect, now: now, path: path}
+	s := &Store{w: pool{w, sqliteDialect, newStmtCache()}, d: sqliteDialect, now: now, path: path}
 	if err := w.PingContext(ctx); err != nil {
 		_ = w.Close() // the open error is the one worth reporting
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -115,7 +115,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		_ = w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s.r = pool{r, sqliteDialect}
+	s.r = pool{r, sqliteDialect, newStmtCache()}
 	return s, nil
 }
 
@@ -153,6 +153,8 @@ func (s *Store) Close() error {
 			_, err := s.w.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 			errs = append(errs, err)
 		}
+		s.r.stmts.close()
+		s.w.stmts.close()
 		if s.r.db != s.w.db {
 			errs = append(errs, s.r.db.Close())
 		}
@@ -208,7 +210,9 @@ func (s *Store) tx1(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{tx: tx, d: s.d}); err != nil {
+	t := &txn{tx: tx, d: s.d, stmts: s.w.stmts}
+	defer t.prepareMissed(context.WithoutCancel(ctx), s.w.db) // deferred: runs once the transaction has ended
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}
