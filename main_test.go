@@ -285,6 +285,7 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	var buf bytes.Buffer
 	log := newLogger(&buf, slog.LevelDebug, "text")
 	log.Info("x", "personalTaxId", "52998224725", "authorization", "Bearer abc", "note", "cpf 529.982.247-25 here",
+		"detail", "cnpj 12.ABC.345/01DE-35 in free text",
 		"cnpj", "12.ABC.345/01DE-35", "path", "/consents/abc")
 	out := buf.String()
 	for _, leak := range []string{"52998224725", "529.982.247-25", "Bearer abc", "12.ABC.345/01DE-35"} {
@@ -295,6 +296,31 @@ func TestLoggerRedactsSensitiveValues(t *testing.T) {
 	if !strings.Contains(out, "/consents/abc") {
 		t.Errorf("log line lost a harmless value: %s", out)
 	}
+}
+
+// mayHoldTaxID only lets the logger skip the regular expression: it must say yes whenever the pattern matches.
+func TestMayHoldTaxIDNeverHidesAMatch(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"52998224725", "529.982.247-25", "x 12.ABC.345/01DE-35 y", "12ABC34501DE35",
+		"/consents/abc", "GET", "http request", "ABCDEFGHIJ1", ""} {
+		if taxIDPattern.MatchString(s) && !mayHoldTaxID(s) {
+			t.Errorf("mayHoldTaxID(%q) = false, but the pattern matches", s)
+		}
+	}
+	if mayHoldTaxID("/consents/{id}") || mayHoldTaxID("http request") {
+		t.Error("mayHoldTaxID should rule out a route and a message")
+	}
+}
+
+func FuzzMayHoldTaxID(f *testing.F) {
+	f.Add("529.982.247-25")
+	f.Add("12.ABC.345/01DE-35")
+	f.Add("route /consents/{id}")
+	f.Fuzz(func(t *testing.T, s string) {
+		if taxIDPattern.MatchString(s) && !mayHoldTaxID(s) {
+			t.Fatalf("mayHoldTaxID(%q) = false, but the pattern matches", s)
+		}
+	})
 }
 
 // The portal's logger adds the request id to lines logged with a request's context, and only to those.
