@@ -115,6 +115,11 @@ fuzz: ## short fuzz runs of the parsers and tax-id rules: every Fuzz* target, FU
 bench: ## benchmarks of every package
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+.PHONY: bench-compare
+bench-compare: ## the load kit (BENCH_KIT, default ../shared/bench) on a fresh build: /, /institutions, a consent page, a report page vs a bare server, one ratio table
+	$(GO) build -tags benchharness -trimpath -o bin/portal-bench .
+	BENCH_KIT=$(or $(BENCH_KIT),../shared/bench) scripts/bench-compare.sh bin/portal-bench
+
 .PHONY: clean
 clean: ## remove the binary, local databases and e2e artifacts
 	rm -rf bin data/*.db data/*.db-wal data/*.db-shm e2e/artifacts

@@ -224,7 +224,11 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		}()
 		return hs
 	}
-	servers := []*http.Server{serve("portal", portalLn, srv)}
+	var portalHandler http.Handler = srv
+	if benchWrap != nil {
+		portalHandler = benchWrap(srv, publicURL, log)
+	}
+	servers := []*http.Server{serve("portal", portalLn, portalHandler)}
 	if sb != nil {
 		servers = append(servers, serve("sandbox", sandboxLn, sb))
 	}
@@ -274,6 +278,10 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	wg.Wait()
 	return runErr
 }
+
+// benchWrap is nil in the portal: only a build with the benchharness tag sets it (bench_harness.go), to let the
+// load kit reach pages that belong to one browser (docs/benchmarks.md#pages).
+var benchWrap func(h http.Handler, publicURL string, log *slog.Logger) http.Handler
 
 // ssoDiscoveryTimeout bounds the provider discovery at start.
 const ssoDiscoveryTimeout = 15 * time.Second
