@@ -1,13 +1,16 @@
 package main
 
-// Source gates that golangci-lint cannot express, because they judge what a line compares or which SQL text it
-// runs. They read every Go file of the module (comments stripped at //, any build tag):
+// Source gates that golangci-lint cannot express, because they judge what a line compares, which SQL text it
+// runs or which document a comment cites. They read the module's files (the first two: every Go file, comments
+// stripped at //, any build tag):
 //
 //   - TestGateMACsComparedInConstantTime: a MAC, signature or digest compared with ==, != or a non-constant-time
 //     helper (bytes.Equal, strings.EqualFold, reflect.DeepEqual, slices.Equal) outside tests; use hmac.Equal or
 //     subtle.ConstantTimeCompare, or the comparison leaks timing.
 //   - TestGateNoPragmaViaExec: a PRAGMA run through Exec/ExecContext outside store/migrations; it reaches one
 //     pooled connection only, so connection settings belong in the DSN (_pragma=).
+//   - TestGateDocCitationsResolve: a comment (or a README/docs link) citing docs/<name>.md#<section> names a
+//     document and a heading that exist, and code spells the path docs/<name>.md.
 //
 // The other banned patterns (chi's middleware.RealIP, tls InsecureSkipVerify, httprate's header-keyed limiters)
 // are forbidigo rules in .golangci.yml. This file holds the needles and planted examples, so the walk skips it.
@@ -15,10 +18,14 @@ package main
 import (
 	"io/fs"
 	"os"
+	"path"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // repoGoFile is one Go source file of the module, with its lines (comments kept) and whether it is a test.
@@ -199,5 +206,203 @@ func TestGateNoPragmaViaExec(t *testing.T) {
 	}
 	if f := pragmaExecFindings([]repoGoFile{{path: "store/y.go", lines: []string{`	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")`}}}); len(f) != 0 {
 		t.Errorf("gate flags the shutdown checkpoint: %v", f)
+	}
+}
+
+// docCitation is a reference to docs/<name>.md, with its #section when it names one.
+var (
+	docCitation = regexp.MustCompile(`(?:^|[^\w/.-])((?:docs/)?)([\w-]+\.md)(?:#([\w-]+))?`)
+	// A markdown link's target: [text](target).
+	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	// docCitationFileExt are the files whose comments may cite docs/ (besides Makefile).
+	docCitationFileExt = []string{".go", ".templ", ".sql", ".yml", ".yaml", ".js", ".css", ".sh", ".py"}
+)
+
+// docCitationExempt are files that keep an old citation on purpose.
+var docCitationExempt = map[string]string{
+	// Applied migrations are never edited (docs/architecture.md#store); its "reliability.md §1 step 6" is
+	// docs/reliability.md's report re-request.
+	"store/migrations/0002_poll_repeats_and_report_rerequest.sql": "applied migration",
+}
+
+// githubSlug is the anchor GitHub gives a heading: lower case, letters, digits, '_' and '-' kept, spaces become
+// '-', everything else dropped.
+func githubSlug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == '_', r == '-':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// mdAnchors is the set of heading anchors of a markdown text (repeated headings get -1, -2, ... as on GitHub;
+// fenced code is skipped).
+func mdAnchors(text string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.TrimLeft(line, "#")
+		if h == "" || h[0] != ' ' {
+			continue
+		}
+		a := githubSlug(h)
+		if n := seen[a]; n > 0 {
+			out[a+"-"+strconv.Itoa(n)] = true
+		} else {
+			out[a] = true
+		}
+		seen[a]++
+	}
+	return out
+}
+
+// docCitationFindings checks every docs/*.md citation in files (path → text): the document exists (docs maps a
+// document's path, e.g. "docs/reliability.md", to its anchors) and so does the section it names. Code and
+// configuration must spell the path docs/<name>.md; markdown files link relative to themselves.
+func docCitationFindings(files map[string]string, docs map[string]map[string]bool) []string {
+	var out []string
+	check := func(where, doc, anchor string) {
+		anchors, ok := docs[doc]
+		switch {
+		case !ok:
+			out = append(out, where+": "+doc+" does not exist")
+		case anchor != "" && !anchors[anchor]:
+			out = append(out, where+": "+doc+" has no section #"+anchor)
+		}
+	}
+	for p, text := range files {
+		if docCitationExempt[p] != "" {
+			continue
+		}
+		for i, line := range strings.Split(text, "\n") {
+			where := p + ":" + strconv.Itoa(i+1)
+			if strings.HasSuffix(p, ".md") {
+				for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+					target, anchor, _ := strings.Cut(m[1], "#")
+					if target != "" && !strings.HasSuffix(target, ".md") || strings.Contains(target, "://") {
+						continue // a web page or a file that is not a document (its existence is git's business)
+					}
+					doc := p
+					if target != "" {
+						doc = path.Join(path.Dir(p), target)
+					}
+					check(where, doc, anchor)
+				}
+				continue
+			}
+			for _, m := range docCitation.FindAllStringSubmatch(line, -1) {
+				prefix, name, anchor := m[1], m[2], m[3]
+				if name == "README.md" {
+					continue
+				}
+				if prefix == "" {
+					out = append(out, where+": "+name+" is cited without docs/ (cite docs/"+name+")")
+					continue
+				}
+				check(where, "docs/"+name, anchor)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// repoTextFiles reads the module's files that may cite the docs, and the markdown files (README.md, docs/*.md).
+func repoTextFiles(t *testing.T) (files map[string]string, docs map[string]map[string]bool) {
+	t.Helper()
+	root, err := os.OpenRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = root.Close() }()
+	fsys := root.FS()
+	files, docs = map[string]string{}, map[string]map[string]bool{}
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", ".cache", "node_modules", "vendor", "testdata", "artifacts", "data", "bin":
+				return fs.SkipDir
+			}
+			return nil
+		}
+		base := path.Base(p)
+		isMD := strings.HasSuffix(p, ".md") && (p == "README.md" || strings.HasPrefix(p, "docs/"))
+		cites := base == "Makefile" || slices.ContainsFunc(docCitationFileExt, func(ext string) bool { return strings.HasSuffix(p, ext) })
+		if p == "gates_test.go" || strings.HasSuffix(p, "_templ.go") || (!isMD && !cites) {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		files[p] = string(b)
+		if isMD {
+			docs[p] = mdAnchors(string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"README.md", "docs/architecture.md", "docs/reliability.md", "docs/klavi.md"} {
+		if docs[want] == nil {
+			t.Fatalf("%s not found: the walk is broken", want)
+		}
+	}
+	return files, docs
+}
+
+// TestGateDocCitationsResolve: every comment or link citing docs/<name>.md#<section> names a document and a
+// section that exist (docs/architecture.md, docs/reliability.md, docs/klavi.md), so a renamed heading breaks the
+// build instead of leaving comments that point nowhere.
+func TestGateDocCitationsResolve(t *testing.T) {
+	t.Parallel()
+	files, docs := repoTextFiles(t)
+	for _, f := range docCitationFindings(files, docs) {
+		t.Error(f)
+	}
+	// The gate itself catches what it is meant to.
+	planted := map[string]string{
+		"x/a.go":    "// see docs/reliability.md#no-such-section\n// and docs/missing.md\n// and reliability.md#durable-inbox\n",
+		"docs/x.md": "[a](reliability.md#no-such-section) [b](#nowhere) [c](architecture.md#store)",
+		"x/b.sql":   "-- docs/reliability.md#durable-inbox, docs/architecture.md#import-rules and README.md are fine",
+	}
+	testDocs := map[string]map[string]bool{
+		"docs/reliability.md":  mdAnchors("# Reliability\n\n## Durable inbox\n"),
+		"docs/architecture.md": mdAnchors("## Import rules\n```\n## not a heading\n```\n### Store\n## Store\n"),
+		"docs/x.md":            {},
+	}
+	got := docCitationFindings(planted, testDocs)
+	want := []string{
+		"docs/x.md:1: docs/reliability.md has no section #no-such-section",
+		"docs/x.md:1: docs/x.md has no section #nowhere",
+		"x/a.go:1: docs/reliability.md has no section #no-such-section",
+		"x/a.go:2: docs/missing.md does not exist",
+		"x/a.go:3: reliability.md is cited without docs/ (cite docs/reliability.md)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("planted citations:\ngot  %q\nwant %q", got, want)
+	}
+	if a := testDocs["docs/architecture.md"]; !a["store"] || !a["store-1"] || a["not-a-heading"] {
+		t.Errorf("anchors = %v", a)
+	}
+	if got := githubSlug(" Webhook inbox, replay and simulate"); got != "webhook-inbox-replay-and-simulate" {
+		t.Errorf("githubSlug = %q", got)
 	}
 }

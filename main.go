@@ -120,10 +120,10 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	log.Info("database open", "backend", st.Backend())
+	log.InfoContext(ctx, "database open", "backend", st.Backend())
 	defer func() {
 		if err := st.Close(); err != nil {
-			log.Warn("closing the store", "err", err)
+			log.WarnContext(ctx, "closing the store", "err", err)
 		}
 	}()
 
@@ -132,7 +132,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		return err
 	}
 	if generated {
-		log.Info("SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
+		log.InfoContext(ctx, "SESSION_KEY not set: generated one and kept it beside the database", "file", cfg.sessionKeyFile())
 	}
 
 	// Observers compose: klavi.WithObserver may be given several times, each sees every attempt. The diagnostics
@@ -206,7 +206,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	if setup, err := srv.SetupURL(ctx); err != nil {
 		return fmt.Errorf("portal: first-run setup: %w", err)
 	} else if setup != "" {
-		log.Warn("no operator yet: open this link within 15 minutes to create the first one (single use), or run 'portal operator add'", "url", setup)
+		log.WarnContext(ctx, "no operator yet: open this link within 15 minutes to create the first one (single use), or run 'portal operator add'", "url", setup)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -263,12 +263,12 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	log.Info("shutting down")
+	log.InfoContext(ctx, "shutting down")
 	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
 	defer done()
 	for _, hs := range servers {
 		if err := hs.Shutdown(shutdownCtx); err != nil {
-			log.Warn("shutdown", "err", err)
+			log.WarnContext(shutdownCtx, "shutdown", "err", err)
 		}
 	}
 	cancel()
@@ -306,7 +306,7 @@ func newSSO(ctx context.Context, cfg config, publicURL string, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("OIDC_ISSUER %s: %w", cfg.OIDCIssuer, err)
 	}
-	log.Info("single sign-on for operators", "issuer", cfg.OIDCIssuer, "redirect_uri", publicURL+handlers.OIDCCallbackPath)
+	log.InfoContext(ctx, "single sign-on for operators", "issuer", cfg.OIDCIssuer, "redirect_uri", publicURL+handlers.OIDCCallbackPath)
 	return sso, nil
 }
 

@@ -39,7 +39,7 @@ func listenMetrics(ctx context.Context, lc net.ListenConfig, cfg config, log *sl
 		return observability{}, fmt.Errorf("metrics: %w", err)
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
-		log.Warn("METRICS_ADDR is not a loopback address: /metrics and /debug/pprof/ (memory contents) are reachable "+
+		log.WarnContext(ctx, "METRICS_ADDR is not a loopback address: /metrics and /debug/pprof/ (memory contents) are reachable "+
 			"from the network; keep that port behind a firewall", "addr", ln.Addr().String())
 	}
 	return observability{reg: reg, m: m, ln: ln}, nil

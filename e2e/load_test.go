@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/internal/logbuf"
 	_ "modernc.org/sqlite"
 )
 
@@ -630,29 +631,9 @@ func loadFmtMap(m map[string]int) string {
 type loadPortal struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *loadBuf
-	done chan struct{} // closed when the process has exited; err is then its exit error
+	logs *logbuf.Buffer // its stderr (the log), the newest 8 MiB or so: a load run logs a lot
+	done chan struct{}  // closed when the process has exited; err is then its exit error
 	err  error
-}
-
-type loadBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *loadBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 8<<20 { // keep the tail of a chatty log bounded
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-func (l *loadBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // loadStartPortal builds the binary into dir and starts it on loopback free ports with a fresh database there.
@@ -670,7 +651,7 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 		"DATABASE_PATH=" + filepath.Join(dir, "load.db"),
 		"SESSION_KEY=load-session-key-0123456789abcdef0123456789",
 		"KLAVI_SECRET_KEY=" + loadSecret, "LOG_LEVEL=warn", "METRICS_ADDR=127.0.0.1:0"}
-	p := &loadPortal{cmd: cmd, logs: &loadBuf{}, done: make(chan struct{})}
+	p := &loadPortal{cmd: cmd, logs: &logbuf.Buffer{Max: 8 << 20}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -31,6 +31,7 @@ func startIDP(t *testing.T) *mockoidc.MockOIDC {
 // TestOIDCSignInForOperators: an operator follows the sign-in page's single sign-on button to the provider and
 // lands signed in on the page they asked for; a person the provider knows but the allow-list does not is told so.
 func TestOIDCSignInForOperators(t *testing.T) {
+	t.Parallel()
 	idp := startIDP(t)
 	p, err := startPortal(t.TempDir(), map[string]string{
 		"OIDC_ISSUER":         idp.Issuer(),

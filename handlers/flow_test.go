@@ -1,3 +1,7 @@
+// The consent flow's pages, in order, against the fake Klavi: the personal happy path from POST /start to the
+// report, the start form's checks, the institution picker (search, filters, person type, its cache), consent
+// creation failures, the callback, revoking, and which bank URLs a consent may redirect to. The lifecycle behind
+// them (statuses, reports, loops) is tested in package flow.
 package handlers
 
 import (

@@ -153,6 +153,29 @@ func TestRateLimitDisabledAndDefault(t *testing.T) {
 	}
 }
 
+// The limiter counts by clientKey: addresses inside one IPv6 /64 share a budget, the next /64 has its own, and
+// an IPv4-mapped peer counts as its IPv4 address.
+func TestRateLimitSharesABudgetPerIPv6Slash64(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.RateLimit = 1 })
+	start := url.Values{"person_type": {"personal"}, "tax_id": {"529"}} // invalid CPF: no Klavi call
+	for _, tc := range []struct {
+		remote  string
+		limited bool
+	}{
+		{"[2001:db8:1:2::1]:1000", false},
+		{"[2001:db8:1:2:ffff:ffff:ffff:fffe]:2000", true}, // same /64
+		{"[2001:db8:1:3::1]:1000", false},                 // the next /64
+		{"192.0.2.20:1000", false},
+		{"[::ffff:192.0.2.20]:3000", true}, // the same IPv4 client
+	} {
+		rec := serveAs(e.s, tc.remote, http.MethodPost, "/start", start, nil)
+		if got := rec.Code == http.StatusTooManyRequests; got != tc.limited {
+			t.Errorf("%s: status %d, limited %v, want %v", tc.remote, rec.Code, got, tc.limited)
+		}
+	}
+}
+
 func TestClientKey(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ remote, xff, want string }{

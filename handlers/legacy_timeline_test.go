@@ -19,6 +19,7 @@ import (
 // package's tests), and reads every consent page in Portuguese and in English: each stored line is shown, in the
 // reader's language.
 func TestTimelineOfAnOlderDatabaseRendersInBothLanguages(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile(filepath.Join("..", "store", "testdata", "portal-v3.db"))
 	if err != nil {
 		t.Fatal(err)

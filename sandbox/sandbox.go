@@ -277,7 +277,7 @@ func (s *Sandbox) logRequests(next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		s.log.Info("sandbox request", "method", r.Method, "route", pattern, "status", rec.status,
+		s.log.InfoContext(r.Context(), "sandbox request", "method", r.Method, "route", pattern, "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds())
 	})
 }

@@ -16,6 +16,7 @@ import (
 // message keys (schema 0003: the timeline held English sentences), and checks that migration 0004 keeps every
 // line as the argument of consent.TLLegacy, titles and details alike, with nothing lost.
 func TestOldTimelineRowsBecomeLegacyLines(t *testing.T) {
+	t.Parallel()
 	s := openV3(t)
 	ctx := context.Background()
 	var rows, withDetail int
@@ -82,6 +83,7 @@ func openV3(t *testing.T) *Store {
 // TestOldMillisecondTimesSurvive: migration 0006 turns the milliseconds of an older database into microseconds, so
 // the times read back are the ones written (values read from the fixture before the migration existed).
 func TestOldMillisecondTimesSurvive(t *testing.T) {
+	t.Parallel()
 	s := openV3(t)
 	ctx := context.Background()
 	ms := func(v int64) time.Time { return time.UnixMilli(v).UTC() }

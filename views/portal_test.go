@@ -44,7 +44,7 @@ func TestLayoutAndStart(t *testing.T) {
 	}{{PT, "pt-BR", "Continuar"}, {EN, "en", "Continue"}} {
 		ctx := WithLang(context.Background(), tc.lang)
 		vm := StartVM{PersonType: "business", TaxID: "12.ABC", Errors: map[string]string{"tax_id": "err.cnpj.invalid"}, SandboxHints: true}
-		d := renderDoc(t, ctx, Page(Meta{Title: "x", Path: "/", Step: 1, Refresh: true}, StartPage(vm)))
+		d := renderDoc(t, ctx, Page(Meta{Title: "x", Path: "/", Step: StepIdentify, Refresh: true}, StartPage(vm)))
 		hasIDs(t, d, "lang-en", "lang-pt", "nav-me", "nav-login", "start-form", "person-type-personal",
 			"person-type-business", "tax-id", "representative-cpf", "email", "phone", "start-submit", "tax-id-error", "steps", "sandbox-hints")
 		if d.Find(`[data-testid="nav-consents"]`).Length() != 0 {

@@ -22,7 +22,7 @@ const (
 )
 
 // Meta is what the layout needs from every page: title, the current path (for the language switch), the flow
-// step (0 when the page is not part of the flow), asset URLs and whether a no-JS refresh is wanted.
+// step (StepNone when the page is not part of the flow), asset URLs and whether a no-JS refresh is wanted.
 type Meta struct {
 	Title     string // already translated
 	Path      string // validated current path, used as ?next= on the language links
