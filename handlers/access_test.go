@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/klavi"
 )
 
@@ -200,5 +201,31 @@ func TestSessionIdleTimeout(t *testing.T) {
 	}
 	if got := sessionExpiry(b, b.Add(12*time.Hour-time.Minute)); !got.Equal(b.Add(12 * time.Hour)) {
 		t.Errorf("absolute expiry = %v", got)
+	}
+}
+
+// A wrong password for a single sign-on account (no password hash) costs the same argon2id work as for an unknown
+// email, so the answer time does not tell that the email is an operator's (docs/reliability.md#access-model). The
+// costs are raised so that one check (tens of milliseconds) stands well above the request's own overhead.
+func TestPasswordlessAccountAnswersAsSlowlyAsAnUnknownEmail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.PasswordParams = auth.Params{Time: 2, Memory: 16 * 1024, Threads: 1} })
+	if _, err := e.st.AddOperator(context.Background(), "sso@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	fastest := func(email string) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			start := time.Now()
+			r := e.post(e.browser(), "/login", url.Values{"email": {email}, "password": {"some password 123"}})
+			best = min(best, time.Since(start))
+			wantStatus(t, r, http.StatusUnauthorized)
+		}
+		return best
+	}
+	fastest("warm-up@example.com") // the first dummy check also makes its fixed hash
+	unknown, passwordless := fastest("nobody@example.com"), fastest("sso@example.com")
+	if passwordless < unknown/2 {
+		t.Errorf("a single sign-on account answers in %v, an unknown email in %v: the time tells them apart", passwordless, unknown)
 	}
 }
