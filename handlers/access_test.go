@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -227,5 +228,38 @@ func TestPasswordlessAccountAnswersAsSlowlyAsAnUnknownEmail(t *testing.T) {
 	unknown, passwordless := fastest("nobody@example.com"), fastest("sso@example.com")
 	if passwordless < unknown/2 {
 		t.Errorf("a single sign-on account answers in %v, an unknown email in %v: the time tells them apart", passwordless, unknown)
+	}
+}
+
+// Failures are also counted per client address: twenty wrong sign-ins from one address, each for another email,
+// lock that address (even for the right password) while another address signs in as usual.
+func TestSignInLockoutPerClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addOperator("ana@example.com")
+	const attacker, colleague = "203.0.113.7:40000", "198.51.100.8:40000"
+	form := func(email, pw string) url.Values { return url.Values{"email": {email}, "password": {pw}} }
+	for i := 1; i < loginMaxPerClient; i++ {
+		if rec := serveAs(e.s, attacker, http.MethodPost, "/login", form(fmt.Sprintf("guess%d@example.com", i), "wrong password!"), nil); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d from one address = %d, want 401", i, rec.Code)
+		}
+	}
+	rec := serveAs(e.s, attacker, http.MethodPost, "/login", form("guess20@example.com", "wrong password!"), nil)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("failure %d from one address = %d, want 429", loginMaxPerClient, rec.Code)
+	}
+	rec = serveAs(e.s, attacker, http.MethodPost, "/login", form("ana@example.com", testOperatorPassword), nil)
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "Tente de novo em 15 minutos") {
+		t.Errorf("the right password from the locked address = %d, want 429 with the wait in minutes", rec.Code)
+	}
+	if rec := serveAs(e.s, colleague, http.MethodPost, "/login", form("ana@example.com", testOperatorPassword), nil); rec.Code != http.StatusSeeOther {
+		t.Errorf("the right password from another address = %d, want 303", rec.Code)
+	}
+	a, err := e.st.Audit(context.Background(), 0, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Rows[1]; r.Action != "signin" || r.Target != "locked" || r.OK || r.IP != "203.0.113.7" {
+		t.Errorf("audit of the locked attempt = %+v, want signin locked from 203.0.113.7", r)
 	}
 }
