@@ -263,3 +263,38 @@ func TestSignInLockoutPerClient(t *testing.T) {
 		t.Errorf("audit of the locked attempt = %+v, want signin locked from 203.0.113.7", r)
 	}
 }
+
+// The session store ends a session on the server 30 minutes after its last use, and 12 hours after it began however
+// busy it is; the cookie's Max-Age never outlives the absolute limit.
+func TestSessionsEndWhenIdleAndAtTheAbsoluteLimit(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	e := newEnv(t, func(o *envOptions) { o.Now, o.StoreNow = clk.Now, clk.Now })
+
+	idle := e.operator()
+	clk.Advance(29 * time.Minute)
+	wantStatus(t, e.get(idle, "/consents"), http.StatusOK) // used: its 30 minutes start again
+	clk.Advance(29 * time.Minute)
+	wantStatus(t, e.get(idle, "/consents"), http.StatusOK)
+	clk.Advance(31 * time.Minute)
+	if r := e.get(idle, "/consents"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
+		t.Errorf("after 31 idle minutes: %d to %q, want 303 to the sign-in page", r.status, r.header.Get("Location"))
+	}
+
+	busy := e.operator()
+	for used := 20 * time.Minute; used < sessionAbsolute; used += 20 * time.Minute {
+		clk.Advance(20 * time.Minute)
+		r := e.get(busy, "/consents")
+		wantStatus(t, r, http.StatusOK)
+		for _, sc := range r.header.Values("Set-Cookie") {
+			if ck, err := http.ParseSetCookie(sc); err == nil && ck.Name == "sid" &&
+				time.Duration(ck.MaxAge)*time.Second > sessionAbsolute-used {
+				t.Fatalf("after %v the cookie's Max-Age is %ds, beyond the absolute limit", used, ck.MaxAge)
+			}
+		}
+	}
+	clk.Advance(20 * time.Minute) // 12 hours after sign-in, used every 20 minutes
+	if r := e.get(busy, "/consents"); r.status != http.StatusSeeOther {
+		t.Errorf("12 hours after sign-in: %d, want 303 to the sign-in page", r.status)
+	}
+}
