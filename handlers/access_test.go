@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/klavi"
+	"github.com/klavi-demo/portal/store"
 )
 
 // TestAccess covers who sees what: a visitor sees only the consents started in this browser, 404 for the rest;
@@ -296,5 +299,68 @@ func TestSessionsEndWhenIdleAndAtTheAbsoluteLimit(t *testing.T) {
 	clk.Advance(20 * time.Minute) // 12 hours after sign-in, used every 20 minutes
 	if r := e.get(busy, "/consents"); r.status != http.StatusSeeOther {
 		t.Errorf("12 hours after sign-in: %d, want 303 to the sign-in page", r.status)
+	}
+}
+
+// /audit (operators only) pages through the trail 50 rows at a time, newest first; a row says who, what, on what
+// and from which address, and a tax id typed as a sign-in email is masked.
+func TestAuditTrailPageIsPagedAndHoldsNoTaxID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
+	owner := e.browser()
+	id, _ := e.startFlow(owner, "52998224725")
+	e.kc.setStatus(id, klavi.StatusAuthorised)
+	wantStatus(t, e.post(owner, "/consents/"+id+"/revoke", url.Values{"confirm": {"1"}}), http.StatusSeeOther)
+	wantStatus(t, e.post(e.browser(), "/login", url.Values{"email": {"529.982.247-25"}, "password": {"wrong password!"}}),
+		http.StatusUnauthorized)
+	for i := range 55 {
+		if err := e.st.AddAudit(context.Background(), store.AuditEntry{Actor: "cli", Action: "operator_added",
+			Target: fmt.Sprintf("filler%02d@example.com", i), OK: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op := e.operator() // its sign-in is the newest row
+
+	first := e.get(op, "/audit")
+	wantStatus(t, first, http.StatusOK)
+	d := first.doc(t)
+	rows := d.Find(`[data-testid="audit-row"]`)
+	if rows.Length() != 50 || d.Find(`[data-testid="pager-newer"]`).Length() != 0 {
+		t.Fatalf("first page: %d rows, newer link %d; want 50 and none", rows.Length(), d.Find(`[data-testid="pager-newer"]`).Length())
+	}
+	if a, _ := rows.First().Attr("data-action"); a != "signin" || !strings.Contains(rows.First().Text(), "127.0.0.1") {
+		t.Errorf("newest row = %s %q, want the operator's sign-in from 127.0.0.1", a, rows.First().Text())
+	}
+	older, ok := d.Find(`[data-testid="pager-older"]`).Attr("href")
+	if !ok || !strings.HasPrefix(older, "/audit?before=") {
+		t.Fatalf("older link = %q", older)
+	}
+
+	second := e.get(op, older)
+	wantStatus(t, second, http.StatusOK)
+	d = second.doc(t)
+	rows = d.Find(`[data-testid="audit-row"]`)
+	if rows.Length() != 8 || d.Find(`[data-testid="pager-older"]`).Length() != 0 || d.Find(`[data-testid="pager-newer"]`).Length() != 1 {
+		t.Fatalf("second page: %d rows; want the 8 oldest, a newer link and no older one", rows.Length())
+	}
+	var revoke, typed string
+	rows.Each(func(_ int, r *goquery.Selection) {
+		switch a, _ := r.Attr("data-action"); a {
+		case "revoke":
+			revoke = r.Text()
+		case "signin":
+			typed = r.Text()
+		}
+	})
+	if !strings.Contains(revoke, "visitor") || !strings.Contains(revoke, "consent "+id) || !strings.Contains(revoke, "127.0.0.1") {
+		t.Errorf("revoke row = %q, want the visitor, the consent and the address", revoke)
+	}
+	if !strings.Contains(typed, "***.982.247-**") {
+		t.Errorf("failed sign-in row = %q, want the typed CPF masked", typed)
+	}
+	for _, page := range []resp{first, second} {
+		if strings.Contains(page.body, "52998224725") || strings.Contains(page.body, "529.982.247-25") {
+			t.Error("the audit page shows a CPF in clear")
+		}
 	}
 }
