@@ -244,6 +244,9 @@ func TestRunSweepsExpiredSessions(t *testing.T) {
 			}
 			ids = append(ids, id)
 		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
 		return ids
 	}
 	if got := rows(); len(got) != 2 {
