@@ -392,6 +392,7 @@ func (c *cookieClient) do(method, path, form string, hdr map[string]string) resp
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
+	assertNoTaxIDInResponse(c.e.t, method, path, []byte(form), res.StatusCode, res.Header, body)
 	for _, sc := range res.Header.Values("Set-Cookie") {
 		c.seen = append(c.seen, sc)
 		if ck, err := http.ParseSetCookie(sc); err == nil {

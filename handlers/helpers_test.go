@@ -309,6 +309,11 @@ func (r resp) doc(t *testing.T) *goquery.Document {
 
 func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[string]string) resp {
 	e.t.Helper()
+	var sent []byte
+	if body != nil {
+		sent, _ = io.ReadAll(body)
+		body = bytes.NewReader(sent)
+	}
 	req, err := http.NewRequest(method, e.srv.URL+path, body)
 	if err != nil {
 		e.t.Fatalf("new request: %v", err)
@@ -325,6 +330,7 @@ func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[st
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	assertNoTaxIDInResponse(e.t, method, path, sent, res.StatusCode, res.Header, b)
 	return resp{status: res.StatusCode, header: res.Header, body: string(b), closed: res.Close}
 }
 
