@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -182,18 +183,29 @@ func TestFirstRunSetup(t *testing.T) {
 	}
 }
 
+// The first-run link works for 15 minutes (server and database on one clock), then no longer, form or post.
 func TestFirstRunLinkExpires(t *testing.T) {
 	t.Parallel()
 	clk := &testClock{}
-	e := newEnv(t, func(o *envOptions) { o.Now = clk.Now })
-	link, _ := e.s.SetupURL(context.Background())
+	e := newEnv(t, func(o *envOptions) { o.Now, o.StoreNow = clk.Now, clk.Now })
+	link, err := e.s.SetupURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := strings.TrimPrefix(link, "http://127.0.0.1:8080")
-	// The store stamps with real time in newEnv; the token's expiry was computed with the server clock.
-	clk.Advance(-16 * time.Minute)
-	link2, _ := e.s.SetupURL(context.Background()) // made "16 minutes ago": expired now
-	clk.Advance(16 * time.Minute)
+	token := strings.TrimPrefix(path, "/login/setup?token=")
+	if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw)*8 < 128 {
+		t.Errorf("setup token %q: %d bits, want at least 128", token, len(raw)*8)
+	}
+	clk.Advance(15*time.Minute - 5*time.Second) // docs/reliability.md#access-model's 15 minutes, not the constant
 	wantStatus(t, e.get(e.browser(), path), http.StatusOK)
-	wantStatus(t, e.get(e.browser(), strings.TrimPrefix(link2, "http://127.0.0.1:8080")), http.StatusNotFound)
+	clk.Advance(10 * time.Second)
+	wantStatus(t, e.get(e.browser(), path), http.StatusNotFound)
+	wantStatus(t, e.post(e.browser(), "/login/setup", url.Values{"token": {token}, "email": {"late@example.com"},
+		"password": {"twelve chars"}, "password2": {"twelve chars"}}), http.StatusNotFound)
+	if n, _ := e.st.CountOperators(context.Background()); n != 0 {
+		t.Errorf("operators = %d after an expired link was used", n)
+	}
 }
 
 // Sessions are cut by their idle timeout on the server, whatever the cookie says.
