@@ -376,3 +376,29 @@ func TestAuditTrailPageIsPagedAndHoldsNoTaxID(t *testing.T) {
 		}
 	}
 }
+
+// Signing in rotates the session: a copy of the cookie taken before (or planted by someone else) does not become
+// the operator's session, and the old token no longer names any session at all.
+func TestSignInRotatesTheSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addOperator("ana@example.com")
+	b := e.browser()
+	wantStatus(t, e.get(b, "/lang/en?next=/login"), http.StatusSeeOther) // a visitor's session row exists
+	u, _ := url.Parse(e.srv.URL)
+	before := e.browser()
+	before.Jar.SetCookies(u, b.Jar.Cookies(u))
+	old := cookieValue(b, e.srv.URL)
+	if old == "" {
+		t.Fatal("no session cookie before sign-in")
+	}
+	wantStatus(t, e.post(b, "/login", url.Values{"email": {"ana@example.com"}, "password": {testOperatorPassword}}), http.StatusSeeOther)
+	if now := cookieValue(b, e.srv.URL); now == "" || now == old {
+		t.Fatal("the session token was not renewed at sign-in")
+	}
+	wantStatus(t, e.get(b, "/consents"), http.StatusOK)
+	wantStatus(t, e.get(before, "/consents"), http.StatusSeeOther)
+	if _, err := e.st.Session(context.Background(), sha256Hex(old)); err == nil {
+		t.Error("the pre-sign-in session row still exists")
+	}
+}
