@@ -278,6 +278,10 @@ func TestOperatorSignsInSeesEverythingAndSignOutEndsEveryCopy(t *testing.T) {
 	}
 	_, _, masked := fetch(t, page, "/reports/"+reportID+"/report.json")
 	noTaxIDs(t, "the operator's default (masked) JSON", masked)
+	// The operator revokes another browser's consent.
+	must(t, page.GetByTestId("revoke-button").Click(), "ask to revoke")
+	must(t, page.GetByTestId("revoke-confirm").Click(), "confirm")
+	expectStatus(t, page, "REVOKED")
 
 	_, err = page.Goto(shared.URL + "/audit")
 	must(t, err, "open the audit trail")
@@ -291,6 +295,8 @@ func TestOperatorSignsInSeesEverythingAndSignOutEndsEveryCopy(t *testing.T) {
 	visible(t, rows("signin", "false", "nobody@e2e.test").First(), "the unknown email")
 	visible(t, rows("download_original", "true", reportID).First(), "the original download")
 	must(t, expect.Locator(rows("download_original", "true", reportID).First()).ToContainText(operatorEmail), "by the operator")
+	visible(t, rows("revoke", "true", consentID).First(), "the revoke")
+	must(t, expect.Locator(rows("revoke", "true", consentID).First()).ToContainText(operatorEmail), "by the operator")
 	html, err = page.Content()
 	must(t, err, "read the audit trail")
 	noTaxIDs(t, "the audit trail", html)
@@ -315,6 +321,12 @@ func TestOperatorSignsInSeesEverythingAndSignOutEndsEveryCopy(t *testing.T) {
 	if status, _, _ := fetch(t, page, "/consents/"+consentID); status != http.StatusNotFound {
 		t.Errorf("after sign-out the other browser's consent = %d, want 404", status)
 	}
+
+	// The sign-out is in the trail too.
+	signIn(t, page)
+	_, err = page.Goto(shared.URL + "/audit")
+	must(t, err, "open the audit trail again")
+	visible(t, rows("signout", "true", operatorEmail).First(), "the sign-out")
 }
 
 var setupLink = regexp.MustCompile(`level=WARN .*url="?(http://[^"\s]+/login/setup\?token=[A-Za-z0-9_-]+)`)
@@ -383,6 +395,23 @@ func TestFirstRunSetupLinkCreatesTheFirstOperatorOnce(t *testing.T) {
 	must(t, mobile.GetByTestId("setup-submit").Click(), "submit the used link's form")
 	visible(t, mobile.GetByTestId("setup-error"), "the used link's form is refused")
 	must(t, expect.Locator(mobile.GetByTestId("signed-in-as")).ToHaveCount(0), "nobody signed in")
+
+	// Operators added and removed with the command line are in the trail, as is the first one.
+	must(t, p.addOperator("second@e2e.test", "second-operator-passphrase"), "portal operator add")
+	must(t, p.operatorCommand("", "remove", "--email", "second@e2e.test"), "portal operator remove")
+	_, err = page.Goto(p.URL + "/audit")
+	must(t, err, "open the audit trail")
+	row := func(action, text string) playwright.Locator {
+		return page.Locator(`[data-testid="audit-row"][data-action="` + action + `"][data-ok="true"]`).
+			Filter(playwright.LocatorFilterOptions{HasText: text})
+	}
+	visible(t, row("operator_added", "first-run setup"), "the first operator, made by the setup link")
+	visible(t, row("signin", "first@e2e.test"), "their sign-in")
+	for _, action := range []string{"operator_added", "operator_removed"} {
+		visible(t, row(action, "second@e2e.test"), action+" from the command line")
+		must(t, expect.Locator(row(action, "second@e2e.test")).ToContainText("cli"), action+" by cli")
+	}
+	shot(t, page, "audit-operators-desktop")
 
 	if logs := p.logs.String(); strings.Contains(logs, "operator-passphrase") {
 		t.Error("the portal logged a password typed on the setup page")

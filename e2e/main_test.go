@@ -275,12 +275,17 @@ const (
 // addOperator runs `portal operator add` of the same binary on the portal's database (same DATABASE_PATH and
 // SESSION_KEY), the password on stdin as a pipe would give it.
 func (p *portal) addOperator(email, password string) error {
-	cmd := exec.Command(binary, "operator", "add", "--email", email)
+	return p.operatorCommand(password+"\n", "add", "--email", email)
+}
+
+// operatorCommand runs `portal operator ARGS…` on the portal's database with stdin.
+func (p *portal) operatorCommand(stdin string, args ...string) error {
+	cmd := exec.Command(binary, append([]string{"operator"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_PATH=" + p.env["DATABASE_PATH"], "SESSION_KEY=" + p.env["SESSION_KEY"]}
-	cmd.Stdin = strings.NewReader(password + "\n")
+	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("portal operator add: %v\n%s", err, out)
+		return fmt.Errorf("portal operator %s: %v\n%s", args[0], err, out)
 	}
 	return nil
 }

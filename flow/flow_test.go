@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -198,5 +199,69 @@ func TestConsentEventAppliedAgainIsLoggedOnce(t *testing.T) {
 	}
 	if webhookLines != 1 || statusLines != 1 {
 		t.Errorf("timeline after applying twice: %d webhook lines, %d status lines; want 1 and 1", webhookLines, statusLines)
+	}
+}
+
+// Run sweeps the access rows that can no longer be used as it starts (then every sweepEvery): an expired session's
+// row is deleted, a live one kept.
+func TestRunSweepsExpiredSessions(t *testing.T) {
+	t.Parallel()
+	dbPath := filepath.Join(t.TempDir(), "sweep.db")
+	st, err := store.Open(context.Background(), dbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := New(Options{Store: st, Klavi: &fakeKlavi{status: klavi.StatusAwaitingAuthorisation},
+		PublicURL: "http://127.0.0.1:8080", HolderKey: []byte("k"), PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for id, expires := range map[string]time.Time{"expired": now.Add(-time.Minute), "live": now.Add(time.Hour)} {
+		if err := st.SaveSession(context.Background(), store.Session{IDHash: id, CreatedAt: now.Add(-time.Hour),
+			SeenAt: now.Add(-time.Hour), ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Session hides an expired row whether it is stored or not, so the table itself is read.
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	rows := func() []string {
+		r, err := db.Query(`SELECT id_hash FROM sessions ORDER BY id_hash`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var ids []string
+		for r.Next() {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := rows(); len(got) != 2 {
+		t.Fatalf("sessions before Run = %v", got)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for got := rows(); len(got) != 1 || got[0] != "live"; got = rows() {
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions after Run started = %v, want only the live one", got)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -392,6 +392,7 @@ func (c *cookieClient) do(method, path, form string, hdr map[string]string) resp
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
+	assertNoTaxIDInResponse(c.e.t, method, path, []byte(form), res.StatusCode, res.Header, body)
 	for _, sc := range res.Header.Values("Set-Cookie") {
 		c.seen = append(c.seen, sc)
 		if ck, err := http.ParseSetCookie(sc); err == nil {
@@ -441,6 +442,7 @@ func TestEverySetCookie(t *testing.T) {
 			// Two cookies: the session, and the device cookie naming the browser that started a consent.
 			prefix := map[bool]string{false: "", true: "__Host-"}[secure]
 			maxAge := map[string]int{prefix + "sid": sessionMaxAge, prefix + "device": int(deviceMaxAge / time.Second)}
+			deviceFor30Days := false
 			for _, sc := range c.seen {
 				ck, err := http.ParseSetCookie(sc)
 				if err != nil {
@@ -460,6 +462,7 @@ func TestEverySetCookie(t *testing.T) {
 				if ck.MaxAge <= 0 || ck.MaxAge > maxAge[ck.Name] {
 					t.Errorf("%s Max-Age = %d, want 1..%d", ck.Name, ck.MaxAge, maxAge[ck.Name])
 				}
+				deviceFor30Days = deviceFor30Days || ck.Name == prefix+"device" && ck.MaxAge == 30*24*60*60
 				if len(sc) > 4096 {
 					t.Errorf("Set-Cookie is %d bytes", len(sc))
 				}
@@ -468,6 +471,28 @@ func TestEverySetCookie(t *testing.T) {
 						t.Errorf("cookie carries %q", leak)
 					}
 				}
+			}
+			if !deviceFor30Days {
+				t.Errorf("no %sdevice cookie for 30 days in %q", prefix, c.seen)
+			}
+
+			// "Forget this browser" clears the device cookie under the same name and attributes.
+			c.seen = nil
+			step("POST", "/me/forget", "", http.StatusSeeOther)
+			cleared := false
+			for _, sc := range c.seen {
+				ck, err := http.ParseSetCookie(sc)
+				if err != nil || ck.Name != prefix+"device" {
+					continue
+				}
+				cleared = ck.MaxAge < 0 && ck.Value == "" && ck.HttpOnly && ck.Secure == secure &&
+					ck.SameSite == http.SameSiteLaxMode && ck.Path == "/"
+			}
+			if !cleared {
+				t.Errorf("forget did not clear %sdevice with its attributes: %q", prefix, c.seen)
+			}
+			if _, ok := c.jar[prefix+"device"]; ok {
+				t.Error("the device cookie is still in the jar after forget")
 			}
 		})
 	}

@@ -221,6 +221,9 @@ type envOptions struct {
 	Options
 	PollInterval time.Duration // flow.Options.PollInterval
 	Retention    time.Duration // flow.Options.Retention
+	// StoreNow is the store's clock (nil: real time). Tests of expiries the database decides (sessions) pass the
+	// server's clock here too.
+	StoreNow func() time.Time
 }
 
 // newFlow builds the lifecycle service a test server runs on.
@@ -238,13 +241,21 @@ func newEnv(t *testing.T, mods ...func(*envOptions)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "portal.db")
-	st, err := store.Open(ctx, dbPath, time.Now)
+	var o envOptions
+	// Read at each call, so that a mod below can set StoreNow.
+	storeNow := func() time.Time {
+		if o.StoreNow != nil {
+			return o.StoreNow()
+		}
+		return time.Now()
+	}
+	st, err := store.Open(ctx, dbPath, storeNow)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	logs := &logbuf.Buffer{}
-	o := envOptions{Options: Options{
+	o = envOptions{Options: Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:         st,
 		WebhookSecret: testSecret,
@@ -298,6 +309,11 @@ func (r resp) doc(t *testing.T) *goquery.Document {
 
 func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[string]string) resp {
 	e.t.Helper()
+	var sent []byte
+	if body != nil {
+		sent, _ = io.ReadAll(body)
+		body = bytes.NewReader(sent)
+	}
 	req, err := http.NewRequest(method, e.srv.URL+path, body)
 	if err != nil {
 		e.t.Fatalf("new request: %v", err)
@@ -314,6 +330,7 @@ func (e *env) do(c *http.Client, method, path string, body io.Reader, hdr map[st
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	assertNoTaxIDInResponse(e.t, method, path, sent, res.StatusCode, res.Header, b)
 	return resp{status: res.StatusCode, header: res.Header, body: string(b), closed: res.Close}
 }
 

@@ -80,6 +80,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		auth.DummyCheck(pw, s.hashParams) // the same work as for a known email: the answer time tells nothing
 	case err != nil:
 		return err
+	case o.PasswordHash == "":
+		// A single sign-on account has no password: the same work again, or a fast answer would tell that the
+		// email is an operator's.
+		auth.DummyCheck(pw, s.hashParams)
 	default:
 		ok = auth.CheckPassword(o.PasswordHash, pw)
 	}

@@ -483,6 +483,30 @@ func TestSSOStateIsSingleUse(t *testing.T) {
 	}
 }
 
+// PKCE binds a code to the sign-on that asked for it: a code intercepted on its way back to one browser, replayed
+// through another browser's own sign-on (its state is good), is refused by the provider at the exchange, because
+// that sign-on's verifier does not answer the code's challenge. Without PKCE the exchange would succeed and only
+// the nonce would catch it.
+func TestSSOCodeWorksOnlyWithItsOwnVerifier(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t, "@example.com")
+	victim, attacker := e.browser(), e.browser()
+	e.idp.m.QueueUser(&mockoidc.MockUser{Subject: "ana-1", Email: "ana@example.com", EmailVerified: true})
+	stolen, err := url.Parse(e.atProvider(victim, e.startSSO(victim, "/consents")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := e.atProvider(attacker, e.startSSO(attacker, "/consents"))
+	wantStatus(t, e.get(attacker, withParam(own, "code", stolen.Query().Get("code"))), http.StatusUnauthorized)
+	if a := e.lastAudit(); a.Action != "signin_sso" || a.OK || a.Target != "oidc: exchange" {
+		t.Errorf("audit = %+v, want signin_sso refused at the exchange", a)
+	}
+	e.wantSignedOut(attacker)
+	if n := e.operatorCount(); n != 0 {
+		t.Errorf("operators = %d, want none created", n)
+	}
+}
+
 func TestSSOOffByDefault(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,7 +78,7 @@ func TestBRDate(t *testing.T) {
 }
 
 // TestXLSX: the workbook opens, titles follow the language, dates are date cells and amounts number cells equal
-// to the CSV's, and text that looks like a formula stays text.
+// to the CSV's, and text cells hold the CSV's text, formula-like pieces guarded (spreadsheetText), never a formula.
 func TestXLSX(t *testing.T) {
 	_, rep := loadReportFixture(t, "report_large_checking")
 	for _, lang := range []views.Lang{views.PT, views.EN} {
@@ -130,10 +132,16 @@ func TestXLSX(t *testing.T) {
 			if d, _ := time.Parse(time.DateOnly, std[i][2]); shown != d.Format("02/01/2006") {
 				t.Errorf("%s row %d date shown %q, want %s", lang, i, shown, d.Format("02/01/2006"))
 			}
-			if desc := rows[i][3]; desc != "" && strings.ContainsRune("=+-@", rune(desc[0])) {
-				if fm, _ := f.GetCellFormula(sheet, "D"+strconv.Itoa(i+1)); fm != "" {
-					t.Errorf("%s row %d: description became a formula %q", lang, i, fm)
+			// Text cells hold the CSV's text, guarded the same way, and none is a formula.
+			for _, c := range []int{0, 1, 3, 4, 5} {
+				if rows[i][c] != std[i][c] {
+					t.Errorf("%s row %d column %d = %q, want the CSV's %q", lang, i, c+1, rows[i][c], std[i][c])
 				}
+			}
+			if fm, _ := f.GetCellFormula(sheet, "D"+strconv.Itoa(i+1)); fm != "" {
+				t.Errorf("%s row %d: description became a formula %q", lang, i, fm)
+			}
+			if strings.HasPrefix(rows[i][3], "'") {
 				formulas++
 			}
 		}
@@ -141,5 +149,78 @@ func TestXLSX(t *testing.T) {
 			t.Errorf("%s: the fixture's formula-like descriptions are missing", lang)
 		}
 		_ = f.Close()
+	}
+}
+
+// A formula hidden after a separator inside a description (a pt-BR spreadsheet splits the comma CSV on ';', "Text
+// to Columns" splits a workbook cell) is guarded in all three exports, and no piece of any line, split at any of
+// the separators a spreadsheet uses, starts a formula.
+func TestExportsGuardFormulasInsideCells(t *testing.T) {
+	_, rep := loadReportFixture(t, "report_pf_checking_account")
+	txs := rep.CheckingAccounts[0].TransactionDetails
+	txs[0].TransactionName = "PIX;=cmd|' /C calc'!A0"
+	txs[1].TransactionName = "PAGTO, +SUM(A1)|@x\t=1"
+	want := map[string]bool{"PIX;'=cmd|' /C calc'!A0": true, "PAGTO, '+SUM(A1)|'@x\t'=1": true}
+
+	var std, br bytes.Buffer
+	if err := WriteTransactionsCSV(&std, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTransactionsCSVBR(&br, rep); err != nil {
+		t.Fatal(err)
+	}
+	var xlsx bytes.Buffer
+	if err := WriteTransactionsXLSX(views.WithLang(context.Background(), views.PT), &xlsx, rep); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&xlsx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	sheetRows, err := f.GetRows(f.GetSheetList()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	descriptions := map[string][]string{"xlsx": nil}
+	for name, raw := range map[string]string{"csv": std.String(), "br.csv": strings.TrimPrefix(br.String(), "\ufeff")} {
+		r := csv.NewReader(strings.NewReader(raw))
+		if name == "br.csv" {
+			r.Comma = ';'
+		}
+		recs, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, rec := range recs[1:] {
+			descriptions[name] = append(descriptions[name], rec[3])
+		}
+		for i, line := range strings.Split(raw, "\n") {
+			for _, piece := range strings.FieldsFunc(line, func(r rune) bool { return strings.ContainsRune(",;\t|", r) }) {
+				if p := strings.TrimLeft(piece, ` "`); p != "" && strings.ContainsRune("=+@", rune(p[0])) {
+					t.Errorf("%s line %d: the piece %q starts a formula", name, i+1, piece)
+				}
+			}
+		}
+	}
+	for _, row := range sheetRows[1:] {
+		descriptions["xlsx"] = append(descriptions["xlsx"], row[3])
+		for _, piece := range strings.FieldsFunc(row[3], func(r rune) bool { return strings.ContainsRune(",;\t|", r) }) {
+			if p := strings.TrimLeft(piece, " "); p != "" && strings.ContainsRune("=+@", rune(p[0])) {
+				t.Errorf("xlsx: the piece %q of %q starts a formula", piece, row[3])
+			}
+		}
+	}
+	for name, got := range descriptions {
+		found := 0
+		for _, d := range got {
+			if want[d] {
+				found++
+			}
+		}
+		if found != len(want) {
+			t.Errorf("%s descriptions %q, want both guarded descriptions %q", name, got, slices.Collect(maps.Keys(want)))
+		}
 	}
 }

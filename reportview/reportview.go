@@ -593,7 +593,7 @@ func buildBillVM(s *klavi.Statement) views.BillVM {
 var csvHeader = []string{"product", "account", "date", "description", "type", "credit_debit", "amount", "running_balance"}
 
 // txRow is one transaction as the exports write it: text already masked (CPF/CNPJ) but not yet protected against
-// formula injection (each format does that its own way), money in units (1/10000).
+// formula injection (each writer applies spreadsheetText to its text cells), money in units (1/10000).
 type txRow struct {
 	product, account, date, description, kind, creditDebit string
 	amount, balance                                        int64
@@ -680,8 +680,8 @@ func writeCSV(w io.Writer, rep *klavi.Report, comma rune, header []string, money
 		return err
 	}
 	for _, r := range transactionRows(rep) {
-		rec := []string{csvText(r.product), csvText(r.account), csvText(date(r.date)), csvText(r.description),
-			csvText(r.kind), csvText(r.creditDebit), "", ""}
+		rec := []string{spreadsheetText(r.product), spreadsheetText(r.account), spreadsheetText(date(r.date)), spreadsheetText(r.description),
+			spreadsheetText(r.kind), spreadsheetText(r.creditDebit), "", ""}
 		if r.amountOK {
 			rec[6] = money(r.amount)
 		}
@@ -714,12 +714,13 @@ func accountRef(a *klavi.Account) string {
 	return a.BranchCode + "/" + n
 }
 
-// csvText neutralises a text cell that a spreadsheet would read as a formula (OWASP "CSV injection"). A formula
-// can start a cell, or any piece of it that a spreadsheet splits off: pt-BR spreadsheets split on ';', others on
-// ',', tab or '|', and encoding/csv quotes none of ';', tab or '|'. So every piece that starts (after spaces)
-// with = + - @, or with tab or carriage return (which some spreadsheets skip before one), gets a ' in front:
-// "PIX;=cmd|' /C calc'!A0" becomes "PIX;'=cmd|' /C calc'!A0".
-func csvText(s string) string {
+// spreadsheetText neutralises a text cell that a spreadsheet would read as a formula (OWASP "CSV injection"). A
+// formula can start a cell, or any piece of it that a spreadsheet splits off: pt-BR spreadsheets split on ';',
+// others on ',', tab or '|', and encoding/csv quotes none of ';', tab or '|'; in a workbook, "Text to Columns"
+// splits a text cell the same way and reads each piece afresh. So every piece that starts (after spaces) with
+// = + - @, or with tab or carriage return (which some spreadsheets skip before one), gets a ' in front:
+// "PIX;=cmd|' /C calc'!A0" becomes "PIX;'=cmd|' /C calc'!A0". All three exports use it, so they hold the same text.
+func spreadsheetText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	start := true // at the start of the cell or of a piece after a separator

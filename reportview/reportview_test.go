@@ -377,8 +377,8 @@ func TestCSVText(t *testing.T) {
 		// Pieces a spreadsheet splits off at ; , tab or | are guarded too, after any spaces.
 		"PIX;=cmd|' /C calc'!A0": "PIX;'=cmd|' /C calc'!A0", "a, +1": "a, '+1", "a|@x": "a|'@x",
 		"a\t=1": "a\t'=1", "  =1": "  '=1", "a - b": "a - b", "R$ -5,00": "R$ -5,00"} {
-		if got := csvText(in); got != want {
-			t.Errorf("csvText(%q) = %q, want %q", in, got, want)
+		if got := spreadsheetText(in); got != want {
+			t.Errorf("spreadsheetText(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

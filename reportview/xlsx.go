@@ -17,7 +17,7 @@ var xlsxHeaderKeys = []string{"xlsx.product", "xlsx.account", "xlsx.date", "xlsx
 
 // WriteTransactionsXLSX writes the transactions of rep (see transactionRows) as an Excel workbook with typed
 // cells: dates are date cells (dd/mm/yyyy), amounts and balances are number cells with 2 to 4 decimals, text is
-// text (a text cell is never evaluated, so no formula-injection guard is needed here, unlike CSV). Column titles
+// text (never evaluated on opening; guarded by spreadsheetText all the same, for "Text to Columns"). Column titles
 // follow the language in ctx. The workbook is built with excelize's stream writer, which keeps memory flat for
 // a 10,000-transaction statement.
 func WriteTransactionsXLSX(ctx context.Context, w io.Writer, rep *klavi.Report) (err error) {
@@ -64,7 +64,8 @@ func WriteTransactionsXLSX(ctx context.Context, w io.Writer, rep *klavi.Report) 
 		return err
 	}
 	for n, r := range transactionRows(rep) {
-		row := []any{r.product, r.account, r.date, r.description, r.kind, r.creditDebit, nil, nil}
+		row := []any{spreadsheetText(r.product), spreadsheetText(r.account), spreadsheetText(r.date),
+			spreadsheetText(r.description), spreadsheetText(r.kind), spreadsheetText(r.creditDebit), nil, nil}
 		if t, ok := isoDate(r.date); ok {
 			row[2] = excelize.Cell{StyleID: dateStyle, Value: t}
 		}
