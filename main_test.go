@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,6 +206,38 @@ func TestRunFailsClearlyWhenPostgresIsUnreachable(t *testing.T) {
 	}
 	if _, statErr := os.Stat(filepath.Join(dir, "p.db")); statErr == nil {
 		t.Error("an SQLite file was created although DATABASE_URL was set")
+	}
+}
+
+// TestMainExitsWithOneLine: the real process (main, in a child of the test binary) given a malformed DATABASE_URL
+// or one whose server does not answer exits 1 after exactly one line on stderr naming DATABASE_URL, without the
+// password, and prints nothing else.
+func TestMainExitsWithOneLine(t *testing.T) {
+	t.Parallel()
+	for name, url := range map[string]string{
+		"malformed":   "postgres://portal:hunter2@db:notaport/portal",
+		"unreachable": unreachablePostgres(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0]) //nolint:gosec // G204: the test binary itself
+			cmd.Env = append(os.Environ(), "PORTAL_TEST_RUN_MAIN=1", "DATABASE_URL="+url,
+				"DATABASE_PATH="+filepath.Join(t.TempDir(), "p.db"), "SESSION_KEY="+strings.Repeat("k", 32),
+				"ADDR=127.0.0.1:0", "SANDBOX_ADDR=127.0.0.1:0", "METRICS_ADDR=off")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1", err)
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "portal: DATABASE_URL: ") ||
+				strings.Contains(lines[0], "hunter2") || stdout.Len() != 0 {
+				t.Errorf("stderr %q, stdout %q; want one line naming DATABASE_URL without the password", stderr.String(),
+					stdout.String())
+			}
+		})
 	}
 }
 
@@ -419,6 +453,10 @@ func waitReturned(t *testing.T, done <-chan error) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PORTAL_TEST_RUN_MAIN") == "1" { // TestMainExitsWithOneLine runs the real main in a child
+		main()
+		os.Exit(0)
+	}
 	// The operator commands hash with argon2's cheapest costs here: the real ones take seconds under -race, and
 	// the hashing itself is tested in auth.
 	operatorHashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}
