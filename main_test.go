@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad retention", map[string]string{"RETENTION_DAYS": "a month"}, "RETENTION_DAYS"},
 		{"negative retention", map[string]string{"RETENTION_DAYS": "-1"}, "RETENTION_DAYS"},
 		{"bad allowlist entry", map[string]string{"WEBHOOK_ALLOWLIST": "18.231.92.86,klavi"}, "WEBHOOK_ALLOWLIST"},
+		{"bad trusted proxy", map[string]string{"TRUSTED_PROXIES": "127.0.0.1,haproxy"}, "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,18 +346,27 @@ func TestLoggerAddsTheRequestID(t *testing.T) {
 	}
 }
 
-func TestWebhookAllowlistAcceptsIPsAndCIDRs(t *testing.T) {
+func TestWebhookAllowlistAndTrustedProxiesAcceptIPsAndCIDRs(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1"}))
+	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1",
+		"TRUSTED_PROXIES": "127.0.0.1, 10.1.2.3/16"}))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	var got []string
-	for _, p := range c.WebhookAllowlist {
-		got = append(got, p.String())
-	}
-	if strings.Join(got, " ") != "18.231.92.86/32 10.0.0.0/8 ::1/128" {
-		t.Errorf("allowlist = %v", got)
+	for name, tc := range map[string]struct {
+		got  []netip.Prefix
+		want string
+	}{
+		"WEBHOOK_ALLOWLIST": {c.WebhookAllowlist, "18.231.92.86/32 10.0.0.0/8 ::1/128"},
+		"TRUSTED_PROXIES":   {c.TrustedProxies, "127.0.0.1/32 10.1.0.0/16"},
+	} {
+		var got []string
+		for _, p := range tc.got {
+			got = append(got, p.String())
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s = %v, want %s", name, got, tc.want)
+		}
 	}
 }
 
