@@ -62,7 +62,9 @@ $as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
 $as_pg "$PG_BIN/psql" -h "$dir" -p "$PG_PORT" -U postgres -qc 'CREATE DATABASE portal'
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal?sslmode=disable"
 SESSION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export DATABASE_URL SESSION_KEY PUBLIC_URL="$LB"
+# haproxy forwards each client's address (option forwardfor); the replicas take it from haproxy only. Deployed,
+# TRUSTED_PROXIES names the balancer's own address: here on loopback a local client looks like haproxy itself.
+export DATABASE_URL SESSION_KEY PUBLIC_URL="$LB" TRUSTED_PROXIES=127.0.0.1
 
 ADDR=127.0.0.1:$A_PORT SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT METRICS_ADDR=127.0.0.1:$A_METRICS_PORT "$BIN" >"$dir/a.log" 2>&1 &
 pids="$pids $!"
@@ -78,6 +80,7 @@ global
     log stderr format short local0 warning
 defaults
     mode http
+    option forwardfor
     timeout connect 2s
     timeout client 60s
     timeout server 60s
