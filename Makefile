@@ -77,7 +77,8 @@ pg-deps: ## install Debian's postgresql if its server binaries are missing (the 
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-# STORE_REQUIRE_POSTGRES=1: the store suite's PostgreSQL half fails instead of skipping when no server can be started.
+# STORE_REQUIRE_POSTGRES=1: the PostgreSQL halves of the store and flow tests, and the e2e replica test, fail instead
+# of skipping when no server can be started.
 .PHONY: unit
 unit: pg-deps ## vet + unit tests with the race detector; the store's tests run on SQLite and on PostgreSQL
 	$(GO) vet ./...
@@ -85,7 +86,7 @@ unit: pg-deps ## vet + unit tests with the race detector; the store's tests run 
 
 .PHONY: e2e
 e2e: pg-deps e2e-deps ## end-to-end tests: the real portal in headless chromium (TestReplicas: two replicas on a throwaway PostgreSQL)
-	PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) AXE_PATH=$(AXE_DIR)/package/axe.min.js \
+	STORE_REQUIRE_POSTGRES=1 PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) AXE_PATH=$(AXE_DIR)/package/axe.min.js \
 		$(GO) test -tags e2e -count=1 -timeout 15m ./e2e/...
 
 .PHONY: test

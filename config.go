@@ -60,7 +60,8 @@ var settings = []setting{
 	{"SANDBOX_REPORT_DELAY", "300ms", "delay between a report request and the first report", ""},
 	{"POLL_INTERVAL", "2s", "reconciler period for consents that are not final", ""},
 	{"RETENTION_DAYS", "30", "personal data and reports of links older than this are erased (checked hourly); 0 keeps them", ""},
-	{"WEBHOOK_ALLOWLIST", "", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the TCP peer, so leave empty behind a proxy", "empty: any source (the signature decides)"},
+	{"WEBHOOK_ALLOWLIST", "", "comma-separated IPs/CIDRs allowed to post webhooks, e.g. Klavi's 18.231.92.86,18.230.43.17; checked on the client address (the TCP peer, or what TRUSTED_PROXIES forward)", "empty: any source (the signature decides)"},
+	{"TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of the reverse proxies in front of the portal (a load balancer); from them the client is the X-Forwarded-For address, for rate limits, sign-in lockouts, the audit trail and WEBHOOK_ALLOWLIST", "empty: the TCP peer is the client"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", ""},
 	{"LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object per line)", ""},
 	{"METRICS_ADDR", "127.0.0.1:9091", "where /metrics (Prometheus) and /debug/pprof/ (Go's profiler) listen, apart from ADDR; keep it private. Empty or off: no such listener", ""},
@@ -150,6 +151,7 @@ type config struct {
 	LogFormat                                 string // "text" or "json"
 	MetricsAddr                               string // "": no metrics listener
 	WebhookAllowlist                          []netip.Prefix
+	TrustedProxies                            []netip.Prefix
 	// Single sign-on: all set, or OIDCIssuer empty (off).
 	OIDCIssuer, OIDCClientID, OIDCClientSecret string
 	OIDCAllowed                                auth.AllowList
@@ -219,21 +221,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.AutoReports = b
 	}
-	for _, item := range strings.Split(env("WEBHOOK_ALLOWLIST"), ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, aerr := netip.ParseAddr(item)
-			if aerr != nil {
-				check(fmt.Errorf("WEBHOOK_ALLOWLIST: %q is neither an IP nor a CIDR", item))
+	for _, list := range []struct {
+		name string
+		to   *[]netip.Prefix
+	}{{"WEBHOOK_ALLOWLIST", &c.WebhookAllowlist}, {"TRUSTED_PROXIES", &c.TrustedProxies}} {
+		for _, item := range strings.Split(env(list.name), ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
 				continue
 			}
-			p = netip.PrefixFrom(a, a.BitLen())
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				a, aerr := netip.ParseAddr(item)
+				if aerr != nil {
+					check(fmt.Errorf("%s: %q is neither an IP nor a CIDR", list.name, item))
+					continue
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			*list.to = append(*list.to, p.Masked())
 		}
-		c.WebhookAllowlist = append(c.WebhookAllowlist, p.Masked())
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL"))); err != nil {
 		check(errors.New("LOG_LEVEL: want debug, info, warn or error"))

@@ -193,6 +193,7 @@ func runPortal(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writ
 		SandboxHints:  sb != nil,
 
 		WebhookAllowlist: cfg.WebhookAllowlist,
+		TrustedProxies:   cfg.TrustedProxies,
 		OIDC:             sso,
 		Metrics:          obs.handlerMetrics(),
 		Diagnostics:      diagnostics,

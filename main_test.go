@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,6 +76,7 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"bad retention", map[string]string{"RETENTION_DAYS": "a month"}, "RETENTION_DAYS"},
 		{"negative retention", map[string]string{"RETENTION_DAYS": "-1"}, "RETENTION_DAYS"},
 		{"bad allowlist entry", map[string]string{"WEBHOOK_ALLOWLIST": "18.231.92.86,klavi"}, "WEBHOOK_ALLOWLIST"},
+		{"bad trusted proxy", map[string]string{"TRUSTED_PROXIES": "127.0.0.1,haproxy"}, "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +211,38 @@ func TestRunFailsClearlyWhenPostgresIsUnreachable(t *testing.T) {
 	}
 }
 
+// TestMainExitsWithOneLine: the real process (main, in a child of the test binary) given a malformed DATABASE_URL
+// or one whose server does not answer exits 1 after exactly one line on stderr naming DATABASE_URL, without the
+// password, and prints nothing else.
+func TestMainExitsWithOneLine(t *testing.T) {
+	t.Parallel()
+	for name, url := range map[string]string{
+		"malformed":   "postgres://portal:hunter2@db:notaport/portal",
+		"unreachable": unreachablePostgres(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0]) //nolint:gosec // G204: the test binary itself
+			cmd.Env = append(os.Environ(), "PORTAL_TEST_RUN_MAIN=1", "DATABASE_URL="+url,
+				"DATABASE_PATH="+filepath.Join(t.TempDir(), "p.db"), "SESSION_KEY="+strings.Repeat("k", 32),
+				"ADDR=127.0.0.1:0", "SANDBOX_ADDR=127.0.0.1:0", "METRICS_ADDR=off")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1", err)
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "portal: DATABASE_URL: ") ||
+				strings.Contains(lines[0], "hunter2") || stdout.Len() != 0 {
+				t.Errorf("stderr %q, stdout %q; want one line naming DATABASE_URL without the password", stderr.String(),
+					stdout.String())
+			}
+		})
+	}
+}
+
 // On PostgreSQL the portal may run as several replicas, which must share the session key: it is required.
 func TestRunRequiresSessionKeyWithDatabaseURL(t *testing.T) {
 	t.Parallel()
@@ -336,18 +372,27 @@ func TestLoggerAddsTheRequestID(t *testing.T) {
 	}
 }
 
-func TestWebhookAllowlistAcceptsIPsAndCIDRs(t *testing.T) {
+func TestWebhookAllowlistAndTrustedProxiesAcceptIPsAndCIDRs(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1"}))
+	c, err := loadConfig(envFrom(map[string]string{"WEBHOOK_ALLOWLIST": " 18.231.92.86, 10.0.0.0/8 ,::1",
+		"TRUSTED_PROXIES": "127.0.0.1, 10.1.2.3/16"}))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	var got []string
-	for _, p := range c.WebhookAllowlist {
-		got = append(got, p.String())
-	}
-	if strings.Join(got, " ") != "18.231.92.86/32 10.0.0.0/8 ::1/128" {
-		t.Errorf("allowlist = %v", got)
+	for name, tc := range map[string]struct {
+		got  []netip.Prefix
+		want string
+	}{
+		"WEBHOOK_ALLOWLIST": {c.WebhookAllowlist, "18.231.92.86/32 10.0.0.0/8 ::1/128"},
+		"TRUSTED_PROXIES":   {c.TrustedProxies, "127.0.0.1/32 10.1.0.0/16"},
+	} {
+		var got []string
+		for _, p := range tc.got {
+			got = append(got, p.String())
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s = %v, want %s", name, got, tc.want)
+		}
 	}
 }
 
@@ -445,6 +490,10 @@ func waitReturned(t *testing.T, done <-chan error) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PORTAL_TEST_RUN_MAIN") == "1" { // TestMainExitsWithOneLine runs the real main in a child
+		main()
+		os.Exit(0)
+	}
 	// The operator commands hash with argon2's cheapest costs here: the real ones take seconds under -race, and
 	// the hashing itself is tested in auth.
 	operatorHashParams = auth.Params{Time: 1, Memory: 64, Threads: 1}

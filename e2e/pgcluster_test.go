@@ -17,10 +17,14 @@ import (
 
 // startPostgres starts a throwaway PostgreSQL server (internal/pgtest; fsync stays on: the replica test claims
 // durability) with one database, portal, and returns its URL; the server is stopped and removed when the test
-// ends. Without PostgreSQL's server binaries (make pg-deps installs them) the test is skipped.
+// ends. Without PostgreSQL's server binaries (make pg-deps installs them) the test is skipped, or fails under
+// STORE_REQUIRE_POSTGRES=1 (make e2e), so that CI cannot pass without the replica test.
 func startPostgres(t *testing.T) string {
 	t.Helper()
 	if _, err := pgtest.Bin(); err != nil {
+		if os.Getenv("STORE_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL is required (STORE_REQUIRE_POSTGRES=1) but unavailable: %v", err)
+		}
 		t.Skipf("PostgreSQL unavailable: %v", err)
 	}
 	srv, err := pgtest.Start(pgtest.Options{Prefix: "e2e-pg-"})

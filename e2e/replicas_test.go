@@ -66,6 +66,7 @@ func TestReplicas(t *testing.T) {
 		"PUBLIC_URL":           proxy.URL,
 		"SANDBOX_REPORT_DELAY": "1s", // reports arrive while B is being killed
 		"LOG_LEVEL":            "info",
+		"TRUSTED_PROXIES":      "127.0.0.1", // the proxy: the replicas read the client from X-Forwarded-For
 	}
 	envA := map[string]string{"ADDR": "127.0.0.1:" + strconv.Itoa(portA), "SANDBOX_ADDR": "127.0.0.1:" + strconv.Itoa(sandboxPort)}
 	envB := map[string]string{"ADDR": "127.0.0.1:" + strconv.Itoa(portB),
@@ -464,6 +465,7 @@ func (rr *roundRobin) handler() http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "replica"
 			pr.Out.Host = pr.In.Host // the replicas' PUBLIC_URL host
+			pr.SetXForwarded()       // the client's address, taken from the proxy (TRUSTED_PROXIES)
 		},
 		Transport:     rr,
 		FlushInterval: -1, // live pages stream

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -153,17 +152,14 @@ func (s *Server) audit(r *http.Request, action, target string, ok bool) {
 
 func (s *Server) auditAs(r *http.Request, actor, action, target string, ok bool) {
 	err := s.st.AddAudit(context.WithoutCancel(r.Context()), store.AuditEntry{Actor: actor, Action: action,
-		Target: taxid.MaskText(target), IP: peerIP(r), OK: ok})
+		Target: taxid.MaskText(target), IP: clientIP(r), OK: ok})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "audit write failed", "action", action, "err", taxid.MaskErr(err))
 	}
 }
 
-// peerIP is the TCP peer's address (proxy headers are not trusted).
-func peerIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// clientIP is the client's address as text (clientAddr: the TCP peer, or what Options.TrustedProxies forwarded).
+func clientIP(r *http.Request) string {
+	_, raw, _ := clientAddr(r)
+	return raw
 }

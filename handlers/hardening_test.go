@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -452,5 +453,78 @@ func TestConsentDeletedByUserPurges(t *testing.T) {
 				t.Error("the CPF was logged")
 			}
 		})
+	}
+}
+
+// TestTrustedProxies: behind a load balancer named in Options.TrustedProxies the client is the address it forwards
+// (X-Forwarded-For), for the rate limit, the sign-in lockout per address, the audit trail and the webhook
+// allow-list; the same header from any other peer changes nothing (docs/reliability.md#replicas).
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	const lb = "192.0.2.1:40000" // the load balancer's side of the connection
+	e := newEnv(t, func(o *envOptions) {
+		o.RateLimit = 1
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}
+		o.WebhookAllowlist = []netip.Prefix{netip.MustParsePrefix("18.231.92.86/32")}
+	})
+	start := url.Values{"person_type": {"personal"}, "tax_id": {"529"}} // invalid CPF: no Klavi call
+	via := func(client string) map[string]string { return map[string]string{"X-Forwarded-For": client} }
+	limited := func(remote string, hdr map[string]string) bool {
+		return serveAs(e.s, remote, http.MethodPost, "/start", start, hdr).Code == http.StatusTooManyRequests
+	}
+
+	// Two clients behind the balancer each have their own budget; a hop list names the client left of the proxy.
+	if limited(lb, via("203.0.113.5")) || !limited(lb, via("203.0.113.5")) {
+		t.Error("client 203.0.113.5 behind the balancer: want its first post served and its second refused")
+	}
+	if limited(lb, via("203.0.113.6, 192.0.2.1")) {
+		t.Error("client 203.0.113.6 behind the balancer shares another client's budget")
+	}
+	// A peer that is not the balancer is the client, whatever it forwards.
+	if limited("198.51.100.7:1", via("203.0.113.77")) || !limited("198.51.100.7:1", via("203.0.113.78")) {
+		t.Error("an untrusted peer chose its own bucket with X-Forwarded-For")
+	}
+
+	// Sign-in: the per-address lockout locks the forwarded client, not everyone behind the balancer.
+	login := func(client, email string) int {
+		return serveAs(e.s, lb, http.MethodPost, "/login", url.Values{"email": {email}, "password": {"wrong password!"}},
+			via(client)).Code
+	}
+	for i := range loginMaxPerClient - 1 {
+		if code := login("203.0.113.20", fmt.Sprintf("n%d@example.com", i)); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i+1, code)
+		}
+	}
+	if code := login("203.0.113.20", "another@example.com"); code != http.StatusTooManyRequests {
+		t.Errorf("the failing client's %dth failure: status %d, want 429 (locked)", loginMaxPerClient, code)
+	}
+	if code := login("203.0.113.21", "another@example.com"); code != http.StatusUnauthorized {
+		t.Errorf("another client behind the balancer: status %d, want 401 (not locked out)", code)
+	}
+	page, err := e.st.Audit(t.Context(), 0, 5)
+	if err != nil || len(page.Rows) == 0 || page.Rows[0].IP != "203.0.113.21" {
+		t.Errorf("newest audit row = %+v, %v; want the forwarded client's address", page.Rows, err)
+	}
+
+	// Webhooks: the allow-list checks the forwarded address when the balancer forwards.
+	body := consentEvent("ev-proxy", "consent_authorised", "consent-x", "link-x")
+	post := func(remote, client string) int {
+		req := httptest.NewRequest(http.MethodPost, eventsPath, bytes.NewReader(body))
+		req.RemoteAddr = remote
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(klavi.SignatureHeader, klavi.Sign(testSecret, body))
+		req.Header.Set("X-Forwarded-For", client)
+		rec := httptest.NewRecorder()
+		e.s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post(lb, "203.0.113.5"); code != http.StatusForbidden {
+		t.Errorf("a webhook forwarded for an unlisted address: status %d, want 403", code)
+	}
+	if code := post("203.0.113.5:4000", "18.231.92.86"); code != http.StatusForbidden {
+		t.Errorf("a webhook from an untrusted peer claiming Klavi's address: status %d, want 403", code)
+	}
+	if code := post(lb, "18.231.92.86"); code != http.StatusOK {
+		t.Errorf("Klavi's webhook through the balancer: status %d, want 200", code)
 	}
 }

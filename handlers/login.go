@@ -59,7 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	pw := r.PostForm.Get("password")
 	vm := views.LoginVM{Email: email, Next: safeNext(r.PostForm.Get("next")), SSO: s.ssoEnabled()}
-	accountKey, clientKey := s.loginKey("account:"+email), s.loginKey("client:"+peerIP(r))
+	accountKey, clientKey := s.loginKey("account:"+email), s.loginKey("client:"+clientIP(r))
 	ctx := r.Context()
 	for _, k := range []string{accountKey, clientKey} {
 		until, err := s.st.LoginLockedUntil(ctx, k)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 )
 
@@ -60,22 +61,34 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request) {
 	s.errorPage(w, r, http.StatusTooManyRequests)
 }
 
-// clientKey is the rate-limit key of a request: the TCP peer address from r.RemoteAddr only. We trust no proxy
-// headers (X-Forwarded-For, X-Real-IP, Forwarded): anyone can send them, so honouring them would let a client
-// pick its own key. Behind a reverse proxy every client shares the proxy's key; deploy with a trusted-proxy
-// policy (chi middleware.ClientIP with explicit proxies) before relying on this limit there. IPv6 clients are
-// keyed by their /64, the block one subscriber usually controls, so rotating addresses inside it does not reset
-// the limit.
-func clientKey(r *http.Request) string {
+// clientAddr is the address of the client that sent r: the one the router's client-IP middleware found (the TCP
+// peer, or behind Options.TrustedProxies the address they forwarded), else the TCP peer (a handler served without
+// the router). X-Forwarded-For, X-Real-IP and Forwarded from anyone else are ignored: anyone can send them, so
+// honouring them would let a client pick its own rate-limit bucket or lockout key. ok is false, and raw the peer
+// as given, when no address can be read.
+func clientAddr(r *http.Request) (addr netip.Addr, raw string, ok bool) {
+	if a := middleware.GetClientIPAddr(r.Context()); a.IsValid() {
+		return a.Unmap(), a.Unmap().String(), true
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
+	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return host
+		return netip.Addr{}, host, false
 	}
-	addr = addr.Unmap()
+	return a.Unmap(), a.Unmap().String(), true
+}
+
+// clientKey is the rate-limit key of a request: its client address (clientAddr). Behind a reverse proxy that is
+// not in Options.TrustedProxies every client shares the proxy's key. IPv6 clients are keyed by their /64, the
+// block one subscriber usually controls, so rotating addresses inside it does not reset the limit.
+func clientKey(r *http.Request) string {
+	addr, raw, ok := clientAddr(r)
+	if !ok {
+		return raw
+	}
 	if addr.Is6() {
 		if p, err := addr.Prefix(64); err == nil {
 			return p.String()

@@ -15,6 +15,7 @@ func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	// Headers first so that every response (404, 413, the panic page) carries them.
 	r.Use(s.securityHeaders)
+	r.Use(s.clientIP) // the client's address (clientAddr), before anything keys on it
 	r.Use(ownRequestID, middleware.RequestID)
 	r.Use(s.requestLogger)
 	r.Use(s.countRequests)

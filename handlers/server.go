@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/diag"
@@ -35,9 +36,10 @@ type Options struct {
 	SessionKey    []byte        // 64 bytes: [:32] hash key, [32:] block key for gorilla/sessions
 	Now           func() time.Time
 	SandboxHints  bool // show the test CPF table on the start page
-	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (r.RemoteAddr;
-	// proxy headers are not trusted, IPv6 grouped by /64) to this many requests per RateWindow. 0 means the
-	// default, 60; a negative value disables the limit. Over the limit: 429 with Retry-After.
+	// RateLimit caps POST /start, POST /consents and POST /consents/{id}/retry per client IP (clientAddr: the TCP
+	// peer, or behind TrustedProxies the address they forwarded; IPv6 grouped by /64) to this many requests per
+	// RateWindow. 0 means the default, 60; a negative value disables the limit. Over the limit: 429 with
+	// Retry-After.
 	RateLimit int
 	// RateWindow is the window of RateLimit (default one minute); httprate's sliding window counter estimates
 	// the count over it.
@@ -46,10 +48,15 @@ type Options struct {
 	// as Klavi rejects consents after 60 minutes); a later first callback is refused with 400.
 	ConsentMaxAge time.Duration
 	// WebhookAllowlist, when not empty, restricts both webhook receivers to these source networks (Klavi:
-	// 18.231.92.86/32 sandbox, 18.230.43.17/32 production). The source is the TCP peer (r.RemoteAddr) only:
-	// forwarded headers are never trusted. A delivery from elsewhere gets 403 and is not stored. Empty means off
-	// (the embedded sandbox posts from loopback).
+	// 18.231.92.86/32 sandbox, 18.230.43.17/32 production). The source is the client address (clientAddr):
+	// forwarded headers count only from TrustedProxies. A delivery from elsewhere gets 403 and is not stored.
+	// Empty means off (the embedded sandbox posts from loopback).
 	WebhookAllowlist []netip.Prefix
+	// TrustedProxies are the reverse proxies in front of the portal (a load balancer: docs/reliability.md#replicas).
+	// A request whose TCP peer is one of them comes from the rightmost X-Forwarded-For address outside them (chi's
+	// middleware.ClientIPFromXFF); from anyone else X-Forwarded-For is ignored. Empty: the TCP peer is the client.
+	// The rate limit, the sign-in lockout per address, the audit trail and WebhookAllowlist use that address.
+	TrustedProxies []netip.Prefix
 	// PasswordParams are argon2id's costs for new operator passwords (zero: auth.DefaultParams). Tests lower them.
 	PasswordParams auth.Params
 	// OIDC is single sign-on for operators (auth.NewOIDC, redirect URL PublicURL+OIDCCallbackPath); nil: off,
@@ -109,6 +116,8 @@ type Server struct {
 	consentMaxAge time.Duration
 	// webhookAllow is Options.WebhookAllowlist (nil: every source may post, the HMAC decides).
 	webhookAllow []netip.Prefix
+	// clientIP finds the client's address for clientAddr (Options.TrustedProxies).
+	clientIP func(http.Handler) http.Handler
 	// sso is Options.OIDC (nil: single sign-on off).
 	sso *auth.OIDC
 	// metrics is Options.Metrics (nil: nothing counted); routeMetrics holds a recorder per route pattern, bound
@@ -193,6 +202,17 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 			return nil, errors.New("handlers: Options.WebhookAllowlist holds an invalid prefix")
 		}
 		s.webhookAllow = append(s.webhookAllow, p.Masked())
+	}
+	s.clientIP = middleware.ClientIPFromRemoteAddr
+	if len(o.TrustedProxies) > 0 {
+		proxies := make([]string, 0, len(o.TrustedProxies))
+		for _, p := range o.TrustedProxies {
+			if !p.IsValid() {
+				return nil, errors.New("handlers: Options.TrustedProxies holds an invalid prefix")
+			}
+			proxies = append(proxies, p.Masked().String())
+		}
+		s.clientIP = middleware.ClientIPFromXFF(proxies...)
 	}
 	s.insts.ttl = 5 * time.Minute
 	s.insts.now = o.Now

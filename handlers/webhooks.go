@@ -8,9 +8,7 @@ import (
 	"io"
 	"math"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 
 	"github.com/klavi-demo/portal/consent"
@@ -103,21 +101,17 @@ func (s *Server) webhookGuard(kind string) func(http.Handler) http.Handler {
 	}
 }
 
-// webhookSourceAllowed reports whether the TCP peer is inside Options.WebhookAllowlist (always true when the
-// list is empty). X-Forwarded-For, X-Real-IP and Forwarded are ignored: anyone can send them.
+// webhookSourceAllowed reports whether the client address (clientAddr: the TCP peer, or what a trusted proxy
+// forwarded) is inside Options.WebhookAllowlist (always true when the list is empty). Forwarded headers from
+// anyone else are ignored: anyone can send them.
 func (s *Server) webhookSourceAllowed(r *http.Request) bool {
 	if len(s.webhookAllow) == 0 {
 		return true
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
+	addr, _, ok := clientAddr(r)
+	if !ok {
 		return false
 	}
-	addr = addr.Unmap()
 	for _, p := range s.webhookAllow {
 		if p.Contains(addr) {
 			return true

@@ -20,6 +20,13 @@ LB="http://127.0.0.1:$LB_PORT"
 [ -x "$PG_BIN/pg_ctl" ] || { echo "cluster: PostgreSQL server binaries not found (make pg-deps)"; exit 1; }
 command -v haproxy >/dev/null || { echo "cluster: haproxy not found (make cluster installs it)"; exit 1; }
 
+# Every port must be free: a portal already answering on 8080 would otherwise pass for the load balancer.
+for p in "$LB_PORT" "$A_PORT" "$B_PORT" "$SANDBOX_PORT" "$PG_PORT" "$A_METRICS_PORT" "$B_METRICS_PORT"; do
+	rc=0
+	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" || rc=$?
+	[ "$rc" = 7 ] || { echo "cluster: 127.0.0.1:$p is in use; choose other ports (LB_PORT, A_PORT, ... at the top of $0)"; exit 1; }
+done
+
 dir=$(mktemp -d /tmp/portal-cluster.XXXXXX)
 as_pg=""
 if [ "$(id -u)" = 0 ]; then # the server refuses root: run it as Debian's postgres user, in a directory it owns
@@ -37,6 +44,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# healthy NAME URL PID LOG: wait up to 20 s for URL/healthz while PID runs; otherwise show the end of LOG and stop.
+healthy() {
+	for _ in $(seq 200); do
+		kill -0 "$3" 2>/dev/null || break
+		curl -fs "$2/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "cluster: $1 did not come up ($2/healthz); the end of $4:"
+	tail -n 20 "$4"
+	exit 1
+}
 
 $as_pg "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null
 $as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
@@ -44,21 +62,25 @@ $as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
 $as_pg "$PG_BIN/psql" -h "$dir" -p "$PG_PORT" -U postgres -qc 'CREATE DATABASE portal'
 DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portal?sslmode=disable"
 SESSION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export DATABASE_URL SESSION_KEY PUBLIC_URL="$LB"
+# haproxy forwards each client's address (option forwardfor); the replicas take it from haproxy only. Deployed,
+# TRUSTED_PROXIES names the balancer's own address: here on loopback a local client looks like haproxy itself.
+export DATABASE_URL SESSION_KEY PUBLIC_URL="$LB" TRUSTED_PROXIES=127.0.0.1
 
 ADDR=127.0.0.1:$A_PORT SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT METRICS_ADDR=127.0.0.1:$A_METRICS_PORT "$BIN" >"$dir/a.log" 2>&1 &
 pids="$pids $!"
 # B starts once A has migrated the database and its sandbox listens.
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$A_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+healthy "replica A" "http://127.0.0.1:$A_PORT" $! "$dir/a.log"
 ADDR=127.0.0.1:$B_PORT METRICS_ADDR=127.0.0.1:$B_METRICS_PORT KLAVI_BASE_URL=http://127.0.0.1:$SANDBOX_PORT/data/v1 \
 	KLAVI_ACCESS_KEY=demo-access-key KLAVI_SECRET_KEY=demo-secret-key "$BIN" >"$dir/b.log" 2>&1 &
 pids="$pids $!"
+healthy "replica B" "http://127.0.0.1:$B_PORT" $! "$dir/b.log"
 
 cat >"$dir/haproxy.cfg" <<CFG
 global
     log stderr format short local0 warning
 defaults
     mode http
+    option forwardfor
     timeout connect 2s
     timeout client 60s
     timeout server 60s
@@ -75,8 +97,7 @@ backend replicas
 CFG
 haproxy -W -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
 pids="$pids $!"
-
-for _ in $(seq 100); do curl -fs "$LB/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+healthy haproxy "$LB" $! "$dir/haproxy.log"
 cat <<MSG
 cluster: up (logs in $dir)
   open          $LB   (haproxy, round robin over the two replicas)

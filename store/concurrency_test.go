@@ -304,6 +304,67 @@ func TestConcurrentSettleSeesEveryItem(t *testing.T) {
 	})
 }
 
+// TestConcurrentPurgeExpiredErasesOnce: every replica runs the retention purge, here all at the same moment. Each
+// due link is erased by exactly one of them (the counts add up to the links), each of its consents gets one audit
+// line, and nothing personal is left.
+func TestConcurrentPurgeExpiredErasesOnce(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		a, b, c := twoReplicas(t, be)
+		ctx := context.Background()
+		const links = 6
+		for i := range links {
+			l := fmt.Sprintf("link-%d", i)
+			if err := a.CreateLink(ctx, Link{ID: l, SessionID: "s", PersonType: "personal", PersonalTaxID: "52998224725",
+				Email: "a@b.co", LinkToken: "tok-" + l, TokenExpiresAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			for j := range 2 {
+				id := fmt.Sprintf("%s-consent-%d", l, j)
+				if err := a.CreateConsent(ctx, Consent{ID: id, LinkID: l, PersonType: "personal",
+					PersonalTaxID: "52998224725", HolderRef: "ref-" + id}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := a.RecordReportDelivery(ctx, Delivery{Kind: "report", SignatureValid: true, Keys: []string{"r-" + id}},
+					Report{ID: "r-" + id, LinkID: l, ConsentID: id, ProductName: "pf_checking_account", Raw: []byte(`{}`)}); err != nil {
+					t.Fatal(err)
+				}
+				key := "ev-" + id
+				body := []byte(`[{"eventId":"` + key + `","payload":{"personalTaxId":"52998224725","consents":{"consentId":"` + id + `"}}}]`)
+				if _, err := a.RecordEventDelivery(ctx, Delivery{Kind: "event", SignatureValid: true, Keys: []string{key}, Body: body},
+					[]InboxItem{{Kind: "event", Key: key, Body: body}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		c.Advance(40 * 24 * time.Hour)
+		cutoff := c.Now().Add(-30 * 24 * time.Hour)
+		var purged atomic.Int64
+		noErrors(t, race(a, b, func(_ int, s *Store) error {
+			n, err := s.PurgeExpired(ctx, cutoff)
+			purged.Add(int64(n))
+			return err
+		}))
+		if got := purged.Load(); got != links {
+			t.Errorf("the replicas purged %d links in all, want each of the %d once", got, links)
+		}
+		if n := countRows(t, a, `SELECT count(*) FROM timeline WHERE title_key = ?`, consent.TLPurgedRetention); n != 2*links {
+			t.Errorf("%d retention lines, want one per consent (%d)", n, 2*links)
+		}
+		for _, q := range []sqlText{
+			`SELECT count(*) FROM reports`,
+			`SELECT count(*) FROM links WHERE personal_tax_id <> '' OR email <> '' OR link_token <> ''`,
+			`SELECT count(*) FROM consents WHERE personal_tax_id <> '' OR holder_ref <> ''`,
+			`SELECT count(*) FROM webhook_deliveries WHERE kind = 'event' AND body IS NOT NULL`,
+			`SELECT count(*) FROM inbox WHERE body IS NOT NULL`,
+		} {
+			if n := countRows(t, a, q); n != 0 {
+				t.Errorf("%s = %d after the purge, want 0", q, n)
+			}
+		}
+	})
+}
+
 // TestConcurrentOpenMigratesOnce: replicas starting together on an empty PostgreSQL database all come up, and each
 // migration is applied once (the others wait at the advisory lock).
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
