@@ -56,11 +56,12 @@ func loadAxe() (string, error) {
 	return axeSource, axeErr
 }
 
-// axeRunner runs axe once per loaded document, a moment after load so that app.js has set the theme and
-// wired the page, and reports the serious and critical violations.
+// axeRunner defines the check (__portalAxeCheck: run axe on the document as it is now and report the serious and
+// critical violations) and runs it once per loaded document, a moment after load so that app.js has set the theme
+// and wired the page. axeNow runs the same check on a state reached without a page load.
 const axeRunner = `(() => {
   if (window.top !== window || !window.__portalAxeReport) return;
-  addEventListener("load", () => setTimeout(async () => {
+  window.__portalAxeCheck = async () => {
     if (!document.contentType || document.contentType.indexOf("html") < 0 || !window.axe) return;
     const theme = document.documentElement.getAttribute("data-theme") ||
       (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
@@ -73,6 +74,9 @@ const axeRunner = `(() => {
     } catch (e) {
       await window.__portalAxeReport(JSON.stringify({ url: location.pathname, width: innerWidth, theme: theme, error: String(e) }));
     }
+  };
+  addEventListener("load", () => setTimeout(async () => {
+    await window.__portalAxeCheck();
     window.__portalAxeDone = true;
   }, 250));
 })();`
@@ -162,6 +166,18 @@ func axeDone(t *testing.T, page playwright.Page, what string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Errorf("axe did not finish checking %s within 30 s", what)
+}
+
+// axeNow checks the page as it is now, for a state reached without loading a page (a pressed button's wait, say);
+// its serious and critical violations fail t like those found after a load.
+func axeNow(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	axeDone(t, page, what+" (its load)") // axe runs one check at a time
+	checked, err := page.Evaluate("async () => { if (!window.__portalAxeCheck) return false; await window.__portalAxeCheck(); return true; }")
+	must(t, err, "check "+what+" with axe")
+	if checked != true {
+		t.Errorf("axe is not loaded in %s", what)
+	}
 }
 
 // TestAccessibilitySweep visits the pages no other test walks through in full (the operator's lists and details,

@@ -427,6 +427,22 @@ func TestCallback(t *testing.T) {
 			wantStatus(t, r, http.StatusBadRequest)
 		}
 	})
+	t.Run("confirmed: the landing page already waits for the reports", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		id, track := e.startFlow(b, "52998224725")
+		e.kc.setStatus(id, klavi.StatusAuthorised)
+		r := e.get(b, callbackQuery(id, e.linkOf(id), track))
+		wantStatus(t, r, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); loc != "/consents/"+id {
+			t.Fatalf("callback Location = %q", loc)
+		}
+		// AUTHORISED, reports requested, none arrived yet: the page says they are coming and keeps refreshing.
+		d := e.get(b, "/consents/"+id).doc(t)
+		if d.Find(`[data-testid="reports-pending"] .spinner`).Length() != 1 || d.Find(`[data-testid="consent-live"]`).AttrOr("data-live", "") != "on" {
+			t.Error("consent page after the return: no live reports-pending spinner")
+		}
+	})
 	t.Run("replay is idempotent", func(t *testing.T) {
 		e := newEnv(t)
 		b := e.browser()
@@ -516,6 +532,12 @@ func TestCallback(t *testing.T) {
 		c, _ := e.st.Consent(context.Background(), id)
 		if c.Status != "STARTED" {
 			t.Errorf("status = %s, want STARTED until Klavi confirms", c.Status)
+		}
+		// The page the browser lands on already shows that the outcome is on its way and keeps refreshing.
+		d := e.get(b, "/consents/"+id).doc(t)
+		if live := d.Find(`[data-testid="consent-live"]`).AttrOr("data-live", ""); live != "on" || d.Find(".live-note .spinner").Length() != 1 {
+			t.Errorf("consent page after an unconfirmed return: data-live %q, %d spinners; want it live with its spinner",
+				live, d.Find(".live-note .spinner").Length())
 		}
 		e.kc.mu.Lock()
 		e.kc.getErr = nil

@@ -34,12 +34,26 @@ type bankView struct {
 	Permissions     []permView
 	Scenarios       []ScenarioRow
 	Lang            lang // chosen when the link was opened (i18n.go)
+	// ReturnHost is the partner's host (of redirectURL), named while the browser goes back there.
+	ReturnHost string
+	// AuthoriseReturns and AcceptReturns say whether "Autorizar" and the LGPD page's "Aceitar" send the browser
+	// back to the partner (by the scenario) rather than to the next page, so that their wait is named truly.
+	AuthoriseReturns, AcceptReturns bool
 }
 
 // errorView is the view model of the bank error pages. Title and Message are message keys (i18n.go).
 type errorView struct {
 	Title, Message, BackURL string
 	Lang                    lang
+}
+
+// returnHost is the host of a URL back to the partner, or "" when it has none.
+func returnHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 var hexColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
@@ -93,15 +107,18 @@ func (s *Sandbox) bankViewLocked(c *consent) bankView {
 		taxID = c.businessTaxID
 	}
 	v := bankView{
-		InstitutionName: name,
-		InstitutionCode: c.institutionCode,
-		LogoURL:         "/logos/" + url.PathEscape(c.institutionCode) + ".svg",
-		Color:           brandColor(c.institutionCode),
-		Step:            c.step,
-		MaskedTaxID:     maskTaxID(taxID),
-		Business:        c.businessTaxID != "",
-		Scenarios:       Scenarios(),
-		Lang:            c.lang,
+		InstitutionName:  name,
+		InstitutionCode:  c.institutionCode,
+		LogoURL:          "/logos/" + url.PathEscape(c.institutionCode) + ".svg",
+		Color:            brandColor(c.institutionCode),
+		Step:             c.step,
+		MaskedTaxID:      maskTaxID(taxID),
+		Business:         c.businessTaxID != "",
+		Scenarios:        Scenarios(),
+		Lang:             c.lang,
+		ReturnHost:       returnHost(c.redirectURL),
+		AuthoriseReturns: c.scen == scenarioDeny || c.scen == scenarioBankError,
+		AcceptReturns:    c.scen != scenarioLGPDNever,
 	}
 	if v.Lang == "" {
 		v.Lang = langPT
@@ -116,8 +133,42 @@ func (s *Sandbox) bankViewLocked(c *consent) bankView {
 	return v
 }
 
-// render writes a templ component with security headers and status.
+// authorisePending is the wait of "Autorizar": the return to the partner when the scenario ends the flow there.
+func (v bankView) authorisePending() string {
+	if v.AuthoriseReturns {
+		return pendingReturn(v.Lang, v.ReturnHost)
+	}
+	return tr(v.Lang, "pending.authorise")
+}
+
+// acceptPending is the wait of the LGPD page's "Aceitar": the return to the partner, except in the scenario
+// whose acceptance is never recorded (it shows a notice instead).
+func (v bankView) acceptPending() string {
+	if v.AcceptReturns {
+		return pendingReturn(v.Lang, v.ReturnHost)
+	}
+	return tr(v.Lang, "pending.send")
+}
+
+// Content-Security-Policies of the sandbox's pages. No form-action: the LGPD form's response redirects to the
+// partner's origin, which Chromium checks against form-action. The bank and LGPD pages (cspBank) also run their
+// one script, served by the sandbox itself (bankscript.go); the index and the management portal run none.
+const (
+	cspPage = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+	cspBank = "default-src 'none'; script-src 'self'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+// render writes a page without script (the index, the management portal) with security headers and status.
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	renderWith(w, r, status, cspPage, c)
+}
+
+// renderBank writes a bank or LGPD page, which loads bank.js.
+func renderBank(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	renderWith(w, r, status, cspBank, c)
+}
+
+func renderWith(w http.ResponseWriter, r *http.Request, status int, csp string, c templ.Component) {
 	var buf bytes.Buffer
 	if err := c.Render(r.Context(), &buf); err != nil {
 		http.Error(w, "Erro interno", http.StatusInternalServerError)
@@ -128,9 +179,7 @@ func render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	// No form-action: the LGPD form's response redirects to the partner's
-	// origin, which Chromium checks against form-action.
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -140,7 +189,7 @@ func (s *Sandbox) bankError(w http.ResponseWriter, r *http.Request, status int, 
 	if v.Lang == "" {
 		v.Lang = requestLang(r)
 	}
-	render(w, r, status, bankErrorPage(v))
+	renderBank(w, r, status, bankErrorPage(v))
 }
 
 var (
@@ -232,7 +281,7 @@ func (s *Sandbox) handleBankOpen(w http.ResponseWriter, r *http.Request) {
 	//nolint:gosec // G124: Secure whenever served over TLS; the fake bank mostly runs on plain-http loopback
 	http.SetCookie(w, &http.Cookie{Name: bankCookie, Value: browser, Path: "/bank", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	render(w, r, http.StatusOK, bankLoginPage(v))
+	renderBank(w, r, http.StatusOK, bankLoginPage(v))
 }
 
 // takeStepLocked validates and consumes the posted step ticket for stage.
@@ -281,7 +330,7 @@ func (s *Sandbox) handleBankLogin(w http.ResponseWriter, r *http.Request) {
 	s.newStepLocked(c, stageAuthorise)
 	v := s.bankViewLocked(c)
 	s.mu.Unlock()
-	render(w, r, http.StatusOK, bankPermissionsPage(v))
+	renderBank(w, r, http.StatusOK, bankPermissionsPage(v))
 }
 
 // handleBankAuthorise: POST /bank/authorise with action=authorise|deny.
@@ -311,7 +360,7 @@ func (s *Sandbox) handleBankAuthorise(w http.ResponseWriter, r *http.Request) {
 		s.newStepLocked(c, stageLGPD)
 		v := s.bankViewLocked(c)
 		s.mu.Unlock()
-		render(w, r, http.StatusOK, lgpdPage(v))
+		renderBank(w, r, http.StatusOK, lgpdPage(v))
 		return
 	}
 	scen := c.scen
@@ -370,7 +419,7 @@ func (s *Sandbox) handleBankLGPD(w http.ResponseWriter, r *http.Request) {
 		v := errorView{Title: "err.lgpd_never.title", Message: "err.lgpd_never.msg",
 			BackURL: s.returnURLLocked(c, "", ""), Lang: c.lang}
 		s.mu.Unlock()
-		render(w, r, http.StatusOK, lgpdAbandonedPage(v))
+		renderBank(w, r, http.StatusOK, lgpdAbandonedPage(v))
 		return
 	}
 	c.permsGranted = append([]string{}, c.permsApply...)

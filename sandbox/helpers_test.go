@@ -314,6 +314,7 @@ type htmlPage struct {
 	status   int
 	body     string
 	location string
+	header   http.Header
 }
 
 func (p htmlPage) has(testID string) bool {
@@ -351,7 +352,7 @@ func (b *browser) post(u string, form url.Values) htmlPage {
 func readPage(resp *http.Response) htmlPage {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return htmlPage{status: resp.StatusCode, body: string(body), location: resp.Header.Get("Location")}
+	return htmlPage{status: resp.StatusCode, body: string(body), location: resp.Header.Get("Location"), header: resp.Header}
 }
 
 // walk drives the bank pages. authorise/lgpd are the button values; an

@@ -53,6 +53,14 @@ func tr(l lang, key string) string {
 
 func trf(l lang, key string, args ...any) string { return fmt.Sprintf(tr(l, key), args...) }
 
+// pendingReturn is the wait shown while the browser goes back to the partner at host ("" when unknown).
+func pendingReturn(l lang, host string) string {
+	if host == "" {
+		return tr(l, "pending.return_site")
+	}
+	return trf(l, "pending.return", host)
+}
+
 // bankMessages: key → {pt-BR, en}.
 var bankMessages = map[string][2]string{
 	"banner":             {"Ambiente de simulação Klavi (sandbox) — nenhum dado real", "Klavi simulation environment (sandbox) — no real data"},
@@ -78,6 +86,13 @@ var bankMessages = map[string][2]string{
 	"back":               {"Voltar ao site de origem", "Back to the site you came from"},
 	"scenarios.h2":       {"Cenários de teste", "Test scenarios"},
 	"scenarios.behavior": {"Comportamento", "Behaviour"},
+
+	// The wait of a pressed button (static/bank.js); pending.return names the partner's host.
+	"pending.login":       {"Entrando…", "Signing in…"},
+	"pending.authorise":   {"Autorizando…", "Authorising…"},
+	"pending.send":        {"Enviando…", "Sending…"},
+	"pending.return":      {"Voltando para %s…", "Returning to %s…"},
+	"pending.return_site": {"Voltando ao site de origem…", "Returning to the site you came from…"},
 
 	"err.bad_link.title":     {"Link inválido", "Invalid link"},
 	"err.bad_link.msg":       {"Este link de autorização não existe. Volte ao site de origem e comece novamente.", "This authorisation link does not exist. Go back to the site you came from and start again."},

@@ -6,7 +6,7 @@
 // A *Sandbox is an http.Handler serving:
 //
 //	/data/v1/...          the Klavi REST API (docs/klavi.md#endpoints)
-//	/bank/...             the simulated bank and Klavi LGPD pages
+//	/bank/...             the simulated bank and Klavi LGPD pages (and their script, /bank/static/bank.js)
 //	/manage               the simulated Klavi management portal (DELETED_BY_USER)
 //	/logos/{code}.svg     institution logos
 //	/                     a small index page with the scenario table
@@ -205,6 +205,7 @@ func (s *Sandbox) routes() {
 	r.Post("/manage/consents/{consentID}/delete", s.handleManageDelete)
 	r.Route("/bank", func(r chi.Router) {
 		r.Get("/authorize", s.handleBankOpen)
+		r.Get("/static/bank.js", s.handleBankScript)
 		r.Post("/login", s.handleBankLogin)
 		r.Post("/authorise", s.handleBankAuthorise)
 		r.Post("/lgpd", s.handleBankLGPD)
