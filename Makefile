@@ -121,6 +121,12 @@ bench-compare: ## the load kit (BENCH_KIT, default ../shared/bench) on a fresh b
 	$(GO) build -tags benchharness -trimpath -o bin/portal-bench .
 	BENCH_KIT=$(or $(BENCH_KIT),../shared/bench) scripts/bench-compare.sh bin/portal-bench
 
+# A measurement, not a test with a limit: the ordinary e2e run skips TestFlowTiming (docs/benchmarks.md#whole-flow-in-chromium).
+.PHONY: bench-flow
+bench-flow: e2e-deps ## whole flow in chromium, start page to a report's transactions, default timings: 1 warm-up + 5 runs, median and steps
+	FLOW_TIMING=1 PLAYWRIGHT_DRIVER_PATH="$$(cat $(DRIVER_ROOT)/current)" CHROMIUM_PATH=$(CHROMIUM_PATH) \
+		$(GO) test -tags e2e -count=1 -run '^TestFlowTiming$$' -v -timeout 10m ./e2e/
+
 .PHONY: clean
 clean: ## remove the binary, local databases and e2e artifacts
 	rm -rf bin data/*.db data/*.db-wal data/*.db-shm e2e/artifacts
