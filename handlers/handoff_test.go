@@ -410,7 +410,8 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 		t.Error("a fresh link cannot take another bank")
 	}
 	// The strip is part of the live fragment, so that it follows the page; a live refresh reuses Klavi's recent answer
-	// (no call per poll), a full page load asks again, and the cache ends after its TTL.
+	// (no call per poll), a full page load reuses only an answer younger than pageStatusTTL, and the cache ends after
+	// its TTL.
 	liveStatus := func(path string) string {
 		t.Helper()
 		r := e.get(b, path)
@@ -421,10 +422,17 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 	if st := liveStatus("/consents/" + id + "/live"); st != "AWAITING_AUTHORISATION" {
 		t.Errorf("live strip %q, want the cached AWAITING_AUTHORISATION", st)
 	}
+	if st := liveStatus("/consents/" + id); st != "AWAITING_AUTHORISATION" {
+		t.Errorf("page strip at once %q, want the answer of a moment ago, AWAITING_AUTHORISATION", st)
+	}
+	clk.Advance(pageStatusTTL)
 	if st := liveStatus("/consents/" + id); st != "AWAITING_LGPD_AUTHORISATION" {
 		t.Errorf("page strip %q, want Klavi's fresh AWAITING_LGPD_AUTHORISATION", st)
 	}
 	e.kc.setStatus(id, "AUTHORISED")
+	if st := liveStatus("/consents/" + id + "/live"); st != "AWAITING_LGPD_AUTHORISATION" {
+		t.Errorf("live strip %q, want the page's cached AWAITING_LGPD_AUTHORISATION", st)
+	}
 	clk.Advance(statusCacheTTL)
 	if st := liveStatus("/consents/" + id + "/live"); st != "AUTHORISED" {
 		t.Errorf("live strip after the cache's TTL %q, want AUTHORISED", st)

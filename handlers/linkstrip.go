@@ -19,9 +19,13 @@ import (
 // the link with its status. The link token stays server-side throughout: the session is pinned to the link by id
 // (keyLink), and only the portal calls Klavi with the token.
 
-// statusCacheTTL is how long a live consent page (polled every 1.5 s) reuses Klavi's answer for its link; a full page
-// load always asks again.
-const statusCacheTTL = 15 * time.Second
+// statusCacheTTL is how long a live consent page reuses Klavi's answer for its link. A full page load reuses only an
+// answer younger than pageStatusTTL: fresh enough for someone who reloads to see a change, while a burst of reloads
+// (one user's, or a crowd's on one link) makes one call to Klavi rather than one per view (docs/benchmarks.md#pages).
+const (
+	statusCacheTTL = 15 * time.Second
+	pageStatusTTL  = 2 * time.Second
+)
 
 // statusCache keeps the last successful GET /links/institutions/status per link, for the live refreshes of the
 // consent page, so that a page left open does not call Klavi on every poll. Entries older than the TTL are dropped
@@ -36,11 +40,11 @@ type statusEntry struct {
 	list []klavi.InstitutionStatus
 }
 
-func (c *statusCache) get(linkID string, now time.Time) ([]klavi.InstitutionStatus, bool) {
+func (c *statusCache) get(linkID string, now time.Time, maxAge time.Duration) ([]klavi.InstitutionStatus, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[linkID]
-	if !ok || now.Sub(e.at) >= statusCacheTTL {
+	if !ok || now.Sub(e.at) >= maxAge {
 		return nil, false
 	}
 	return e.list, true
@@ -60,13 +64,15 @@ func (c *statusCache) put(linkID string, now time.Time, list []klavi.Institution
 	c.m[linkID] = statusEntry{at: now, list: list}
 }
 
-// linkStatuses asks Klavi for the link's institution statuses (4 s at most); a live refresh (cached) reuses a recent
-// answer.
-func (s *Server) linkStatuses(ctx context.Context, l store.Link, cached bool) ([]klavi.InstitutionStatus, error) {
-	if cached {
-		if list, ok := s.strips.get(l.ID, s.now()); ok {
-			return list, nil
-		}
+// linkStatuses asks Klavi for the link's institution statuses (4 s at most), unless an answer younger than
+// statusCacheTTL (a live refresh) or pageStatusTTL (a full page load) is at hand.
+func (s *Server) linkStatuses(ctx context.Context, l store.Link, live bool) ([]klavi.InstitutionStatus, error) {
+	maxAge := pageStatusTTL
+	if live {
+		maxAge = statusCacheTTL
+	}
+	if list, ok := s.strips.get(l.ID, s.now(), maxAge); ok {
+		return list, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
 	defer cancel()
@@ -144,7 +150,7 @@ func (s *Server) chosenOnLink(ctx context.Context, linkID string) (map[string]st
 // merged with Klavi's GET /links/institutions/status (Klavi's status wins when it is further along, as a forward
 // move would; an institution only Klavi knows is listed without a link). When the call fails, or cannot be made
 // because the link token expired, the stored statuses are shown with a quiet note.
-func (s *Server) linkStripVM(r *http.Request, c store.Consent, cached bool) (views.LinkStripVM, bool, error) {
+func (s *Server) linkStripVM(r *http.Request, c store.Consent, live bool) (views.LinkStripVM, bool, error) {
 	ctx := r.Context()
 	if c.LinkID == "" {
 		return views.LinkStripVM{}, false, nil
@@ -190,7 +196,7 @@ func (s *Server) linkStripVM(r *http.Request, c store.Consent, cached bool) (vie
 	if vm.Expired {
 		vm.NoteKey = "strip.note_stored"
 	} else {
-		statuses, err := s.linkStatuses(ctx, l, cached)
+		statuses, err := s.linkStatuses(ctx, l, live)
 		if err != nil {
 			s.logKlaviErr(r, "institution statuses failed", err)
 			vm.NoteKey = "strip.note_unavailable"
