@@ -226,22 +226,28 @@ func TestSessionIdleTimeout(t *testing.T) {
 func TestPasswordlessAccountAnswersAsSlowlyAsAnUnknownEmail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PasswordParams = auth.Params{Time: 2, Memory: 16 * 1024, Threads: 1} })
-	if _, err := e.st.AddOperator(context.Background(), "sso@example.com", ""); err != nil {
-		t.Fatal(err)
-	}
-	fastest := func(email string) time.Duration {
-		best := time.Duration(1<<63 - 1)
-		for range 3 {
-			start := time.Now()
-			r := e.post(e.browser(), "/login", url.Values{"email": {email}, "password": {"some password 123"}})
-			best = min(best, time.Since(start))
-			wantStatus(t, r, http.StatusUnauthorized)
+	const rounds = 5 // one email per round on each side: failures per account are counted and would lock it
+	for i := range rounds {
+		if _, err := e.st.AddOperator(context.Background(), fmt.Sprintf("sso%d@example.com", i), ""); err != nil {
+			t.Fatal(err)
 		}
-		return best
 	}
-	fastest("warm-up@example.com") // the first dummy check also makes its fixed hash
-	unknown, passwordless := fastest("nobody@example.com"), fastest("sso@example.com")
-	if passwordless < unknown/2 {
+	answer := func(email string) time.Duration {
+		start := time.Now()
+		r := e.post(e.browser(), "/login", url.Values{"email": {email}, "password": {"some password 123"}})
+		wantStatus(t, r, http.StatusUnauthorized)
+		return time.Since(start)
+	}
+	answer("warm-up@example.com") // the first dummy check also makes its fixed hash
+	// The fastest of 5 each, taken in turns so that a busy moment of the machine falls on both. Without the dummy
+	// check the account would answer in well under a tenth of the time (no argon2 at all); a fifth leaves room for
+	// the noise of a shared machine.
+	unknown, passwordless := time.Duration(1<<63-1), time.Duration(1<<63-1)
+	for i := range rounds {
+		unknown = min(unknown, answer(fmt.Sprintf("nobody%d@example.com", i)))
+		passwordless = min(passwordless, answer(fmt.Sprintf("sso%d@example.com", i)))
+	}
+	if passwordless < unknown/5 {
 		t.Errorf("a single sign-on account answers in %v, an unknown email in %v: the time tells them apart", passwordless, unknown)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/sandbox"
 	"github.com/klavi-demo/portal/store"
 )
@@ -82,7 +83,8 @@ func byTestID(d *goquery.Document, id string) *goquery.Selection {
 // statuses, and still does (with a note) when Klavi's status call fails. Another browser sees none of it.
 func TestAnotherBankOnTheSameLink(t *testing.T) {
 	t.Parallel()
-	e := newSandboxEnv(t)
+	clk := &testClock{}
+	e := newSandboxEnv(t, func(s *sandboxSetup) { s.server = func(o *envOptions, _ *klavi.Client) { o.Now = clk.Now } })
 	ctx := context.Background()
 	res, _ := e.postForm(e.portal.URL+"/start", url.Values{"person_type": {"personal"}, "tax_id": {"529.982.247-25"}})
 	if res.Request.URL.Path != "/institutions" {
@@ -147,7 +149,9 @@ func TestAnotherBankOnTheSameLink(t *testing.T) {
 	check(d, false)
 
 	// Klavi's status call fails (every attempt the client makes): the strip shows what the portal stores, quietly.
+	// The page's recent answer is reused for pageStatusTTL, so the reload comes after it.
 	e.sb.InjectFaults("GET /links/institutions/status", sandbox.Fault{Status: 503}, sandbox.Fault{Status: 503}, sandbox.Fault{Status: 503})
+	clk.Advance(pageStatusTTL)
 	check(e.consentPage(secondPath), true)
 
 	// A third browser sees neither consent and cannot add to the link.
