@@ -3,8 +3,8 @@
 // The load kit that compares the portal with a bare server (make bench-compare, docs/benchmarks.md#pages) sends
 // no cookies, and every page past the start page belongs to one browser: without its cookies they answer 404 or
 // 303. A build with the benchharness tag (never the released binary) therefore walks the flow once at start, over
-// real HTTP against itself and the embedded sandbox, and then lends that browser's cookies to every request that
-// comes without any. Short aliases name the pages whose ids are only known after the walk. /healthz answers 503
+// real HTTP against itself and the embedded sandbox. Short aliases (/bench/...) name that browser's pages, whose ids
+// are only known after the walk, and requests for them that come without cookies get the browser's. /healthz answers 503
 // until the walk is done, so the kit's wait for the portal covers it.
 
 package main
@@ -38,7 +38,7 @@ func init() {
 				return
 			}
 			state.Store(st)
-			log.Info("bench harness ready", "pages", "/bench/institutions /bench/consent /bench/report /bench/reports")
+			log.Info("bench harness ready", "pages", "/bench/start /bench/institutions /bench/consent /bench/report /bench/reports")
 		}()
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := state.Load()
@@ -50,11 +50,13 @@ func init() {
 				next.ServeHTTP(w, r)
 				return
 			}
+			// Only the aliases get the walked browser's cookies: "/" stays a first visit (no session), and
+			// /bench/start is the same page for a browser with a session.
 			if to, ok := st.aliases[r.URL.Path]; ok {
 				r.URL.Path, r.URL.RawPath = to, ""
-			}
-			if r.Header.Get("Cookie") == "" {
-				r.Header.Set("Cookie", st.cookie)
+				if r.Header.Get("Cookie") == "" {
+					r.Header.Set("Cookie", st.cookie)
+				}
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -100,6 +102,7 @@ func benchWalk(publicURL string) (*benchState, error) {
 		cookies = append(cookies, c.Name+"="+c.Value)
 	}
 	return &benchState{cookie: strings.Join(cookies, "; "), aliases: map[string]string{
+		"/bench/start":        "/",
 		"/bench/institutions": "/institutions",
 		"/bench/consent":      consent,
 		"/bench/report":       report,

@@ -2,14 +2,14 @@
 # The portal against a bare server serving the same page bytes and against a minimal durable webhook receiver, one
 # load-kit run per page, then one table of ratios (docs/benchmarks.md#pages).
 # Usage: scripts/bench-compare.sh PORTAL_BENCH_BIN. The binary is built with -tags benchharness (make bench-compare):
-# it walks the flow once at start and lends that browser's cookies to the kit, which sends none.
+# it walks the flow once at start and lends that browser's cookies to the kit's requests for /bench/... pages.
 # Env: BENCH_KIT (the kit's directory, required), PAGES (default below), SYNC (default FULL: the
 # kit's receiver commits durably, as the portal does), and the kit's own knobs (DUR, C, ROUNDS, ...).
 set -euo pipefail
 BIN=$(realpath "${1:?usage: $0 PORTAL_BENCH_BIN}")
 KIT=${BENCH_KIT:?set BENCH_KIT to the load kit directory (the one with run.sh)}
 [ -x "$KIT/run.sh" ] || { echo "bench-compare: no run.sh in $KIT"; exit 1; }
-PAGES=${PAGES:-/ /bench/institutions /bench/consent /bench/report}
+PAGES=${PAGES:-/ /bench/start /bench/institutions /bench/consent /bench/report}
 export SYNC=${SYNC:-FULL}
 # The kit starts the portal with its own ADDR and database; the metrics listener is not needed and its fixed
 # default port could collide with another portal on this machine.

@@ -660,7 +660,7 @@ func Layout(m Meta) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if m.Step > 0 {
-			templ_7745c5c3_Err = Steps(m.Step).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = memo("steps:"+strconv.Itoa(int(m.Step)), Steps(m.Step)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -967,7 +967,7 @@ func themeSwitch(m Meta) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = themeIcon(t).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = memo("theme-icon:"+t, themeIcon(t)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -770,7 +770,7 @@ func StartPage(vm StartVM) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if vm.SandboxHints {
-			templ_7745c5c3_Err = ScenarioTable().Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = memo("scenarios", ScenarioTable()).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
