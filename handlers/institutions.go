@@ -189,6 +189,10 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return err
 	}
+	if r.URL.Query().Get("handoff") == "new" {
+		s.newHandoffFor(w, r, l)
+		return nil
+	}
 	f := readInstFilter(r, l.PersonType)
 	vm := views.InstitutionsVM{Q: f.Q, Person: f.Person, Resource: f.Resource, Kind: f.Kind}
 	list, err := s.institutions(r.Context(), l)
