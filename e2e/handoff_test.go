@@ -118,7 +118,7 @@ func TestPhoneHandoffFinishesOnThePhone(t *testing.T) {
 }
 
 // At phone widths the picker has no QR block (the CSS hides it); without JavaScript the block stays usable: the URL
-// is printed and "Terminei no celular" asks the server.
+// is printed and "Terminei no celular" asks the server, coming back to the same code.
 func TestHandoffBlockOnPhonesAndWithoutJavaScript(t *testing.T) {
 	t.Parallel()
 	mobile := phone(t)
@@ -132,8 +132,12 @@ func TestHandoffBlockOnPhonesAndWithoutJavaScript(t *testing.T) {
 	start(t, page, shared, "personal", cpfApprove)
 	visible(t, page.GetByTestId("handoff-qr"), "the QR code without JavaScript")
 	visible(t, page.GetByTestId("handoff-url"), "the printed URL without JavaScript")
+	code, err := page.GetByTestId("handoff-url").TextContent()
+	must(t, err, "read the printed URL")
 	must(t, page.GetByTestId("handoff-done").Click(), "I finished on my phone")
 	must(t, page.WaitForURL(regexp.MustCompile(`/institutions$`)), "back at the picker")
 	must(t, expect.Locator(page.GetByTestId("flash")).ToContainText("ainda não criou"), "not yet, says the page")
-	visible(t, page.GetByTestId("handoff-qr"), "a new code")
+	visible(t, page.GetByTestId("handoff-qr"), "the code, still shown")
+	// The phone may be scanning it right now: coming back (or reloading) shows the same code.
+	must(t, expect.Locator(page.GetByTestId("handoff-url")).ToHaveText(code), "the same code after coming back")
 }

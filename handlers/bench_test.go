@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,12 @@ import (
 // benchServer is the portal with a real SQLite file and a fake Klavi, served in-process (no network), so the
 // figures are the handler's own: signature check, parsing, durable write, rendering.
 func benchServer(b *testing.B) (*Server, *store.Store) {
+	b.Helper()
+	return benchServerWith(b, newFakeKlavi())
+}
+
+// benchServerWith is benchServer calling the given fake Klavi.
+func benchServerWith(b *testing.B, kc *fakeKlavi) (*Server, *store.Store) {
 	b.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), time.Now)
 	if err != nil {
@@ -34,7 +42,6 @@ func benchServer(b *testing.B) (*Server, *store.Store) {
 		SessionKey:    bytes.Repeat([]byte("k"), 64),
 		RateLimit:     -1,
 	}}
-	kc := newFakeKlavi()
 	o.Flow = newFlow(b, o, kc)
 	s, err := newServer(o.Options, kc)
 	if err != nil {
@@ -96,5 +103,53 @@ func BenchmarkReportPageLarge(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("GET report = %d", rec.Code)
 		}
+	}
+}
+
+// BenchmarkInstitutionsPage is one browser reloading the institution picker of its flow: the sandbox's participant
+// list (the list itself is cached in memory), the link's consents, and the "continue on your phone" block with its
+// QR code (docs/reliability.md#hand-off).
+func BenchmarkInstitutionsPage(b *testing.B) {
+	kc := newFakeKlavi()
+	raw, err := json.Marshal(sandbox.Institutions("http://localhost:1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &kc.institutions); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := benchServerWith(b, kc)
+	req := httptest.NewRequest(http.MethodPost, "/start", strings.NewReader(url.Values{"person_type": {"personal"},
+		"tax_id": {"52998224725"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/institutions" {
+		b.Fatalf("POST /start = %d to %q", rec.Code, rec.Header().Get("Location"))
+	}
+	jar := map[string]string{} // the browser's cookies, by name
+	keep := func(rec *httptest.ResponseRecorder) {
+		for _, c := range rec.Result().Cookies() {
+			jar[c.Name] = c.Value
+		}
+	}
+	keep(rec)
+	get := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/institutions", nil)
+		for name, value := range jar {
+			req.AddCookie(&http.Cookie{Name: name, Value: value})
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `data-testid="handoff-qr"`) {
+			b.Fatalf("GET /institutions = %d, or no hand-off QR code", rec.Code)
+		}
+		keep(rec)
+		return rec
+	}
+	b.SetBytes(int64(get().Body.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		get()
 	}
 }

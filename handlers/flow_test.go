@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
@@ -343,6 +344,57 @@ func TestInstitutionPicker(t *testing.T) {
 	wantStatus(t, e.get(c, "/consents/new?institution=nope"), http.StatusNotFound)
 	r = e.post(c, "/consents", url.Values{"institution_code": {"777"}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
+}
+
+// The picker's prepared list is built once per fetched list and person type (sorted by folded name, with the
+// resources of all), and built again when a refresh brings another list.
+func TestPickerListBuiltOncePerList(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	c := institutionCache{ttl: time.Minute, now: clk.Now}
+	lists := [][]klavi.Institution{newFakeKlavi().institutions, {
+		{InstitutionCode: "1", Name: "Zeta", InstitutionType: 1, BusinessType: "BOTH"},
+		{InstitutionCode: "2", Name: "Ágil", InstitutionType: 1, BusinessType: "LEGAL", AvailableResources: []string{"INVOICES"}},
+	}}
+	fetches := 0
+	fetch := func(context.Context) ([]klavi.Institution, error) {
+		fetches++
+		return lists[fetches-1], nil
+	}
+	codes := func(p pickerList) (out []string) {
+		for _, it := range p.items {
+			out = append(out, it.Code)
+		}
+		return out
+	}
+	list, err := c.get(context.Background(), fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	personal := c.picker(list, "personal")
+	if got := strings.Join(codes(personal), ","); got != "777,999,od1,341" ||
+		strings.Join(personal.resources, ",") != "ACCOUNTS,CREDIT_CARDS" {
+		t.Errorf("personal picker %s, resources %v", got, personal.resources)
+	}
+	if again := c.picker(list, "personal"); &again.items[0] != &personal.items[0] {
+		t.Error("the picker was built again for the same list")
+	}
+	business := c.picker(list, "business")
+	if personal.items[1].OtherPerson || !business.items[1].OtherPerson {
+		t.Error("the NATURAL-only bank is not marked for the business picker only")
+	}
+	clk.Advance(time.Minute)
+	list, err = c.get(context.Background(), fetch)
+	if err != nil || fetches != 2 {
+		t.Fatalf("refresh: %d fetches, %v", fetches, err)
+	}
+	if p := c.picker(list, "personal"); strings.Join(codes(p), ",") != "2,1" || !p.items[0].OtherPerson ||
+		strings.Join(p.resources, ",") != "INVOICES" {
+		t.Errorf("after the refresh: %v, resources %v", codes(p), p.resources)
+	}
+	if p := c.picker(nil, "personal"); len(p.items) != 0 {
+		t.Error("an empty list has items")
+	}
 }
 
 func TestConsentCreateFailures(t *testing.T) {

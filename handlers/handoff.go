@@ -2,7 +2,8 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base32"
 	"errors"
 	"net/http"
@@ -20,12 +21,13 @@ import (
 )
 
 // Continue on the phone (docs/reliability.md#hand-off). The desktop's institution step shows a QR code of a short
-// URL, /h/<token>: 128 random bits, single use, valid 10 minutes, only its SHA-256 stored. Opening it on a phone
-// shows a confirmation page (so that a link preview or a prefetch spends nothing); confirming spends the token and
-// gives the phone its OWN new session (new token, new flow id) pinned to the same link, and its own device cookie.
-// The desktop's session is never copied. The spent row pairs the two devices on that link, one way: the desktop may
-// see what the phone starts there. The desktop page follows along by polling /institutions/handoff/live and moves to
-// the consent page once the phone has created a consent.
+// URL, /h/<token>: 128 bits derived with a server key from the code's row id and the desktop's flow id, single use,
+// valid 10 minutes, only its SHA-256 stored; reloading the picker shows the same code while it is unused. Opening it
+// on a phone shows a confirmation page (so that a link preview or a prefetch spends nothing); confirming spends the
+// token and gives the phone its OWN new session (new token, new flow id) pinned to the same link, and its own device
+// cookie. The desktop's session is never copied. The spent row pairs the two devices on that link, one way: the
+// desktop may see what the phone starts there. The desktop page follows along by polling /institutions/handoff/live
+// and moves to the consent page once the phone has created a consent.
 
 const (
 	handoffTTL = 10 * time.Minute
@@ -46,15 +48,18 @@ const (
 
 var handoffEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// newHandoffToken returns a fresh 128-bit token, lower-case base32 (easy to type: no case, no look-alike symbols).
-func newHandoffToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return strings.ToLower(handoffEncoding.EncodeToString(b))
+// handoffTokenFor is the token of hand-off id, made for the desktop flow sessionID: the first 128 bits of
+// HMAC-SHA256(handoffKey, "handoff|<id>|<flow id>") in lower-case base32 (easy to type: no case, no look-alike
+// symbols). The store keeps only its hash, so the server derives it again to show the code once more
+// (docs/reliability.md#hand-off); without the key, the database alone gives no token.
+func (s *Server) handoffTokenFor(id int64, sessionID string) string {
+	m := hmac.New(sha256.New, s.handoffKey)
+	m.Write([]byte("handoff|" + strconv.FormatInt(id, 10) + "|" + sessionID))
+	return strings.ToLower(handoffEncoding.EncodeToString(m.Sum(nil)[:16]))
 }
 
 // handoffToken reads {token} from the path: lower-cased (typed by hand, it may come upper-case), then checked to be
-// exactly what newHandoffToken makes; "" otherwise.
+// exactly what handoffTokenFor makes; "" otherwise.
 func handoffToken(r *http.Request) string {
 	v := strings.ToLower(chi.URLParam(r, "token"))
 	if len(v) != handoffTokenLen {
@@ -93,6 +98,30 @@ func qrPath(text string) (string, int, error) {
 		}
 	}
 	return b.String(), len(bm), nil
+}
+
+// qrCacheSize bounds the drawn QR codes kept in memory: one per code being shown, a few kilobytes each. Past it the
+// least recently shown is drawn again on its next view.
+const qrCacheSize = 64
+
+// qrDrawing is a drawn QR code, as qrPath returns it.
+type qrDrawing struct {
+	path string
+	size int
+}
+
+// cachedQRPath is qrPath through the server's small cache keyed by the text (the hand-off URL): a code is encoded
+// once, not on every view of the picker (BenchmarkInstitutionsPage).
+func (s *Server) cachedQRPath(text string) (string, int, error) {
+	if d, ok := s.qrCodes.Get(text); ok {
+		return d.path, d.size, nil
+	}
+	path, size, err := qrPath(text)
+	if err != nil {
+		return "", 0, err
+	}
+	s.qrCodes.Add(text, qrDrawing{path: path, size: size})
+	return path, size, nil
 }
 
 // currentHandoff is the hand-off this desktop session shows (keyHandoff), if it is still this session's.
@@ -139,60 +168,116 @@ func (s *Server) handoffState(ctx context.Context, h store.Handoff) (state, cons
 }
 
 // handoffBlock prepares the "continue on your phone" block of the picker for link l. A code the phone spent and is
-// still working with is followed; otherwise (or with ?handoff=new) a new code replaces the session's unused one.
-// The browser gets a device cookie if it has none, so that it can be paired. Any failure leaves the block out (nil):
-// the picker works without it. A phone that came through a hand-off is not offered one.
+// still working with is followed. The session's current code is shown again while it is unused, unexpired, for l
+// and for this browser's device; otherwise a new code replaces the session's unused one (?handoff=new always asks
+// for a new one: handleInstitutions). The browser gets a device cookie if it has none, so that it can be paired. Any
+// failure leaves the block out (nil): the picker works without it. A phone that came through a hand-off is not
+// offered one.
 func (s *Server) handoffBlock(w http.ResponseWriter, r *http.Request, l store.Link) *views.HandoffVM {
 	ss := sessionFrom(r.Context())
-	if ss.gs.Values[keyHandedOff] != nil || ss.ID() == "" || !s.linkUsable(l) {
+	if !s.handoffOffered(r, l) {
 		return nil
 	}
 	vm := &views.HandoffVM{LiveURL: "/institutions/handoff/live", DoneURL: "/institutions/handoff/done",
-		NewURL: "/institutions?handoff=new", Script: static.URL("js/handoff.js"), ValidMinutes: int(handoffTTL / time.Minute)}
-	if r.URL.Query().Get("handoff") != "new" {
-		h, ok, err := s.currentHandoff(r)
+		NewURL: "/institutions?handoff=new", Script: static.URL("js/handoff.js")}
+	device := s.ensureDevice(w, r)
+	h, ok, err := s.currentHandoff(r)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "load hand-off failed", "err", taxid.MaskErr(err))
+		return nil
+	}
+	if ok && h.LinkID == l.ID {
+		state, consentID, follow, err := s.handoffState(r.Context(), h)
 		if err != nil {
-			s.log.ErrorContext(r.Context(), "load hand-off failed", "err", taxid.MaskErr(err))
+			s.log.ErrorContext(r.Context(), "hand-off state failed", "err", taxid.MaskErr(err))
 			return nil
 		}
-		if ok && h.LinkID == l.ID {
-			state, consentID, follow, err := s.handoffState(r.Context(), h)
-			if err != nil {
-				s.log.ErrorContext(r.Context(), "hand-off state failed", "err", taxid.MaskErr(err))
-				return nil
-			}
-			switch {
-			case state == handoffOpened && follow:
-				vm.State = handoffOpened
-				return vm
-			case state == handoffDone:
-				vm.DoneConsentID = consentID // said above the new code
+		switch {
+		case state == handoffOpened && follow:
+			vm.State = handoffOpened
+			return vm
+		case state == handoffDone:
+			vm.DoneConsentID = consentID // said above the new code
+		case state == handoffWaiting && h.DeviceRef == device:
+			// A code made before the key changed (or before tokens were derived) cannot be shown again: it is replaced.
+			if token := s.handoffTokenFor(h.ID, h.SessionID); hmac.Equal([]byte(handoffHash(token)), []byte(h.TokenHash)) {
+				if lang := string(ss.Lang()); h.Lang != lang {
+					if err := s.st.SetHandoffLang(r.Context(), h.ID, lang); err != nil {
+						s.log.WarnContext(r.Context(), "hand-off language not updated", "err", taxid.MaskErr(err))
+					}
+				}
+				return s.showHandoff(r, vm, token, h.ExpiresAt)
 			}
 		}
 	}
-	token := newHandoffToken()
+	h, token, err := s.newHandoff(w, r, l, device)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "create hand-off failed", "err", taxid.MaskErr(err))
+		return nil
+	}
+	return s.showHandoff(r, vm, token, h.ExpiresAt)
+}
+
+// handoffOffered says whether this session is offered a hand-off of link l: a desktop flow on a usable link, not a
+// phone that came through one.
+func (s *Server) handoffOffered(r *http.Request, l store.Link) bool {
+	ss := sessionFrom(r.Context())
+	return ss.gs.Values[keyHandedOff] == nil && ss.ID() != "" && s.linkUsable(l)
+}
+
+// newHandoff makes a new code of link l for this session and device (replacing the session's unused one) and
+// remembers it in the session; it returns the stored hand-off and its token.
+func (s *Server) newHandoff(w http.ResponseWriter, r *http.Request, l store.Link, device string) (store.Handoff, string, error) {
+	ss := sessionFrom(r.Context())
+	now := s.now()
+	h := store.Handoff{LinkID: l.ID, SessionID: ss.ID(), DeviceRef: device, Lang: string(ss.Lang()), CreatedAt: now,
+		ExpiresAt: now.Add(handoffTTL)}
+	id, err := s.st.CreateHandoff(r.Context(), h, func(id int64) string {
+		return handoffHash(s.handoffTokenFor(id, h.SessionID))
+	})
+	if err != nil {
+		return store.Handoff{}, "", err
+	}
+	h.ID = id
+	ss.gs.Values[keyHandoff] = strconv.FormatInt(id, 10)
+	if err := s.saveSession(w, r, ss); err != nil {
+		return store.Handoff{}, "", err
+	}
+	return h, s.handoffTokenFor(id, h.SessionID), nil
+}
+
+// showHandoff fills vm with the waiting code token (its URL, the QR code, the minutes it still has); nil when the QR
+// code cannot be drawn.
+func (s *Server) showHandoff(r *http.Request, vm *views.HandoffVM, token string, expires time.Time) *views.HandoffVM {
 	vm.URL = s.publicURL + "/h/" + token
-	path, size, err := qrPath(vm.URL)
+	path, size, err := s.cachedQRPath(vm.URL)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "QR code failed", "err", err)
 		return nil
 	}
 	vm.QRPath, vm.QRSize = path, size
-	device := s.ensureDevice(w, r)
-	now := s.now()
-	id, err := s.st.CreateHandoff(r.Context(), store.Handoff{TokenHash: handoffHash(token), LinkID: l.ID,
-		SessionID: ss.ID(), DeviceRef: device, Lang: string(ss.Lang()), CreatedAt: now, ExpiresAt: now.Add(handoffTTL)})
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "create hand-off failed", "err", taxid.MaskErr(err))
-		return nil
-	}
-	ss.gs.Values[keyHandoff] = strconv.FormatInt(id, 10)
-	if err := s.saveSession(w, r, ss); err != nil {
-		s.log.ErrorContext(r.Context(), "save session failed", "err", taxid.MaskErr(err))
-		return nil
-	}
+	// Whole minutes left, rounded up: a code shown again has less than handoffTTL (1 reads "less than a minute").
+	vm.ValidMinutes = int((expires.Sub(s.now()) + time.Minute - 1) / time.Minute)
 	vm.State = handoffWaiting
 	return vm
+}
+
+// newHandoffFor answers GET /institutions?handoff=new ("show a new code"): a new code replaces the session's, then
+// 303 to the picker without that parameter, so that reloading the page shows this code again rather than making
+// yet another.
+func (s *Server) newHandoffFor(w http.ResponseWriter, r *http.Request, l store.Link) {
+	if s.handoffOffered(r, l) {
+		if _, _, err := s.newHandoff(w, r, l, s.ensureDevice(w, r)); err != nil {
+			s.log.ErrorContext(r.Context(), "create hand-off failed", "err", taxid.MaskErr(err))
+		}
+	}
+	q := r.URL.Query()
+	q.Del("handoff")
+	to := "/institutions"
+	if len(q) > 0 {
+		to += "?" + q.Encode()
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: a fixed local path with the picker's own query
 }
 
 // handleHandoffLive answers GET /institutions/handoff/live: the status line of the desktop's hand-off block (no

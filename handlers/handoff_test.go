@@ -5,6 +5,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -344,9 +346,17 @@ func TestHandoffExpiryAndBadCodes(t *testing.T) {
 		return strings.TrimPrefix(u, "http://127.0.0.1:8080")
 	}
 	old := pick()
-	path := pick() // a new page, a new code: the old one stops working
+	// "Show a new code": the old one stops working.
+	r := e.get(desk, "/institutions?handoff=new")
+	if wantStatus(t, r, http.StatusSeeOther); r.header.Get("Location") != "/institutions" {
+		t.Fatalf("after ?handoff=new: %s", r.header.Get("Location"))
+	}
+	path := pick()
+	if path == old {
+		t.Fatal("?handoff=new kept the code")
+	}
 	phone := e.browser()
-	r := e.get(phone, old)
+	r = e.get(phone, old)
 	wantStatus(t, r, http.StatusGone)
 
 	clk.Advance(handoffTTL)
@@ -392,6 +402,150 @@ func TestHandoffExpiryAndBadCodes(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	if attr(r.doc(t).Find("html"), "lang") != "en" {
 		t.Error("the phone's session is not in the desktop's language")
+	}
+}
+
+// The picker shows the session's code again, without writing anything, while it is unused, unexpired and for the
+// same link, with the minutes it still has; a language switch keeps it (the phone's pages follow the new language).
+// A new one replaces it when asked (?handoff=new, then a redirect so that a reload keeps that one), when it expired,
+// when it was spent, and when it no longer matches its stored hash (a changed key). Another session never gets it.
+func TestHandoffCodeShownAgain(t *testing.T) {
+	t.Parallel()
+	clk := &testClock{}
+	// The store's clock too: the phone's consent must be made after the code was spent, on one clock.
+	e := newEnv(t, func(o *envOptions) { o.Now, o.StoreNow = clk.Now, clk.Now })
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	rows := func() (n, maxID int64) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT count(*), coalesce(max(id), 0) FROM handoffs`).Scan(&n, &maxID); err != nil {
+			t.Fatal(err)
+		}
+		return n, maxID
+	}
+	desk := e.browser()
+	wantStatus(t, e.post(desk, "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}), http.StatusSeeOther)
+	// pick loads the picker and returns the code's path and the line saying how long it is valid.
+	pick := func(c *http.Client) (path, valid string) {
+		t.Helper()
+		r := e.get(c, "/institutions")
+		wantStatus(t, r, http.StatusOK)
+		d := r.doc(t)
+		u := attr(d.Find(`[data-testid="handoff"]`), "data-handoff-url")
+		if !strings.HasPrefix(u, "http://127.0.0.1:8080/h/") || d.Find(`[data-testid="handoff-url"]`).Text() != u ||
+			d.Find(`[data-testid="handoff-qr"] path`).Length() != 1 {
+			t.Fatalf("hand-off URL %q", u)
+		}
+		return strings.TrimPrefix(u, "http://127.0.0.1:8080"), strings.TrimSpace(d.Find(`[data-testid="handoff-valid"]`).Text())
+	}
+
+	first, valid := pick(desk)
+	if valid != "Vale por 10 minutos, uma única vez." {
+		t.Errorf("a new code says %q", valid)
+	}
+	n, id := rows()
+	clk.Advance(3*time.Minute + 30*time.Second)
+	for range 3 {
+		if again, valid := pick(desk); again != first || valid != "Vale por 7 minutos, uma única vez." {
+			t.Fatalf("a reload shows %s (%q), want %s with 7 minutes left", again, valid, first)
+		}
+	}
+	if n2, id2 := rows(); n2 != n || id2 != id || n != 1 {
+		t.Errorf("reloads wrote hand-offs: %d rows up to id %d, then %d up to %d", n, id, n2, id2)
+	}
+	// Without JavaScript, "I finished on my phone" comes back to the picker, which still shows the same code.
+	r := e.get(desk, "/institutions/handoff/done")
+	if wantStatus(t, r, http.StatusSeeOther); r.header.Get("Location") != "/institutions" {
+		t.Fatalf("no-JS done: %s", r.header.Get("Location"))
+	}
+	if again, _ := pick(desk); again != first {
+		t.Error("\"I finished on my phone\" replaced the code")
+	}
+	// A language switch keeps the code; the phone's page follows the new language.
+	wantStatus(t, e.get(desk, "/lang/en?next=/institutions"), http.StatusSeeOther)
+	if again, valid := pick(desk); again != first || valid != "Valid for 7 minutes, once." {
+		t.Errorf("after switching to English: %s (%q)", again, valid)
+	}
+	phone := e.browser()
+	r = e.get(phone, first)
+	wantStatus(t, r, http.StatusOK)
+	if lang := attr(r.doc(t).Find("html"), "lang"); lang != "en" {
+		t.Errorf("the phone's page is in %q, want the desktop's new language", lang)
+	}
+	clk.Advance(6 * time.Minute) // 30 s left
+	if again, valid := pick(desk); again != first || valid != "Valid for less than a minute, once." {
+		t.Errorf("with 30 s left: %s (%q)", again, valid)
+	}
+
+	// Another browser, its own flow: its own code, and this one's still works.
+	other := e.browser()
+	wantStatus(t, e.post(other, "/start", url.Values{"person_type": {"personal"}, "tax_id": {"52998224725"}}), http.StatusSeeOther)
+	theirs, _ := pick(other)
+	if theirsAgain, _ := pick(other); theirs == first || theirsAgain != theirs {
+		t.Errorf("another session got %s, then %s (this one's is %s)", theirs, theirsAgain, first)
+	}
+	if again, _ := pick(desk); again != first {
+		t.Error("another session's views replaced this one's code")
+	}
+
+	// Expired: a new code, shown again on the next reload.
+	clk.Advance(time.Minute)
+	expiredPath := first
+	first, valid = pick(desk)
+	if first == expiredPath || valid != "Valid for 10 minutes, once." {
+		t.Errorf("after the expiry: %s (%q)", first, valid)
+	}
+	if again, _ := pick(desk); again != first {
+		t.Error("the new code was not shown again")
+	}
+
+	// Asked for: ?handoff=new replaces it once and redirects, keeping the picker's other parameters.
+	r = e.get(desk, "/institutions?q=ita&handoff=new")
+	if wantStatus(t, r, http.StatusSeeOther); r.header.Get("Location") != "/institutions?q=ita" {
+		t.Errorf("?handoff=new goes to %s", r.header.Get("Location"))
+	}
+	asked, _ := pick(desk)
+	if asked == first {
+		t.Fatal("?handoff=new kept the code")
+	}
+	wantStatus(t, e.get(phone, first), http.StatusGone)
+	if again, _ := pick(desk); again != asked {
+		t.Error("a reload after ?handoff=new made yet another code")
+	}
+
+	// A code whose stored hash is not the one derived now (the key changed) cannot be shown again: a new one.
+	if _, err := db.Exec(`UPDATE handoffs SET token_hash = 'not-derived' WHERE token_hash = ?`,
+		handoffHash(strings.TrimPrefix(asked, "/h/"))); err != nil {
+		t.Fatal(err)
+	}
+	rekeyed, _ := pick(desk)
+	if rekeyed == asked {
+		t.Error("a code that no longer matches its hash was shown")
+	}
+
+	// Spent: the desktop follows the phone; once the phone made a consent, the picker shows a new code.
+	wantStatus(t, e.post(phone, rekeyed, nil), http.StatusSeeOther)
+	r = e.get(desk, "/institutions")
+	wantStatus(t, r, http.StatusOK)
+	if d := r.doc(t); attr(d.Find("[data-handoff-state]"), "data-handoff-state") != handoffOpened ||
+		d.Find(`[data-testid="handoff-url"]`).Length() != 0 {
+		t.Error("the desktop does not follow the spent code")
+	}
+	wantStatus(t, e.post(phone, "/consents", url.Values{"institution_code": {"341"}, "validity_period": {"12"}}), http.StatusSeeOther)
+	r = e.get(desk, "/institutions")
+	wantStatus(t, r, http.StatusOK)
+	afterSpent := attr(r.doc(t).Find(`[data-testid="handoff"]`), "data-handoff-url")
+	if afterSpent == "" || strings.HasSuffix(afterSpent, rekeyed) || r.doc(t).Find(`[data-testid="handoff-previous"]`).Length() != 1 {
+		t.Errorf("after the phone's consent: %q", afterSpent)
+	}
+	if again, _ := pick(desk); "http://127.0.0.1:8080"+again != afterSpent {
+		t.Error("the code made after the spent one was not shown again")
+	}
+	if h := mustHandoff(t, e.st, rekeyed); h.UsedAt == nil {
+		t.Error("the spent code is gone")
 	}
 }
 
@@ -468,7 +622,7 @@ func TestLinkStripFresherStatusAndExpiredLink(t *testing.T) {
 // qrPath draws exactly the library's modules: reading the path back gives its bitmap, quiet zone included.
 func TestQRPathDrawsTheBitmap(t *testing.T) {
 	t.Parallel()
-	text := "http://127.0.0.1:8080/h/" + newHandoffToken()
+	text := "http://127.0.0.1:8080/h/" + strings.ToLower(rand.Text()) // 26 characters, like a hand-off token
 	path, size, err := qrPath(text)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,63 @@ type institutionCache struct {
 	now     func() time.Time
 	list    []klavi.Institution
 	fetched time.Time
+	// pickers holds pickerSrc as the picker shows it to each person type, built once per list: the folded search
+	// texts, the initials and the sort by folded name cost more than the rest of the picker's handler did
+	// (BenchmarkInstitutionsPage).
+	pickerSrc []klavi.Institution
+	pickers   map[string]pickerList
+}
+
+// pickerList is a participant list as the picker shows it to one person type, before this link's statuses and the
+// query's filter: items sorted by folded name, and every resource any of them offers, sorted. Shared: read only.
+type pickerList struct {
+	items     []views.InstitutionItem
+	resources []string
+}
+
+// picker returns list (as get returned it) prepared for personType, building it on first use for that list.
+func (c *institutionCache) picker(list []klavi.Institution, personType string) pickerList {
+	if len(list) == 0 {
+		return pickerList{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pickerSrc) != len(list) || &c.pickerSrc[0] != &list[0] { // another list: a refresh came in between
+		c.pickerSrc, c.pickers = list, map[string]pickerList{}
+	}
+	p, ok := c.pickers[personType]
+	if !ok {
+		p = buildPicker(list, personType)
+		c.pickers[personType] = p
+	}
+	return p
+}
+
+// buildPicker makes the pickerList of list for personType.
+func buildPicker(list []klavi.Institution, personType string) pickerList {
+	type keyed struct {
+		key string
+		it  views.InstitutionItem
+	}
+	all := make([]keyed, 0, len(list))
+	resources := map[string]bool{}
+	for _, in := range list {
+		it := institutionItem(in, personType)
+		for _, res := range it.Resources {
+			resources[res] = true
+		}
+		all = append(all, keyed{views.Fold(it.Name), it})
+	}
+	slices.SortStableFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	p := pickerList{items: make([]views.InstitutionItem, 0, len(all)), resources: make([]string, 0, len(resources))}
+	for _, k := range all {
+		p.items = append(p.items, k.it)
+	}
+	for res := range resources {
+		p.resources = append(p.resources, res)
+	}
+	sort.Strings(p.resources)
+	return p
 }
 
 func (c *institutionCache) get(ctx context.Context, fetch func(context.Context) ([]klavi.Institution, error)) ([]klavi.Institution, error) {
@@ -189,6 +246,10 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return err
 	}
+	if r.URL.Query().Get("handoff") == "new" {
+		s.newHandoffFor(w, r, l)
+		return nil
+	}
 	f := readInstFilter(r, l.PersonType)
 	vm := views.InstitutionsVM{Q: f.Q, Person: f.Person, Resource: f.Resource, Kind: f.Kind}
 	list, err := s.institutions(r.Context(), l)
@@ -202,26 +263,16 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	resources := map[string]bool{}
-	for _, in := range list {
-		it := institutionItem(in, l.PersonType)
-		markLinkStatus(&it, chosen)
-		for _, res := range it.Resources {
-			resources[res] = true
-		}
-		it.Hidden = !f.match(it)
+	base := s.insts.picker(list, l.PersonType)
+	vm.Items, vm.ResourceOptions = slices.Clone(base.items), base.resources
+	for i := range vm.Items {
+		it := &vm.Items[i]
+		markLinkStatus(it, chosen)
+		it.Hidden = !f.match(*it)
 		if !it.Hidden {
 			vm.Visible++
 		}
-		vm.Items = append(vm.Items, it)
 	}
-	sort.SliceStable(vm.Items, func(i, j int) bool {
-		return views.Fold(vm.Items[i].Name) < views.Fold(vm.Items[j].Name)
-	})
-	for res := range resources {
-		vm.ResourceOptions = append(vm.ResourceOptions, res)
-	}
-	sort.Strings(vm.ResourceOptions)
 	vm.Handoff = s.handoffBlock(w, r, l)
 	s.page(w, r, http.StatusOK, "title.institutions", views.StepInstitution, "start", views.InstitutionsPage(vm))
 	return nil

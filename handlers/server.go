@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/klavi-demo/portal/auth"
 	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/diag"
@@ -94,6 +95,7 @@ type Server struct {
 	cookieName   string
 	sessions     *dbSessions
 	deviceKey    []byte // HMAC key of the device refs, derived from the session key
+	handoffKey   []byte // HMAC key of the hand-off tokens, derived from the session key (handoff.go)
 	hashParams   auth.Params
 	now          func() time.Time
 	sandboxHints bool
@@ -106,6 +108,8 @@ type Server struct {
 	parsed parsedReports
 	// liveWait overrides liveWaitMax (tests).
 	liveWait time.Duration
+	// qrCodes keeps the drawn QR codes of the hand-off codes being shown (handoff.go).
+	qrCodes *lru.Cache[string, qrDrawing]
 	// figures keeps the consent page's report key figures (consents.go).
 	figures reportFigures
 	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).
@@ -218,6 +222,10 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	s.insts.now = o.Now
 	s.initSessions()
 	s.deviceKey = deriveKey(o.SessionKey, "portal device ref v1")
+	s.handoffKey = deriveKey(o.SessionKey, "portal handoff token v1")
+	if s.qrCodes, err = lru.New[string, qrDrawing](qrCacheSize); err != nil {
+		return nil, err
+	}
 	s.hashParams = o.PasswordParams
 	if s.hashParams == (auth.Params{}) {
 		s.hashParams = auth.DefaultParams

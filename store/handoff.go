@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -30,10 +31,12 @@ type Handoff struct {
 const HandoffPairingLife = 30 * 24 * time.Hour
 
 // CreateHandoff stores a new hand-off and returns its id. The same desktop session's unused hand-offs are deleted
-// in the same transaction: only the newest code shown works. TokenHash, LinkID, SessionID and ExpiresAt are
-// required; CreatedAt defaults to now.
-func (s *Store) CreateHandoff(ctx context.Context, h Handoff) (int64, error) {
-	if h.TokenHash == "" || h.LinkID == "" || h.SessionID == "" || h.ExpiresAt.IsZero() {
+// in the same transaction: only the newest code shown works. The portal derives a code's token from the row's id
+// (docs/reliability.md#hand-off), so the token's hash is not given but asked of tokenHash once the row has its id,
+// and written in the same transaction (h.TokenHash is not read). LinkID, SessionID and ExpiresAt are required;
+// CreatedAt defaults to now.
+func (s *Store) CreateHandoff(ctx context.Context, h Handoff, tokenHash func(id int64) string) (int64, error) {
+	if tokenHash == nil || h.LinkID == "" || h.SessionID == "" || h.ExpiresAt.IsZero() {
 		return 0, errors.New("store: create handoff: token hash, link, session and expiry are required")
 	}
 	h.CreatedAt = s.stamp(h.CreatedAt)
@@ -43,14 +46,33 @@ func (s *Store) CreateHandoff(ctx context.Context, h Handoff) (int64, error) {
 			h.SessionID); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO handoffs (token_hash, link_id, session_id, device_ref, lang,
+		// A placeholder holds token_hash's place (unique, never a SHA-256 in hex) until the id is known.
+		if err := tx.QueryRowContext(ctx, `INSERT INTO handoffs (token_hash, link_id, session_id, device_ref, lang,
 			created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			h.TokenHash, h.LinkID, h.SessionID, h.DeviceRef, h.Lang, us(h.CreatedAt), us(h.ExpiresAt)).Scan(&id)
+			"pending:"+rand.Text(), h.LinkID, h.SessionID, h.DeviceRef, h.Lang, us(h.CreatedAt), us(h.ExpiresAt)).Scan(&id); err != nil {
+			return err
+		}
+		hash := tokenHash(id)
+		if hash == "" {
+			return errors.New("empty token hash")
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE handoffs SET token_hash = ? WHERE id = ?`, hash, id)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return id, nil
+}
+
+// SetHandoffLang records the desktop's language on hand-off id while it is unused: the desktop switched language
+// while showing the code, and the phone's pages follow the desktop's (docs/reliability.md#hand-off). A spent or
+// unknown hand-off is left alone, without an error.
+func (s *Store) SetHandoffLang(ctx context.Context, id int64, lang string) error {
+	return s.tx(ctx, "set handoff lang", func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE handoffs SET lang = ? WHERE id = ? AND used_at IS NULL`, lang, id)
+		return err
+	})
 }
 
 const handoffCols = `id, token_hash, link_id, session_id, device_ref, lang, created_at, expires_at, used_at,

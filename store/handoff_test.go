@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -18,17 +19,17 @@ func TestHandoffSingleUseExpiryAndPairing(t *testing.T) {
 		if err := s.CreateLink(ctx, Link{ID: "L1", SessionID: "desk", PersonType: "personal", TokenExpiresAt: t0.Add(30 * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h0", LinkID: "L1", SessionID: "desk"}); err == nil {
+		if _, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "desk"}, hashIs("h0")); err == nil {
 			t.Error("a hand-off without an expiry was stored")
 		}
-		first, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h1", LinkID: "L1", SessionID: "desk", DeviceRef: "D",
-			Lang: "en", ExpiresAt: c.Now().Add(10 * time.Minute)})
+		first, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "desk", DeviceRef: "D",
+			Lang: "en", ExpiresAt: c.Now().Add(10 * time.Minute)}, hashIs("h1"))
 		if err != nil || first == 0 {
 			t.Fatalf("CreateHandoff = %d, %v", first, err)
 		}
 		// A new code for the same desktop session replaces the unused one.
-		second, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h2", LinkID: "L1", SessionID: "desk", DeviceRef: "D",
-			Lang: "en", ExpiresAt: c.Now().Add(10 * time.Minute)})
+		second, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "desk", DeviceRef: "D",
+			Lang: "en", ExpiresAt: c.Now().Add(10 * time.Minute)}, hashIs("h2"))
 		if err != nil || second == first {
 			t.Fatalf("second CreateHandoff = %d, %v", second, err)
 		}
@@ -39,7 +40,7 @@ func TestHandoffSingleUseExpiryAndPairing(t *testing.T) {
 			t.Errorf("the replaced code was spent: %v", err)
 		}
 		// Duplicate token hashes are refused.
-		if _, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h2", LinkID: "L1", SessionID: "other", ExpiresAt: c.Now().Add(time.Minute)}); err == nil {
+		if _, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "other", ExpiresAt: c.Now().Add(time.Minute)}, hashIs("h2")); err == nil {
 			t.Error("a duplicate token hash was stored")
 		}
 
@@ -60,8 +61,8 @@ func TestHandoffSingleUseExpiryAndPairing(t *testing.T) {
 			t.Errorf("after a replay: %+v, %v", again, err)
 		}
 		// A new code for the desktop does not delete the spent one (it pairs the browsers).
-		if _, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h3", LinkID: "L1", SessionID: "desk", DeviceRef: "D",
-			ExpiresAt: c.Now().Add(10 * time.Minute)}); err != nil {
+		if _, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "desk", DeviceRef: "D",
+			ExpiresAt: c.Now().Add(10 * time.Minute)}, hashIs("h3")); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -106,14 +107,70 @@ func TestHandoffSingleUseExpiryAndPairing(t *testing.T) {
 	})
 }
 
+// The token's hash is asked for with the new row's id and stored in the same transaction; without one nothing is
+// stored and the session's unused code stays. The desktop's language follows a switch while the code is unused, never
+// after it was spent.
+func TestHandoffTokenHashFromIDAndLang(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, be backend) {
+		s, c, _ := openTest(t, be)
+		ctx := context.Background()
+		h := Handoff{LinkID: "L1", SessionID: "desk", DeviceRef: "D", Lang: "pt-BR", ExpiresAt: c.Now().Add(10 * time.Minute)}
+		byID := func(id int64) string { return fmt.Sprintf("hash-of-%d", id) }
+		first, err := s.CreateHandoff(ctx, h, byID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.HandoffByToken(ctx, byID(first))
+		if err != nil || got.ID != first {
+			t.Fatalf("by the id's hash: %+v, %v", got, err)
+		}
+		if _, err := s.CreateHandoff(ctx, h, hashIs("")); err == nil {
+			t.Error("a hand-off without a token hash was stored")
+		}
+		if _, err := s.CreateHandoff(ctx, h, nil); err == nil {
+			t.Error("a hand-off without a token hash function was stored")
+		}
+		if got, err := s.Handoff(ctx, first); err != nil || got.TokenHash != byID(first) {
+			t.Errorf("a failed create replaced the session's unused code: %+v, %v", got, err)
+		}
+		second, err := s.CreateHandoff(ctx, h, byID)
+		if err != nil || second == first {
+			t.Fatalf("second: %d, %v", second, err)
+		}
+		if _, err := s.HandoffByToken(ctx, byID(first)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the replaced code is still there: %v", err)
+		}
+
+		if err := s.SetHandoffLang(ctx, second, "en"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Handoff(ctx, second); err != nil || got.Lang != "en" || got.TokenHash != byID(second) {
+			t.Errorf("after the switch: %+v, %v", got, err)
+		}
+		if _, err := s.UseHandoff(ctx, byID(second), "P", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetHandoffLang(ctx, second, "pt-BR"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Handoff(ctx, second); err != nil || got.Lang != "en" {
+			t.Errorf("a spent code's language changed: %+v, %v", got, err)
+		}
+		if err := s.SetHandoffLang(ctx, 1<<40, "en"); err != nil {
+			t.Errorf("an unknown hand-off: %v", err)
+		}
+	})
+}
+
 // Of many phones spending one code at once, exactly one wins.
 func TestHandoffConcurrentUse(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, be backend) {
 		s, c, _ := openTest(t, be)
 		ctx := context.Background()
-		if _, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h", LinkID: "L", SessionID: "desk", DeviceRef: "D",
-			ExpiresAt: c.Now().Add(10 * time.Minute)}); err != nil {
+		if _, err := s.CreateHandoff(ctx, Handoff{LinkID: "L", SessionID: "desk", DeviceRef: "D",
+			ExpiresAt: c.Now().Add(10 * time.Minute)}, hashIs("h")); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -177,8 +234,8 @@ func TestConsentsForLinkAndHandedOffListing(t *testing.T) {
 		if got := mine("D"); len(got) != 1 || got[0] != "c1" {
 			t.Errorf("before the hand-off, D lists %v", got)
 		}
-		if _, err := s.CreateHandoff(ctx, Handoff{TokenHash: "h", LinkID: "L1", SessionID: "desk", DeviceRef: "D",
-			ExpiresAt: c.Now().Add(10 * time.Minute)}); err != nil {
+		if _, err := s.CreateHandoff(ctx, Handoff{LinkID: "L1", SessionID: "desk", DeviceRef: "D",
+			ExpiresAt: c.Now().Add(10 * time.Minute)}, hashIs("h")); err != nil {
 			t.Fatal(err)
 		}
 		if got := mine("D"); len(got) != 1 {
@@ -203,3 +260,6 @@ func ids(list []Consent) []string {
 	}
 	return out
 }
+
+// hashIs is a CreateHandoff token hash that does not depend on the id.
+func hashIs(hash string) func(int64) string { return func(int64) string { return hash } }

@@ -28,7 +28,7 @@ type HandoffVM struct {
 	URL           string // the short URL the QR code carries (waiting only)
 	QRPath        string // SVG path of the dark modules, in module units
 	QRSize        int    // the symbol's side in modules, quiet zone included
-	ValidMinutes  int
+	ValidMinutes  int    // whole minutes the code has left, rounded up (1: less than a minute)
 	LiveURL       string // polled by handoff.js
 	DoneURL       string // "I finished on my phone" (no JavaScript needed)
 	NewURL        string // a new code

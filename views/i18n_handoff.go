@@ -29,6 +29,7 @@ func init() {
 		"handoff.lead":          {"Aponte a câmera do celular para o código para escolher o banco e autorizar por lá. Esta página acompanha o resultado.", "Point your phone's camera at the code to choose the bank and authorise there. This page follows the result."},
 		"handoff.type":          {"Não consegue ler o código? Digite no celular:", "Cannot scan the code? Type this on your phone:"},
 		"handoff.valid":         {"Vale por %d minutos, uma única vez.", "Valid for %d minutes, once."},
+		"handoff.valid_last":    {"Vale por menos de um minuto, uma única vez.", "Valid for less than a minute, once."},
 		"handoff.qr_alt":        {"Código QR com o endereço para continuar no celular, o mesmo escrito ao lado.", "QR code with the address to continue on your phone, the same as written beside it."},
 		"handoff.previous":      {"Seu celular já conectou um banco.", "Your phone already connected a bank."},
 		"handoff.see_consent":   {"Ver o consentimento", "See the consent"},
