@@ -159,7 +159,7 @@ func (s *Service) replayReport(ctx context.Context, d store.Delivery) (applied, 
 	if err != nil {
 		return applied{}, "", err
 	}
-	rep, err := klavi.ParseReport(stored.Raw)
+	rep, err := klavi.ParseReportEnvelope(stored.Raw) // what the receiver read of it
 	if err != nil {
 		return applied{}, "", &NotReplayableError{NotReplayableRejected}
 	}

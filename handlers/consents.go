@@ -447,12 +447,11 @@ func (f *reportFigures) get(ctx context.Context, s *Server, rp store.Report) []v
 	if ok {
 		return figs
 	}
-	full, err := s.st.Report(ctx, rp.ID)
+	p, err := s.prepared.get(ctx, rp, s.st.Report)
 	if err != nil {
 		return nil // the card shows without figures; the report page has everything
 	}
-	rep, err := s.parsed.parse(full)
-	if err == nil {
+	if rep := p.Report(); rep != nil {
 		figs = reportview.Figures(rep)
 	}
 	f.mu.Lock()

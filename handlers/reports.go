@@ -2,14 +2,17 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/klavi"
@@ -19,14 +22,19 @@ import (
 	"github.com/klavi-demo/portal/views"
 )
 
-// reportParam loads the report named by {id} (with its raw body). A report the request may not see is a 404: an
-// operator sees every report; a visitor only those of a consent started in this browser (the consent the report
-// names, or the newest of its link when it names only the link).
-func (s *Server) reportParam(r *http.Request, id string) (store.Report, error) {
+// reportParam loads the report named by {id}, with its raw body when withRaw (else only its row: pages find the
+// decoded body in s.prepared). A report the request may not see is a 404: an operator sees every report; a visitor
+// only those of a consent started in this browser (the consent the report names, or the newest of its link when it
+// names only the link).
+func (s *Server) reportParam(r *http.Request, id string, withRaw bool) (store.Report, error) {
 	if !validReportID(id) {
 		return store.Report{}, statusError(http.StatusNotFound)
 	}
-	rp, err := s.st.Report(r.Context(), id)
+	load := s.st.ReportHead
+	if withRaw {
+		load = s.st.Report
+	}
+	rp, err := load(r.Context(), id)
 	if err != nil {
 		return store.Report{}, err
 	}
@@ -63,15 +71,15 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasSuffix(id, ".json") {
 		return s.serveReportJSON(w, r, strings.TrimSuffix(id, ".json"))
 	}
-	rp, err := s.reportParam(r, id)
+	rp, err := s.reportParam(r, id, false)
 	if err != nil {
 		return err
 	}
-	rep, perr := s.parsed.parse(rp)
-	if perr != nil {
-		rep = nil // reportview.Build shows the raw body with an "unreadable" notice
+	p, err := s.prepared.get(r.Context(), rp, s.st.Report)
+	if err != nil {
+		return err
 	}
-	vm := reportview.Build(storedReport(rp), rep, reportview.ParseQuery(r.URL.Query()))
+	vm := p.Build(reportview.ParseQuery(r.URL.Query()))
 	m := s.meta(w, r, "title.report", views.StepData, "consents")
 	if vm.ProductName != "" {
 		m.Title = views.ProductLabel(r.Context(), vm.ProductName) + " · " + m.Title
@@ -93,7 +101,7 @@ func (s *Server) handleReportJSON(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) serveReportJSON(w http.ResponseWriter, r *http.Request, id string) error {
-	rp, err := s.reportParam(r, id)
+	rp, err := s.reportParam(r, id, true)
 	if err != nil {
 		return err
 	}
@@ -139,13 +147,17 @@ func (s *Server) handleReportXLSX(w http.ResponseWriter, r *http.Request) error 
 // is sent, so a failure midway is an error page rather than a truncated download.
 func (s *Server) serveTransactions(w http.ResponseWriter, r *http.Request, contentType, ext string,
 	write func(io.Writer, *klavi.Report) error) error {
-	rp, err := s.reportParam(r, chi.URLParam(r, "id"))
+	rp, err := s.reportParam(r, chi.URLParam(r, "id"), false)
 	if err != nil {
 		return err
 	}
-	rep, err := s.parsed.parse(rp)
+	p, err := s.prepared.get(r.Context(), rp, s.st.Report)
 	if err != nil {
-		return statusError(http.StatusNotFound)
+		return err
+	}
+	rep := p.Report()
+	if rep == nil {
+		return statusError(http.StatusNotFound) // unreadable: no transactions to export
 	}
 	var buf bytes.Buffer
 	if err := write(&buf, rep); err != nil {
@@ -195,40 +207,98 @@ func downloadName(rp store.Report, ext string) string {
 	return name + "-" + id + "." + ext
 }
 
-// parsedReports is a small cache of decoded reports keyed by id and body hash. A stored report never changes, and
-// paging through a 10,000-transaction statement would otherwise decode megabytes of JSON on every click
-// (BenchmarkReportPageLarge). Only successful parses are kept; the cache holds at most max reports.
-type parsedReports struct {
+// preparedReports keeps the query-independent part of recently shown report pages (reportview.Prepared: the decoded
+// report, each statement sorted with its running balance and insights, the raw JSON as shown), keyed by report id and
+// body hash, so that paging through a 10,000-transaction statement neither reads megabytes from the database nor
+// decodes and sorts them on every click (docs/benchmarks.md#report-path). Safe across replicas: a stored report never
+// changes (rows are inserted once and only ever deleted, by a purge), and every request reads the row first, so a
+// purged report is never served from here. Least recently used entries go first; the cache holds at most max
+// entries and maxBytes of bodies (a decoded report takes about 1.4 times its body); a larger report is not kept.
+// Concurrent requests for a report not yet kept decode it once.
+type preparedReports struct {
+	max, maxBytes int
+
 	mu    sync.Mutex
-	max   int
-	order []string // oldest first
-	m     map[string]*klavi.Report
+	bytes int
+	order []string // least recently used first
+	m     map[string]preparedEntry
+	group singleflight.Group
 }
 
-func (c *parsedReports) parse(rp store.Report) (*klavi.Report, error) {
-	key := rp.ID + "\x00" + rp.BodySHA256
-	c.mu.Lock()
-	if rep, ok := c.m[key]; ok {
-		c.mu.Unlock()
-		return rep, nil
+type preparedEntry struct {
+	p    *reportview.Prepared
+	size int
+}
+
+const (
+	preparedReportsMax   = 8
+	preparedReportsBytes = 24 << 20 // about 34 MB decoded: five 10,000-transaction reports, within the RSS goal (docs/benchmarks.md#report-path)
+)
+
+// get returns the prepared page of the report whose row is head, loading the body with load (store.Report) when it
+// is not kept. A body that is not a readable report is prepared too (the page shows it as unreadable).
+func (c *preparedReports) get(ctx context.Context, head store.Report,
+	load func(context.Context, string) (store.Report, error)) (*reportview.Prepared, error) {
+	key := head.ID + "\x00" + head.BodySHA256
+	if p, ok := c.lookup(key); ok {
+		return p, nil
 	}
-	c.mu.Unlock()
-	rep, err := klavi.ParseReport(rp.Raw)
-	if err != nil || rp.BodySHA256 == "" || c.max <= 0 {
-		return rep, err
+	v, err, _ := c.group.Do(key, func() (any, error) {
+		if p, ok := c.lookup(key); ok { // kept by a call that ended after our lookup
+			return p, nil
+		}
+		// Not cancelled with this request: others may be waiting for the same report.
+		full, err := load(context.WithoutCancel(ctx), head.ID)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := klavi.ParseReport(full.Raw)
+		if err != nil {
+			rep = nil // Prepare shows the raw body with an "unreadable" notice
+		}
+		p := reportview.Prepare(storedReport(full), rep)
+		if full.BodySHA256 != "" {
+			c.add(full.ID+"\x00"+full.BodySHA256, preparedEntry{p: p, size: len(full.Raw)})
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*reportview.Prepared), nil //nolint:forcetypeassert // the function above returns nothing else
+}
+
+// lookup returns the kept entry and makes it the most recently used.
+func (c *preparedReports) lookup(key string) (*reportview.Prepared, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if ok {
+		if i := slices.Index(c.order, key); i >= 0 {
+			c.order = append(slices.Delete(c.order, i, i+1), key)
+		}
+	}
+	return e.p, ok
+}
+
+func (c *preparedReports) add(key string, e preparedEntry) {
+	if c.max <= 0 || e.size > c.maxBytes {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, ok := c.m[key]; ok {
+		return
+	}
 	if c.m == nil {
-		c.m = make(map[string]*klavi.Report)
+		c.m = make(map[string]preparedEntry)
 	}
-	if _, ok := c.m[key]; !ok {
-		if len(c.order) >= c.max {
-			delete(c.m, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.order = append(c.order, key)
-		c.m[key] = rep
+	for len(c.order) > 0 && (len(c.order) >= c.max || c.bytes+e.size > c.maxBytes) {
+		c.bytes -= c.m[c.order[0]].size
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
 	}
-	return rep, nil
+	c.order = append(c.order, key)
+	c.m[key] = e
+	c.bytes += e.size
 }

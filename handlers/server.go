@@ -104,8 +104,8 @@ type Server struct {
 	insts institutionCache
 	// strips keeps Klavi's GET /links/institutions/status answers briefly for the live consent page (linkstrip.go).
 	strips statusCache
-	// parsed keeps recently decoded reports (reports never change once stored).
-	parsed parsedReports
+	// prepared keeps recently shown report pages' decoded, sorted form (reports never change once stored).
+	prepared preparedReports
 	// liveWait overrides liveWaitMax (tests).
 	liveWait time.Duration
 	// qrCodes keeps the drawn QR codes of the hand-off codes being shown (handoff.go).
@@ -178,7 +178,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		secure:       pu.Scheme == "https",
 		now:          o.Now,
 		sandboxHints: o.SandboxHints,
-		parsed:       parsedReports{max: 8},
+		prepared:     preparedReports{max: preparedReportsMax, maxBytes: preparedReportsBytes},
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
 		metrics:      o.Metrics,

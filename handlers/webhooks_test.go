@@ -218,6 +218,30 @@ func TestReportWebhook(t *testing.T) {
 	}
 }
 
+// TestReportWithUnreadableProductPartIsKept: the receiver reads only a report's envelope (docs/reliability.md#durable-inbox),
+// so a report whose accounts do not decode is stored and acknowledged, and its page shows it as unreadable with the
+// raw body; the transaction exports have nothing to offer.
+func TestReportWithUnreadableProductPartIsKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	body := []byte(`{"code":200,"message":"ok","requestId":"r","productName":"pf_checking_account","productVersion":"1",` +
+		`"productReportId":"rep-odd","links":[],"checkingAccounts":[{"number":"1","transactionDetails":[{"fAll":"many"}]}]}`)
+	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	got, err := e.st.Report(context.Background(), "rep-odd")
+	if err != nil || !bytes.Equal(got.Raw, body) || got.ProductName != "pf_checking_account" {
+		t.Fatalf("stored %+v, %v; want the body as sent", got, err)
+	}
+	op := e.operator()
+	r := e.get(op, "/reports/rep-odd")
+	wantStatus(t, r, http.StatusOK)
+	d := r.doc(t)
+	if d.Find(`[data-testid="report-unreadable"]`).Length() != 1 || !strings.Contains(r.body, "many") {
+		t.Error("the page does not show the report as unreadable with its raw body")
+	}
+	wantStatus(t, e.get(op, "/reports/rep-odd/transactions.csv"), http.StatusNotFound)
+	wantStatus(t, e.get(op, "/reports/rep-odd/report.json"), http.StatusOK)
+}
+
 // TestReportsRequestedOnce: AUTHORISED observed at once by the callback, the webhook worker and the
 // reconciler → exactly one report request.
 func TestReportsRequestedOnce(t *testing.T) {

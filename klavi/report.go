@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 )
 
 // Report is a product report webhook body (docs/klavi.md#reports): the common envelope plus the typed product
@@ -257,7 +259,9 @@ func (f *flexInt) intPtr() *int {
 	return &n
 }
 
-type reportWire struct {
+// reportWireOf is a report body: the envelope, the product part (A for the accounts, C for the cards) and marks of
+// the legacy format's keys. reportWire decodes the product part; reportEnvelopeWire only skips it.
+type reportWireOf[A, C any] struct {
 	Code              flexInt         `json:"code"`
 	Message           string          `json:"message"`
 	RequestID         flexString      `json:"requestId"`
@@ -269,9 +273,46 @@ type reportWire struct {
 	EnquiryCnpj       string          `json:"enquiryCnpj"`
 	Links             []ReportLink    `json:"links"`
 	ExternalInfo      json.RawMessage `json:"externalInfo"`
-	CheckingAccounts  []Account       `json:"checkingAccounts"`
-	SavingsAccounts   []Account       `json:"savingsAccounts"`
-	CreditCards       []CreditCard    `json:"creditCards"`
+	CheckingAccounts  A               `json:"checkingAccounts"`
+	SavingsAccounts   A               `json:"savingsAccounts"`
+	CreditCards       C               `json:"creditCards"`
+
+	// Set when one of legacyKeys, or `data`, is present in any letter case (encoding/json matches names without
+	// case); parseReport then confirms on the exact keys, as isLegacy always did.
+	LegacyMsg        presence `json:"msg"`
+	LegacyReportType presence `json:"report_type"`
+	LegacyEnquiryCpf presence `json:"enquiry_cpf"`
+	LegacyReportTime presence `json:"report_time"`
+	LegacyData       presence `json:"data"`
+}
+
+type (
+	reportWire         = reportWireOf[[]Account, []CreditCard]
+	reportEnvelopeWire = reportWireOf[presence, presence]
+)
+
+func (w *reportWireOf[A, C]) mayBeLegacy() bool {
+	return bool(w.LegacyMsg || w.LegacyReportType || w.LegacyEnquiryCpf || w.LegacyReportTime || w.LegacyData)
+}
+
+func (w *reportWireOf[A, C]) productReportID() string { return string(w.ProductReportID) }
+
+// envelope is the report without its product part and without Raw.
+func (w *reportWireOf[A, C]) envelope() *Report {
+	return &Report{
+		Code: int(w.Code), Message: w.Message, RequestID: string(w.RequestID), ProductName: w.ProductName,
+		ProductVersion: w.ProductVersion, ProductReportID: string(w.ProductReportID),
+		ProductReportTime: w.ProductReportTime, EnquiryCpf: w.EnquiryCpf, EnquiryCnpj: w.EnquiryCnpj,
+		Links: w.Links, ExternalInfo: nonNull(w.ExternalInfo),
+	}
+}
+
+// presence records that a key was there, whatever its value; the value is skipped (checked to be JSON), not decoded.
+type presence bool
+
+func (p *presence) UnmarshalJSON([]byte) error {
+	*p = true
+	return nil
 }
 
 // legacyKeys mark Klavi's pre-Open-Finance report format (docs/klavi.md#legacy-format), at the top level or in `data`.
@@ -281,32 +322,140 @@ var legacyKeys = []string{"msg", "report_type", "enquiry_cpf", "report_time"}
 // body in the legacy format (msg / report_type / enquiry_cpf, docs/klavi.md#legacy-format) returns ErrLegacyReport;
 // other failures wrap ErrMalformedWebhook. Raw is a copy of the body. Error texts never quote the body.
 func ParseReport(body []byte) (*Report, error) {
+	var w reportWire
+	if err := parseReport(body, &w); err != nil {
+		return nil, err
+	}
+	r := w.envelope()
+	r.CheckingAccounts, r.SavingsAccounts, r.CreditCards = w.CheckingAccounts, w.SavingsAccounts, w.CreditCards
+	r.Raw = append(json.RawMessage(nil), body...)
+	return r, nil
+}
+
+// ParseReportEnvelope is ParseReport without the product part: the same checks, errors and envelope fields, but
+// checkingAccounts, savingsAccounts and creditCards are skipped (still checked to be valid JSON), not decoded, so
+// the result has none of them and a body whose product part does not decode is accepted. It is what a receiver
+// needs to store a report (its key and the consent it names) at a fraction of the cost for a large statement
+// (docs/benchmarks.md#report-path). Raw is nil: the caller has the body.
+func ParseReportEnvelope(body []byte) (*Report, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
+		// Decoding would scan the product part twice more (validity, then skipping it); it is valid JSON, so the
+		// same object without it decodes to the same envelope, errors included.
+		body = withoutMembers(trimmed, productKeys)
+	}
+	var w reportEnvelopeWire
+	if err := parseReport(body, &w); err != nil {
+		return nil, err
+	}
+	return w.envelope(), nil
+}
+
+// productKeys are the members of a report body that hold its product part, spelled as Klavi sends them.
+var productKeys = []string{"checkingAccounts", "savingsAccounts", "creditCards"}
+
+// withoutMembers returns obj, a valid JSON object, without the members whose key is written exactly as one of names
+// (a key spelled otherwise, escapes included, is kept). The other members keep their order and their bytes.
+func withoutMembers(obj []byte, names []string) []byte {
+	out := make([]byte, 0, 4096)
+	out = append(out, '{')
+	i := 1
+	for {
+		i = skipJSONSpace(obj, i)
+		switch obj[i] {
+		case '}':
+			return append(out, '}')
+		case ',':
+			i = skipJSONSpace(obj, i+1)
+		}
+		start := i
+		i = skipJSONString(obj, i)
+		key := obj[start+1 : i-1]
+		i = skipJSONSpace(obj, i) + 1 // the colon
+		i = skipJSONValue(obj, skipJSONSpace(obj, i))
+		if !slices.Contains(names, string(key)) {
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = append(out, obj[start:i]...)
+		}
+	}
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r' {
+		i++
+	}
+	return i
+}
+
+// skipJSONString returns the index after the string that starts at b[i] (its opening quote).
+func skipJSONString(b []byte, i int) int {
+	for i++; ; i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+}
+
+// skipJSONValue returns the index after the valid JSON value that starts at b[i].
+func skipJSONValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipJSONString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipJSONString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[i])) { // a number, true, false or null
+		i++
+	}
+	return i
+}
+
+// parseReport decodes body into w in one pass. Only a body that failed to decode or that carries a legacy mark is
+// read a second time, as a map, to tell the legacy format apart on its exact keys; so the errors come in the order
+// of reading the map first: invalid JSON, then the legacy format, then a field of the wrong type, then a missing
+// productReportId.
+func parseReport[W interface {
+	mayBeLegacy() bool
+	productReportID() string
+}](body []byte, w W) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, malformed("report is not a JSON object")
+		return malformed("report is not a JSON object")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &top); err != nil {
-		return nil, malformed(jsonErrKind(err))
+	err := json.Unmarshal(trimmed, w)
+	if err != nil || w.mayBeLegacy() {
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &top); err != nil {
+			return malformed(jsonErrKind(err))
+		}
+		if isLegacy(top) {
+			return ErrLegacyReport
+		}
 	}
-	if isLegacy(top) {
-		return nil, ErrLegacyReport
+	if err != nil {
+		return malformed(jsonErrKind(err))
 	}
-	var w reportWire
-	if err := json.Unmarshal(trimmed, &w); err != nil {
-		return nil, malformed(jsonErrKind(err))
+	if w.productReportID() == "" {
+		return malformed("missing productReportId")
 	}
-	if w.ProductReportID == "" {
-		return nil, malformed("missing productReportId")
-	}
-	return &Report{
-		Code: int(w.Code), Message: w.Message, RequestID: string(w.RequestID), ProductName: w.ProductName,
-		ProductVersion: w.ProductVersion, ProductReportID: string(w.ProductReportID),
-		ProductReportTime: w.ProductReportTime, EnquiryCpf: w.EnquiryCpf, EnquiryCnpj: w.EnquiryCnpj,
-		Links: w.Links, ExternalInfo: nonNull(w.ExternalInfo), CheckingAccounts: w.CheckingAccounts,
-		SavingsAccounts: w.SavingsAccounts, CreditCards: w.CreditCards,
-		Raw: append(json.RawMessage(nil), body...),
-	}, nil
+	return nil
 }
 
 func isLegacy(top map[string]json.RawMessage) bool {

@@ -1,6 +1,7 @@
 // Package reportview turns a Klavi report into what people read: the report page's view model
 // (views.ReportVM) and a CSV of its transactions. Everything here is pure: the HTTP handlers load the stored
-// report, parse it with klavi.ParseReport and call Build or WriteTransactionsCSV.
+// report, parse it with klavi.ParseReport and call Build (or Prepare once, then Prepared.Build per page) or
+// WriteTransactionsCSV.
 package reportview
 
 import (
@@ -97,10 +98,31 @@ type Stored struct {
 // then shows the envelope and the raw body, marked unreadable). q selects the statement page of one account;
 // other accounts show their first page, and a page past the end shows the last one. The raw body is shown
 // pretty-printed, with every CPF/CNPJ masked and cut at about 256 KiB; transaction descriptions are masked too.
+// It is Prepare(r, rep).Build(q).
 func Build(r Stored, rep *klavi.Report, q Query) views.ReportVM {
-	if q.PerPage <= 0 {
-		q.PerPage = reportPerPageDefault
-	}
+	return Prepare(r, rep).Build(q)
+}
+
+// Prepared is everything of a report page that does not depend on the query: the envelope, the raw body as shown,
+// each account's statement in display order with its running balance and insights, the cards. Preparing a
+// 10,000-transaction report costs milliseconds (the sort, the insights, the masking of the shown JSON); paging
+// through it then costs only the rows of one page, so a caller may keep it for a stored report, which never
+// changes (docs/benchmarks.md#report-path). A Prepared is never modified after Prepare and is safe for concurrent
+// use. It keeps rep (not r.Raw).
+type Prepared struct {
+	vm       views.ReportVM // the envelope, raw JSON, links and cards; Accounts is built per query
+	rep      *klavi.Report
+	accounts []preparedAccount
+}
+
+// preparedAccount is one account's header (no rows, no page) and its whole statement, newest first.
+type preparedAccount struct {
+	head   views.AccountVM
+	ledger []ledgerEntry
+}
+
+// Prepare does the query-independent work of Build once (see Prepared).
+func Prepare(r Stored, rep *klavi.Report) *Prepared {
 	vm := views.ReportVM{
 		ID:             r.ID,
 		ProductName:    r.ProductName,
@@ -138,21 +160,40 @@ func Build(r Stored, rep *klavi.Report, q Query) views.ReportVM {
 		vm.CSVBRURL = reportCSVBRURL(vm.ID)
 		vm.XLSXURL = reportXLSXURL(vm.ID)
 	}
-	if rep == nil || !vm.Known {
-		return vm
-	}
-
-	k := 0
-	addAccounts := func(list []klavi.Account, savings bool) {
-		for i := range list {
-			k++
-			vm.Accounts = append(vm.Accounts, buildAccountVM(vm.ID, k, &list[i], savings, q))
+	p := &Prepared{rep: rep}
+	if rep != nil && vm.Known {
+		k := 0
+		addAccounts := func(list []klavi.Account, savings bool) {
+			for i := range list {
+				k++
+				p.accounts = append(p.accounts, prepareAccount(k, &list[i], savings))
+			}
+		}
+		addAccounts(rep.CheckingAccounts, false)
+		addAccounts(rep.SavingsAccounts, true)
+		for i := range rep.CreditCards {
+			vm.Cards = append(vm.Cards, buildCardVM(i+1, &rep.CreditCards[i]))
 		}
 	}
-	addAccounts(rep.CheckingAccounts, false)
-	addAccounts(rep.SavingsAccounts, true)
-	for i := range rep.CreditCards {
-		vm.Cards = append(vm.Cards, buildCardVM(i+1, &rep.CreditCards[i]))
+	p.vm = vm
+	return p
+}
+
+// Report is the parsed report the page was prepared from (nil when it could not be parsed).
+func (p *Prepared) Report() *klavi.Report { return p.rep }
+
+// Build returns the page's view model for q: every account with one page of its statement (see Build). The
+// returned model shares the prepared, read-only parts (cards, insights) with every other call.
+func (p *Prepared) Build(q Query) views.ReportVM {
+	if q.PerPage <= 0 {
+		q.PerPage = reportPerPageDefault
+	}
+	vm := p.vm
+	if len(p.accounts) > 0 {
+		vm.Accounts = make([]views.AccountVM, len(p.accounts))
+		for i := range p.accounts {
+			vm.Accounts[i] = p.accounts[i].page(vm.ID, i+1, q)
+		}
 	}
 	return vm
 }
@@ -384,10 +425,9 @@ func categoryPath(parts ...string) string {
 	return strings.Join(nonEmpty, " › ")
 }
 
-func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Query) views.AccountVM {
-	anchor := "account-" + strconv.Itoa(k)
+func prepareAccount(k int, a *klavi.Account, savings bool) preparedAccount {
 	vm := views.AccountVM{
-		Anchor:  anchor,
+		Anchor:  "account-" + strconv.Itoa(k),
 		Savings: savings,
 		Bank:    cmp.Or(a.BrandName, a.BacenName),
 		Branch:  a.BranchCode,
@@ -407,9 +447,16 @@ func buildAccountVM(reportID string, k int, a *klavi.Account, savings bool, q Qu
 			break
 		}
 	}
-
 	ledger := accountLedger(a)
 	vm.Insights = accountInsights(ledger, vm.Categorized)
+	return preparedAccount{head: vm, ledger: ledger}
+}
+
+// page is the account k (1-based) with the page of its statement that q selects (its first page unless q names k).
+func (pa *preparedAccount) page(reportID string, k int, q Query) views.AccountVM {
+	vm := pa.head
+	anchor := vm.Anchor
+	ledger := pa.ledger
 	total := len(ledger)
 	pages := max(1, (total+q.PerPage-1)/q.PerPage)
 	page := 1

@@ -112,6 +112,18 @@ func (s *Store) Report(ctx context.Context, id string) (Report, error) {
 	return r, nil
 }
 
+// ReportHead returns the report without its Raw JSON (BodySHA256 and Size are set): what a page needs to decide
+// access and to find the report's decoded form in a cache, without reading megabytes. Returns ErrNotFound if there
+// is none.
+func (s *Store) ReportHead(ctx context.Context, id string) (Report, error) {
+	r, err := scanReport(s.r.QueryRowContext(ctx, `SELECT `+reportColsNoRaw+` FROM reports
+		WHERE product_report_id = ?`, id), false)
+	if err != nil {
+		return Report{}, fmt.Errorf("store: report head: %w", notFound(err))
+	}
+	return r, nil
+}
+
 func (s *Store) queryReports(ctx context.Context, query sqlText, args ...any) ([]Report, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -32,6 +32,15 @@ func TestRecordReportDelivery(t *testing.T) {
 			t.Errorf("Report =\n%+v\nwant\n%+v", got, want)
 		}
 
+		head, err := s.ReportHead(ctx, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Raw = nil
+		if !reflect.DeepEqual(head, want) {
+			t.Errorf("ReportHead =\n%+v\nwant\n%+v", head, want)
+		}
+
 		t.Run("redelivery is a duplicate and changes nothing", func(t *testing.T) {
 			c.Advance(time.Second)
 			r2 := r
@@ -52,6 +61,9 @@ func TestRecordReportDelivery(t *testing.T) {
 		t.Run("not found", func(t *testing.T) {
 			if _, err := s.Report(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Report(nope) = %v", err)
+			}
+			if _, err := s.ReportHead(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("ReportHead(nope) = %v", err)
 			}
 		})
 		t.Run("empty id refused", func(t *testing.T) {
@@ -177,5 +189,69 @@ func BenchmarkReportsForConsent(b *testing.B) {
 		if err != nil || len(got) != 4 {
 			b.Fatalf("got %d reports, %v", len(got), err)
 		}
+	}
+}
+
+// Migration 0012 moves reports.raw to the last column on SQLite, keeping every row, constraint and index. The test
+// takes a database back to the layout before it (raw before body_sha256 and size), stores reports, and opens it again.
+func TestMigration0012PutsTheBodyLast(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, db := openTest(t, sqliteBackend)
+	for _, q := range []sqlText{`DROP TABLE reports`, `CREATE TABLE reports (
+		product_report_id TEXT PRIMARY KEY CHECK (product_report_id <> ''),
+		delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries (id), request_id TEXT NOT NULL DEFAULT '',
+		product_name TEXT NOT NULL DEFAULT '', product_version TEXT NOT NULL DEFAULT '', code INTEGER NOT NULL DEFAULT 0,
+		message TEXT NOT NULL DEFAULT '', link_id TEXT NOT NULL DEFAULT '', consent_id TEXT NOT NULL DEFAULT '',
+		received_at INTEGER NOT NULL, raw BLOB, body_sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0)`,
+		`DELETE FROM schema_migrations WHERE version = 12`} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	big := []byte(`{"productReportId":"r-big","pad":"` + strings.Repeat("x", 200_000) + `"}`)
+	want := []Report{
+		{ID: "r-big", RequestID: "q1", ProductName: "pf_checking_account", ProductVersion: "V1", Code: 200, Message: "OK",
+			LinkID: "l1", ConsentID: "c1", Raw: big, BodySHA256: "h1", Size: len(big)},
+		{ID: "r-nil", ProductName: "pf_savings_account", Code: 204, LinkID: "l2", BodySHA256: "h2", Size: 7},
+	}
+	for i := range want {
+		if _, err := s.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{want[i].ID}}, want[i]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Report(ctx, want[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = got
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := db.open(ctx, s.now)
+	if err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	defer s2.Close()
+	for _, w := range want {
+		got, err := s2.Report(ctx, w.ID)
+		if err != nil || !reflect.DeepEqual(got, w) {
+			t.Errorf("after the migration: %+v, %v\nwant %+v", got, err, w)
+		}
+	}
+	var last string
+	if err := s2.r.QueryRowContext(ctx, `SELECT name FROM pragma_table_info('reports') ORDER BY cid DESC LIMIT 1`).Scan(&last); err != nil || last != "raw" {
+		t.Errorf("last column = %q, %v; want raw", last, err)
+	}
+	var indexes int
+	if err := s2.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reports'
+		AND name IN ('reports_consent', 'reports_link', 'reports_received')`).Scan(&indexes); err != nil || indexes != 3 {
+		t.Errorf("indexes = %d, %v; want 3", indexes, err)
+	}
+	if _, err := s2.RecordReportDelivery(ctx, Delivery{SignatureValid: true, Keys: []string{""}}, Report{ID: "", Raw: big}); err == nil {
+		t.Error("an empty id was accepted after the migration")
+	}
+	if _, err := s2.w.ExecContext(ctx, `INSERT INTO reports (product_report_id, delivery_id, received_at) VALUES ('x', 999999, 1)`); err == nil {
+		t.Error("the reference to webhook_deliveries was lost")
 	}
 }
