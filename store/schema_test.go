@@ -123,7 +123,7 @@ func TestSchemasMatch(t *testing.T) {
 // TestNoPartialIndexOnAnEquality: SQLite proves a partial index usable by comparing the query's terms with the
 // index's WHERE; when a query compares the same column with a bound parameter (col = ?), that comparison marks the
 // prepared statement to be compiled again on every binding, so the statement cache buys nothing for it
-// (docs/benchmarks.md#pages). Partial indexes may say col <> '' or col IS [NOT] NULL, never col = literal.
+// (docs/benchmarks.md#pages). Partial indexes may say col <> (the empty string) or col IS [NOT] NULL, never col = literal.
 func TestNoPartialIndexOnAnEquality(t *testing.T) {
 	t.Parallel()
 	s, _, _ := openTest(t, sqliteBackend)
