@@ -197,38 +197,51 @@ func downloadName(rp store.Report, ext string) string {
 
 // parsedReports is a small cache of decoded reports keyed by id and body hash. A stored report never changes, and
 // paging through a 10,000-transaction statement would otherwise decode megabytes of JSON on every click
-// (BenchmarkReportPageLarge). Only successful parses are kept; the cache holds at most max reports.
+// (BenchmarkReportPageLarge). Only successful parses are kept; the cache holds at most max reports, and at most
+// maxBytes of their bodies: a decoded report takes two to four times its body, so eight 10,000-transaction
+// statements (4.7 MB each) would otherwise keep about 90 MB alive (docs/benchmarks.md#200-users-walking-the-flow).
+// A body larger than maxBytes is decoded and not kept.
 type parsedReports struct {
-	mu    sync.Mutex
-	max   int
-	order []string // oldest first
-	m     map[string]*klavi.Report
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int      // the bodies' sizes of the entries
+	order    []string // oldest first
+	m        map[string]parsedEntry
+}
+
+type parsedEntry struct {
+	rep  *klavi.Report
+	size int // len of the body
 }
 
 func (c *parsedReports) parse(rp store.Report) (*klavi.Report, error) {
 	key := rp.ID + "\x00" + rp.BodySHA256
 	c.mu.Lock()
-	if rep, ok := c.m[key]; ok {
+	if e, ok := c.m[key]; ok {
 		c.mu.Unlock()
-		return rep, nil
+		return e.rep, nil
 	}
 	c.mu.Unlock()
 	rep, err := klavi.ParseReport(rp.Raw)
-	if err != nil || rp.BodySHA256 == "" || c.max <= 0 {
+	size := len(rp.Raw)
+	if err != nil || rp.BodySHA256 == "" || c.max <= 0 || size > c.maxBytes {
 		return rep, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string]*klavi.Report)
+		c.m = make(map[string]parsedEntry)
 	}
 	if _, ok := c.m[key]; !ok {
-		if len(c.order) >= c.max {
+		for len(c.order) > 0 && (len(c.order) >= c.max || c.bytes+size > c.maxBytes) {
+			c.bytes -= c.m[c.order[0]].size
 			delete(c.m, c.order[0])
 			c.order = c.order[1:]
 		}
 		c.order = append(c.order, key)
-		c.m[key] = rep
+		c.m[key] = parsedEntry{rep: rep, size: size}
+		c.bytes += size
 	}
 	return rep, nil
 }

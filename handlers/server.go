@@ -174,7 +174,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		secure:       pu.Scheme == "https",
 		now:          o.Now,
 		sandboxHints: o.SandboxHints,
-		parsed:       parsedReports{max: 8},
+		parsed:       parsedReports{max: 8, maxBytes: 8 << 20}, // one large statement and a few ordinary reports
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
 		metrics:      o.Metrics,
