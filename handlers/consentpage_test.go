@@ -73,7 +73,8 @@ func TestConsentPageWaysBack(t *testing.T) {
 	}
 }
 
-// TestConsentPageReportCards: each report is a card with its key figures, computed once and kept.
+// TestConsentPageReportCards: each report is a card with its key figures, computed once, by the webhook that
+// stored the report, and kept: the page decodes no report for them.
 func TestConsentPageReportCards(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })
@@ -93,6 +94,9 @@ func TestConsentPageReportCards(t *testing.T) {
 		"consents": []any{map[string]any{"consentId": id}}}}
 	body, _ := json.Marshal(m)
 	wantStatus(t, e.postWebhook("/webhooks/klavi/reports", body, klavi.Sign(testSecret, body)), http.StatusOK)
+	if len(e.s.figures.m) != 1 {
+		t.Errorf("after the report webhook the figure cache holds %d entries, want 1", len(e.s.figures.m))
+	}
 
 	r := e.get(b, "/consents/"+id)
 	wantStatus(t, r, http.StatusOK)
@@ -106,6 +110,9 @@ func TestConsentPageReportCards(t *testing.T) {
 	}
 	if len(e.s.figures.m) != 1 {
 		t.Errorf("figure cache holds %d entries, want 1", len(e.s.figures.m))
+	}
+	if len(e.s.parsed.m) != 0 {
+		t.Errorf("the consent page decoded the report for its figures (%d decoded reports kept)", len(e.s.parsed.m))
 	}
 }
 

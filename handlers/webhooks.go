@@ -16,6 +16,7 @@ import (
 	"github.com/klavi-demo/portal/flow"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/klavi/taxid"
+	"github.com/klavi-demo/portal/reportview"
 	"github.com/klavi-demo/portal/store"
 	"github.com/klavi-demo/portal/views"
 )
@@ -266,6 +267,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := bodyHash(body)
+	figs := reportview.Figures(rep) // for the consent page's card, kept below once the report is stored
 	key := flow.ReportKey(rep, body)
 	sr := store.Report{ID: key, RequestID: rep.RequestID, ProductName: rep.ProductName,
 		ProductVersion: rep.ProductVersion, Code: rep.Code, Message: rep.Message, ReceivedAt: s.now(),
@@ -313,6 +315,9 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		s.countWebhook("report", webhookAccepted)
 	} else {
 		s.countWebhook("report", webhookDuplicate)
+	}
+	if inserted {
+		s.figures.put(sr.ID, sr.BodySHA256, figs)
 	}
 	if inserted && matched {
 		if _, err := s.flow.ReportArrived(r.Context(), known, key, sr.ProductName, len(body), sr.Code); err != nil {
