@@ -102,6 +102,19 @@ cluster: build pg-deps ## two replicas on a throwaway PostgreSQL behind haproxy 
 load: ## webhook load test, not part of make test: 50 deliveries/s + 200 slowloris for LOAD_SECONDS (default 60)
 	$(GO) test -tags load -count=1 -run TestWebhookLoad -timeout 10m -v ./e2e/
 
+# A load test with a goal, not part of make test (docs/benchmarks.md#200-users-walking-the-flow): it fails on any
+# failed request or walk, or a peak RSS above 100 MB. LOAD_PROFILE_DIR=dir also saves heap, goroutine and CPU profiles;
+# LOAD_USERS, LOAD_THINK_MS, LOAD_ONCE=1 and LOAD_PORTAL_ENV change the scenario.
+.PHONY: load-flow
+load-flow: ## 200 users walk the whole flow for LOAD_SECONDS (default 60), not part of make test: peak RSS, per-step latency, errors
+	$(GO) test -tags load -count=1 -run '^TestFlowLoad$$' -timeout 15m -v ./e2e/
+
+# A measurement with a goal, not part of make test (docs/benchmarks.md#start-to-ready): a fresh database each time,
+# exec to the first 200 from /healthz; it fails when the median is above 150 ms.
+.PHONY: bench-start
+bench-start: ## start the built binary START_RUNS times (default 10) on a fresh database: median and max time to /healthz 200
+	$(GO) test -tags load -count=1 -run '^TestStartToReady$$' -timeout 10m -v ./e2e/
+
 # go test -fuzz accepts one target per package and run, so each Fuzz* function found in the test files gets its own.
 .PHONY: fuzz
 fuzz: ## short fuzz runs of the parsers and tax-id rules: every Fuzz* target, FUZZTIME each (default 10s)

@@ -64,6 +64,7 @@ var settings = []setting{
 	{"TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of the reverse proxies in front of the portal (a load balancer); from them the client is the X-Forwarded-For address, for rate limits, sign-in lockouts, the audit trail and WEBHOOK_ALLOWLIST", "empty: the TCP peer is the client"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", ""},
 	{"LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object per line)", ""},
+	{"GOMEMLIMIT", "48MiB", "the Go runtime's soft memory limit: nearing it, the garbage collector runs more often instead of letting the heap grow (read by the runtime itself; e.g. 256MiB, or off)", ""},
 	{"METRICS_ADDR", "127.0.0.1:9091", "where /metrics (Prometheus) and /debug/pprof/ (Go's profiler) listen, apart from ADDR; keep it private. Empty or off: no such listener", ""},
 	{"OIDC_ISSUER", "", "OpenID Connect provider for operators' single sign-on, e.g. https://accounts.google.com (http only for a loopback host); register PUBLIC_URL/login/oidc/callback there", "empty: single sign-on off"},
 	{"OIDC_CLIENT_ID", "", "the portal's client id at that provider (required with OIDC_ISSUER)", "empty"},

@@ -12,10 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +34,10 @@ import (
 )
 
 func main() {
+	if err := applyMemoryLimit(os.LookupEnv); err != nil {
+		fmt.Fprintf(os.Stderr, "portal: %v\n", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], osGetenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -37,6 +45,38 @@ func main() {
 		fmt.Fprintf(os.Stderr, "portal: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// applyMemoryLimit gives the Go runtime the settings table's soft memory limit when GOMEMLIMIT is not set; when it
+// is, the runtime has read it at start already. Without a limit the heap grows to twice what is live between
+// collections, which under load is most of the portal's memory (docs/benchmarks.md#200-users-walking-the-flow).
+func applyMemoryLimit(lookup func(string) (string, bool)) error {
+	if v, set := lookup("GOMEMLIMIT"); set && strings.TrimSpace(v) != "" {
+		return nil
+	}
+	n, err := parseByteSize(defaultOf("GOMEMLIMIT"))
+	if err != nil {
+		return fmt.Errorf("GOMEMLIMIT default: %w", err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// parseByteSize reads a size as GOMEMLIMIT writes it: a whole number of bytes with an optional B, KiB, MiB, GiB or
+// TiB suffix.
+func parseByteSize(s string) (int64, error) {
+	num, unit := s, int64(1)
+	for i, suffix := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			num, unit = n, int64(1)<<(10*(4-i))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("%q is not a size such as 48MiB", s)
+	}
+	return n * unit, nil
 }
 
 // version, commit and buildTime (RFC 3339) are stamped by `make build` (-ldflags "-X main.version=..."); empty for a

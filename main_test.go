@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -134,6 +135,49 @@ func TestREADMEConfigTableMatchesSettings(t *testing.T) {
 	}
 	for name := range rows {
 		t.Errorf("README lists %s, which is not in the settings table", name)
+	}
+}
+
+// TestMemoryLimitDefault: the settings table's GOMEMLIMIT default is applied when the variable is unset or empty,
+// and left to the runtime when it is set. Not parallel: the limit is the whole process's; the test puts back the
+// one it found.
+func TestMemoryLimitDefault(t *testing.T) {
+	found := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(found) })
+	want, err := parseByteSize(defaultOf("GOMEMLIMIT"))
+	if err != nil || want <= 0 {
+		t.Fatalf("the default %q: %d, %v", defaultOf("GOMEMLIMIT"), want, err)
+	}
+	for _, env := range []map[string]string{nil, {"GOMEMLIMIT": " "}} {
+		debug.SetMemoryLimit(found)
+		if err := applyMemoryLimit(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetMemoryLimit(-1); got != want {
+			t.Errorf("environment %v: limit %d, want the default %d", env, got, want)
+		}
+	}
+	debug.SetMemoryLimit(found)
+	if err := applyMemoryLimit(func(string) (string, bool) { return "1GiB", true }); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != found {
+		t.Errorf("GOMEMLIMIT set: the limit became %d; the runtime's own reading (%d) must stay", got, found)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"0": 0, "512": 512, "10B": 10, "2KiB": 2 << 10, "48MiB": 48 << 20,
+		"1GiB": 1 << 30, "3TiB": 3 << 40} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "48MB", "48 MiB", "-1MiB", "1.5GiB", "off", "9999999TiB"} {
+		if got, err := parseByteSize(in); err == nil {
+			t.Errorf("parseByteSize(%q) = %d, want an error", in, got)
+		}
 	}
 }
 

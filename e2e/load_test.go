@@ -629,16 +629,17 @@ func loadFmtMap(m map[string]int) string {
 
 // loadPortal is the portal process of the load test.
 type loadPortal struct {
-	url  string
-	cmd  *exec.Cmd
-	logs *logbuf.Buffer // its stderr (the log), the newest 8 MiB or so: a load run logs a lot
-	done chan struct{}  // closed when the process has exited; err is then its exit error
-	err  error
+	url     string
+	metrics string // http://host:port of METRICS_ADDR (/metrics, /debug/pprof/)
+	cmd     *exec.Cmd
+	logs    *logbuf.Buffer // its stderr (the log), the newest 8 MiB or so: a load run logs a lot
+	done    chan struct{}  // closed when the process has exited; err is then its exit error
+	err     error
 }
 
-// loadStartPortal builds the binary into dir and starts it on loopback free ports with a fresh database there.
-// t.Cleanup kills it if the test did not stop it.
-func loadStartPortal(t *testing.T, dir string) *loadPortal {
+// loadStartPortal builds the binary into dir and starts it on loopback free ports with a fresh database there,
+// with env (NAME=value) added to its environment. t.Cleanup kills it if the test did not stop it.
+func loadStartPortal(t *testing.T, dir string, env ...string) *loadPortal {
 	t.Helper()
 	bin := filepath.Join(dir, "portal")
 	build := exec.Command("go", "build", "-o", bin, "..")
@@ -651,6 +652,7 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 		"DATABASE_PATH=" + filepath.Join(dir, "load.db"),
 		"SESSION_KEY=load-session-key-0123456789abcdef0123456789",
 		"KLAVI_SECRET_KEY=" + loadSecret, "LOG_LEVEL=warn", "METRICS_ADDR=127.0.0.1:0"}
+	cmd.Env = append(cmd.Env, env...)
 	p := &loadPortal{cmd: cmd, logs: &logbuf.Buffer{Max: 8 << 20}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	stdout, err := cmd.StdoutPipe()
@@ -674,14 +676,21 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 			t.Logf("portal log tail:\n%s", logs)
 		}
 	})
-	urlc := make(chan string, 1)
+	urlc, metricsc := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		re := regexp.MustCompile(`^portal listening on (\S+)`)
+		reMetrics := regexp.MustCompile(`^metrics listening on (http://[^/\s]+)`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case urlc <- m[1]:
+				default:
+				}
+			}
+			if m := reMetrics.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case metricsc <- m[1]:
 				default:
 				}
 			}
@@ -692,6 +701,11 @@ func loadStartPortal(t *testing.T, dir string) *loadPortal {
 	case p.url = <-urlc:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the portal did not print its URL within 30 s\n%s", p.logs.String())
+	}
+	select { // printed in the same banner as the URL
+	case p.metrics = <-metricsc:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the portal did not print its metrics address\n%s", p.logs.String())
 	}
 	if !strings.HasPrefix(p.url, "http://127.0.0.1:") {
 		t.Fatalf("portal URL %q is not loopback", p.url)

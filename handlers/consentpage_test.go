@@ -73,7 +73,8 @@ func TestConsentPageWaysBack(t *testing.T) {
 	}
 }
 
-// TestConsentPageReportCards: each report is a card with its key figures, computed once and kept.
+// TestConsentPageReportCards: each report is a card with its key figures, computed once, by the webhook that
+// stored the report, and kept: the page decodes no report for them.
 func TestConsentPageReportCards(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) { o.PollInterval = time.Hour })

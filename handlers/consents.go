@@ -431,7 +431,9 @@ func failureTip(errorKey string) string {
 
 // reportFigures remembers each report's key figures (a few short strings) so that the consent page, refreshed
 // every second or two while it is live, does not read and decode megabytes of report JSON each time. Reports
-// never change once stored; entries are keyed by id and body hash. Bounded: when full it starts afresh.
+// never change once stored; entries are keyed by id and body hash. The receiver decodes only a report's envelope
+// (docs/benchmarks.md#report-path), so the first view prepares the report (kept in s.prepared for its page) and
+// remembers its figures. Bounded: when full it starts afresh.
 type reportFigures struct {
 	mu sync.Mutex
 	m  map[string][]views.ReportFigure
@@ -440,9 +442,8 @@ type reportFigures struct {
 const maxFigureEntries = 4096
 
 func (f *reportFigures) get(ctx context.Context, s *Server, rp store.Report) []views.ReportFigure {
-	key := rp.ID + "\x00" + rp.BodySHA256
 	f.mu.Lock()
-	figs, ok := f.m[key]
+	figs, ok := f.m[rp.ID+"\x00"+rp.BodySHA256]
 	f.mu.Unlock()
 	if ok {
 		return figs
@@ -454,13 +455,18 @@ func (f *reportFigures) get(ctx context.Context, s *Server, rp store.Report) []v
 	if rep := p.Report(); rep != nil {
 		figs = reportview.Figures(rep)
 	}
+	f.put(rp.ID, rp.BodySHA256, figs)
+	return figs
+}
+
+// put remembers the figures of the report stored under id with the body hash sum.
+func (f *reportFigures) put(id, sum string, figs []views.ReportFigure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.m == nil || len(f.m) >= maxFigureEntries {
 		f.m = make(map[string][]views.ReportFigure)
 	}
-	f.m[key] = figs
-	return figs
+	f.m[id+"\x00"+sum] = figs
 }
 
 func reportItem(rp store.Report) views.ReportItem {

@@ -23,7 +23,17 @@ import (
 // readWebhookBody reads the whole (already size-limited) body; an oversized body answers 413 and is recorded as a
 // rejected delivery (its size, nothing of its bytes).
 func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request, kind string) ([]byte, bool) {
-	body, err := readAllSized(r.Body, min(r.ContentLength, limitOf(kind)))
+	// Sized from Content-Length: a report webhook can wait for the database with its body in hand, and
+	// io.ReadAll's doubling would keep up to twice the body per waiting delivery
+	// (docs/benchmarks.md#200-users-walking-the-flow). The spare MinRead bytes let the read see EOF without growing.
+	// Content-Length is the unauthenticated sender's word, so it reserves at most presizeMax; a larger body grows
+	// the buffer as its bytes arrive.
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= min(limitOf(kind), presizeMax) {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(r.Body)
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -45,16 +55,8 @@ func (s *Server) readWebhookBody(w http.ResponseWriter, r *http.Request, kind st
 	return body, true
 }
 
-// readAllSized is io.ReadAll into a buffer of the declared size (when known), so a body of megabytes is read
-// without growing and copying its buffer a dozen times.
-func readAllSized(r io.Reader, size int64) ([]byte, error) {
-	if size <= 0 {
-		return io.ReadAll(r)
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
-}
+// presizeMax is the most readWebhookBody reserves on Content-Length's word alone.
+const presizeMax = 1 << 20
 
 // The result label of a counted webhook delivery (Options.Metrics; the same words as metrics.WebhookResults).
 // A request that is not a POST is not a delivery and is not counted.
@@ -282,11 +284,13 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 	if !consent.ValidID(named) {
 		named = ""
 	}
+	// From here on only sr names the report: the decoded report (several times the body's size) is not kept
+	// alive while the delivery waits for the database (docs/benchmarks.md#200-users-walking-the-flow).
 	if matched && known.Status == consent.DeletedByUser {
 		// The holder deleted this consent and its data was purged: acknowledge (a 4xx would only make Klavi
 		// retry) but keep nothing of the report.
 		d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
-			EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body),
+			EventNames: []string{sr.ProductName}, BodySHA256: sum, Size: len(body),
 			Result: consent.R(consent.RDiscarded), ConsentID: named}
 		if err := s.st.RecordRejectedDelivery(r.Context(), d); err != nil {
 			s.log.ErrorContext(r.Context(), "record discarded report failed", "err", taxid.MaskErr(err))
@@ -299,7 +303,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := store.Delivery{Kind: "report", ReceivedAt: sr.ReceivedAt, SignatureValid: true, Keys: []string{key},
-		EventNames: []string{rep.ProductName}, BodySHA256: sum, Size: len(body), Result: result, ConsentID: named}
+		EventNames: []string{sr.ProductName}, BodySHA256: sum, Size: len(body), Result: result, ConsentID: named}
 	inserted, err := s.st.RecordReportDelivery(r.Context(), d, sr)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "store report delivery failed", "err", taxid.MaskErr(err))
@@ -313,7 +317,7 @@ func (s *Server) handleReportWebhook(w http.ResponseWriter, r *http.Request) {
 		s.countWebhook("report", webhookDuplicate)
 	}
 	if inserted && matched {
-		if _, err := s.flow.ReportArrived(r.Context(), known, key, rep.ProductName, len(body), rep.Code); err != nil {
+		if _, err := s.flow.ReportArrived(r.Context(), known, key, sr.ProductName, len(body), sr.Code); err != nil {
 			// The report is stored; only its line on the timeline is missing (a replay of the delivery writes it).
 			s.log.WarnContext(r.Context(), "report timeline line failed", "err", taxid.MaskErr(err))
 		}

@@ -60,29 +60,39 @@ func GenerateReportSized(product, taxID string, asOf time.Time, transactions int
 	return GenerateReportFor(product, taxID, nil, asOf, transactions)
 }
 
+// checkReportInputs is every reason GenerateReportFor can fail, checked without generating anything: the
+// sandbox decides whether a product succeeds when the report is requested and generates it when it is sent.
+func checkReportInputs(product, taxID string, institutionCodes []string, transactions int) error {
+	if !ProductSupported(product) {
+		return fmt.Errorf("sandbox: unknown product %q", product)
+	}
+	if transactions < 0 {
+		return errors.New("sandbox: negative transaction count")
+	}
+	if genCleanTaxID(taxID) == "" {
+		return errors.New("sandbox: empty tax id")
+	}
+	for _, code := range institutionCodes {
+		if _, ok := instByCode[code]; !ok {
+			return fmt.Errorf("sandbox: unknown institution %q", code)
+		}
+	}
+	return nil
+}
+
 // GenerateReportFor generates one account (or card) per institution code, in the given order, for the
 // institutions of the consents a report covers (a user-level report spans several). No codes means the
 // deterministic default institution of GenerateReport. Unknown institution codes are an error; duplicates are
 // generated once. transactions is as in GenerateReportSized (per account).
 func GenerateReportFor(product, taxID string, institutionCodes []string, asOf time.Time, transactions int) (*ReportWire, error) {
-	if !ProductSupported(product) {
-		return nil, fmt.Errorf("sandbox: unknown product %q", product)
-	}
-	if transactions < 0 {
-		return nil, errors.New("sandbox: negative transaction count")
+	if err := checkReportInputs(product, taxID, institutionCodes, transactions); err != nil {
+		return nil, err
 	}
 	tax := genCleanTaxID(taxID)
-	if tax == "" {
-		return nil, errors.New("sandbox: empty tax id")
-	}
 	business := strings.HasPrefix(product, "pj_")
 	var insts []*instFixture
 	for _, code := range institutionCodes {
-		f, ok := instByCode[code]
-		if !ok {
-			return nil, fmt.Errorf("sandbox: unknown institution %q", code)
-		}
-		if !slices.Contains(insts, f) {
+		if f := instByCode[code]; !slices.Contains(insts, f) {
 			insts = append(insts, f)
 		}
 	}

@@ -231,8 +231,12 @@ func (s *Sandbox) startReportsLocked(job reportJob) {
 	s.goTracked(func() { s.runReports(job) })
 }
 
-// runReports waits ReportDelay (the slow scenario: slowDelay), then builds
-// and queues each product's report followed by its product_generated_* event.
+// runReports waits ReportDelay (the slow scenario: slowDelay), then queues
+// each product's report followed by its product_generated_* event. A report
+// is generated and encoded when its delivery is sent, not when it is queued:
+// behind a receiver that answers slowly, the queued reports wait as a few
+// fields each rather than as encoded bodies
+// (docs/benchmarks.md#200-users-walking-the-flow).
 func (s *Sandbox) runReports(job reportJob) {
 	delay := s.o.ReportDelay
 	if job.scen == scenarioSlowReports {
@@ -253,33 +257,37 @@ func (s *Sandbox) runReports(job reportJob) {
 			RequestID: job.requestID, TaxID: job.taxID, LinkID: job.linkID, ConsentIDs: job.consentIDs,
 			ProductName: product,
 		}
-		body, ok := s.buildReport(job, product)
+		rep, ok := s.planReport(job, product)
 		if !ok {
 			ev.Code, ev.Message = 5000, "product generation failed"
 			s.emit(job.linkID, job.scen, false, "product_generated_failed", ev, job.ext)
 			continue
 		}
-		s.queueBody(job.linkID, resolveCallback(product, job.reqCallbacks, job.linkCallbacks, s.o.ReportsURL),
-			body.raw, job.scen, false)
-		ev.Code, ev.Message, ev.ProductReportID = 200, "OK", body.id
+		s.queueBuilt(job.linkID, resolveCallback(product, job.reqCallbacks, job.linkCallbacks, s.o.ReportsURL),
+			rep.encode, job.scen)
+		ev.Code, ev.Message, ev.ProductReportID = 200, "OK", rep.id
 		s.emit(job.linkID, job.scen, false, "product_generated_success", ev, job.ext)
 	}
 }
 
-type builtReport struct {
-	id  string
-	raw []byte
+// plannedReport is a report that will succeed, with everything fixed but its bytes: its id and time are those of
+// the moment it was planned, so generating it later gives the same report.
+type plannedReport struct {
+	job          reportJob
+	product, id  string
+	at           time.Time
+	codes        []string
+	transactions int
 }
 
-// buildReport generates and encodes one report; false means the product
-// failed (scenario or generator error).
-func (s *Sandbox) buildReport(job reportJob, product string) (builtReport, bool) {
+// planReport decides whether one product's report succeeds; false means the
+// product fails (scenario or generator error).
+func (s *Sandbox) planReport(job reportJob, product string) (plannedReport, bool) {
 	// The scenario fails pf_credit_card only (README table); other card
 	// products such as pf_categorized_creditcard_l3 are generated.
 	if job.scen == scenarioProductFails && product == "pf_credit_card" {
-		return builtReport{}, false
+		return plannedReport{}, false
 	}
-	now := s.now()
 	n := 0 // the generator's natural amount
 	if job.scen == scenarioLargeReport && product == "pf_checking_account" {
 		n = LargeReportTransactions
@@ -291,22 +299,31 @@ func (s *Sandbox) buildReport(job reportJob, product string) (builtReport, bool)
 			codes = append(codes, l.InstitutionCode)
 		}
 	}
-	rep, err := GenerateReportFor(product, job.taxID, codes, now, n)
-	if err != nil || rep == nil {
-		return builtReport{}, false
+	if checkReportInputs(product, job.taxID, codes, n) != nil {
+		return plannedReport{}, false
 	}
-	rep.RequestID = job.requestID
-	rep.ProductReportID = newUUID()
-	rep.ProductReportTime = now.Format(localTime)
-	rep.Links = job.links
-	if job.ext != nil {
-		rep.ExternalInfo = job.ext
+	return plannedReport{job: job, product: product, id: newUUID(), at: s.now(), codes: codes, transactions: n}, true
+}
+
+// encode generates and encodes the report; nil only if the generator fails
+// after all, which planReport's checks rule out.
+func (p plannedReport) encode() []byte {
+	rep, err := GenerateReportFor(p.product, p.job.taxID, p.codes, p.at, p.transactions)
+	if err != nil || rep == nil {
+		return nil
+	}
+	rep.RequestID = p.job.requestID
+	rep.ProductReportID = p.id
+	rep.ProductReportTime = p.at.Format(localTime)
+	rep.Links = p.job.links
+	if p.job.ext != nil {
+		rep.ExternalInfo = p.job.ext
 	}
 	raw, err := json.Marshal(rep)
 	if err != nil {
-		return builtReport{}, false
+		return nil
 	}
-	return builtReport{id: rep.ProductReportID, raw: raw}, true
+	return raw
 }
 
 // resolveCallback picks a product's report URL: the request map, then the

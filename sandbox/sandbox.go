@@ -78,6 +78,11 @@ const (
 	slowReportDelay         = 5 * time.Second
 	defaultHoldRelease      = 60 * time.Second
 	defaultSweepEvery       = time.Second
+	// maxSending bounds the webhook POSTs in flight at once, across links, as a sender's pool of workers does:
+	// a receiver that answers slowly then has at most this many deliveries (bodies, connections, goroutines) in
+	// hand instead of one per busy link (docs/benchmarks.md#200-users-walking-the-flow). Order within a link is
+	// unchanged.
+	maxSending = 64
 )
 
 // Sandbox is the simulator. Create it with New and release it with Close.
@@ -112,10 +117,11 @@ type Sandbox struct {
 	steps    map[string]string // step ticket → consentId
 	faults   map[string][]Fault
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	out    outbox
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	out     outbox
+	sending chan struct{} // one slot per webhook POST in flight (maxSending)
 }
 
 // New builds a Sandbox and starts its background sweeper (idle expiry).
@@ -146,7 +152,11 @@ func New(o Options) *Sandbox {
 	}
 	client := o.HTTPClient
 	if client == nil {
-		client = &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		// Keep a connection for each sending slot: with the default two idle connections per host, most
+		// deliveries to a busy receiver would dial anew.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = maxSending
+		client = &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > 3 { // Klavi follows at most 3 redirects (docs/klavi.md#webhooks)
 				return http.ErrUseLastResponse
 			}
@@ -171,6 +181,7 @@ func New(o Options) *Sandbox {
 		steps:            make(map[string]string),
 		ctx:              ctx,
 		cancel:           cancel,
+		sending:          make(chan struct{}, maxSending),
 	}
 	s.out.queues = make(map[string][]*delivery)
 	s.routes()

@@ -71,8 +71,10 @@ type productEventPayload struct {
 
 // delivery is one webhook POST with its retries.
 type delivery struct {
-	url         string
-	body        []byte
+	url string
+	// body returns the bytes to send: the same bytes on every attempt (and, in the duplicate scenario, for both
+	// deliveries). A report's are generated on the first call (queueBuilt); nil means there is nothing to send.
+	body        func() []byte
 	badFirstSig bool          // scenario: the first attempt carries a wrong signature
 	done        chan struct{} // closed once delivered, abandoned or cancelled
 }
@@ -132,6 +134,7 @@ func (s *Sandbox) drain(key string) {
 			return
 		}
 		d := q[0]
+		q[0] = nil // the queue's array must not keep a delivered body alive
 		s.out.queues[key] = q[1:]
 		s.out.mu.Unlock()
 		s.deliver(d)
@@ -175,15 +178,26 @@ func (s *Sandbox) deliver(d *delivery) {
 }
 
 func (s *Sandbox) attempt(d *delivery, n int) bool {
+	select { // a sending slot first; the attempt's timeout starts once it has one
+	case s.sending <- struct{}{}:
+		defer func() { <-s.sending }()
+	case <-s.ctx.Done():
+		return false
+	}
+	body := d.body()
+	if body == nil {
+		s.log.Warn("sandbox webhook not sent: its report could not be generated")
+		return true // nothing to retry
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
 	if err != nil {
 		return false
 	}
-	sig := sign(s.o.SecretKey, d.body)
+	sig := sign(s.o.SecretKey, body)
 	if d.badFirstSig && n == 0 {
-		sig = sign("not-the-secret:"+s.o.SecretKey, d.body)
+		sig = sign("not-the-secret:"+s.o.SecretKey, body)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "klavi-sandbox/1")
@@ -293,6 +307,16 @@ func (s *Sandbox) releaseHeldLocked(c *consent) {
 
 // queueBody queues body for url (twice for the duplicate scenario).
 func (s *Sandbox) queueBody(key, url string, body []byte, sc scenario, badFirstSig bool) *delivery {
+	return s.queue(key, url, func() []byte { return body }, sc, badFirstSig)
+}
+
+// queueBuilt queues the bytes build returns for url, built when the delivery is first sent (once, also for the
+// duplicate scenario's second delivery).
+func (s *Sandbox) queueBuilt(key, url string, build func() []byte, sc scenario) *delivery {
+	return s.queue(key, url, sync.OnceValue(build), sc, false)
+}
+
+func (s *Sandbox) queue(key, url string, body func() []byte, sc scenario, badFirstSig bool) *delivery {
 	d := &delivery{url: url, body: body, badFirstSig: badFirstSig, done: make(chan struct{})}
 	if sc == scenarioDuplicate {
 		d2 := &delivery{url: url, body: body, done: make(chan struct{})}

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -467,5 +469,72 @@ func TestAutoReportsBusiness(t *testing.T) {
 	if code, _ := e.do("POST", "/personal/user-data", f.access, map[string]any{
 		"taxId": cpfApprove, "products": []string{"pf_checking_account"}}); code != 416 {
 		t.Errorf("personal request over a business consent: %d, want 416/4001", code)
+	}
+}
+
+// TestWebhookPOSTsInFlightAreBoundedAndReportsBuiltWhenSent: behind a receiver that does not answer, at most
+// maxSending POSTs are in flight across links, and a queued report is generated only when its delivery is sent
+// (docs/benchmarks.md#200-users-walking-the-flow); the duplicate scenario sends the bytes built once, twice.
+func TestWebhookPOSTsInFlightAreBoundedAndReportsBuiltWhenSent(t *testing.T) {
+	t.Parallel()
+	var inFlight, most, answered atomic.Int64
+	release := make(chan struct{})
+	bodies := make(chan string, 2*maxSending+2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		b, _ := io.ReadAll(r.Body)
+		<-release
+		inFlight.Add(-1)
+		bodies <- string(b)
+		answered.Add(1)
+	}))
+	s := New(Options{AccessKey: testAccessKey, SecretKey: testSecretKey})
+	t.Cleanup(func() {
+		s.Close()
+		srv.Close()
+	})
+	var built atomic.Int64
+	build := func(i int) func() []byte {
+		return func() []byte { built.Add(1); return []byte(`{"n":` + strconv.Itoa(i) + `}`) }
+	}
+	n := 2 * maxSending
+	for i := range n {
+		s.queueBuilt("link-"+strconv.Itoa(i), srv.URL, build(i), scenarioApprove)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inFlight.Load() < maxSending {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("%d POSTs in flight after 10 s, want %d", inFlight.Load(), maxSending)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // room for any POST past the bound to arrive
+	if m, b := most.Load(), built.Load(); m != maxSending || b != maxSending {
+		t.Errorf("in flight at most %d, reports built %d; want %d of each while the receiver hangs", m, b, maxSending)
+	}
+	close(release)
+	for answered.Load() < int64(n) {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("%d of %d deliveries answered", answered.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b := built.Load(); b != int64(n) {
+		t.Errorf("%d reports built for %d deliveries", b, n)
+	}
+
+	// The duplicate scenario: one build, the same bytes twice.
+	built.Store(0)
+	d := s.queueBuilt("link-dup", srv.URL, build(-1), scenarioDuplicate)
+	<-d.done
+	seen := map[string]int{}
+	for len(bodies) > 0 {
+		seen[<-bodies]++
+	}
+	if built.Load() != 1 || seen[`{"n":-1}`] != 2 {
+		t.Errorf("duplicate: built %d times, its bytes received %d times; want 1 and 2", built.Load(), seen[`{"n":-1}`])
 	}
 }

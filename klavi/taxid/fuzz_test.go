@@ -68,11 +68,15 @@ func FuzzGeneratedCPF(f *testing.F) {
 		}
 		n := string(base) + cpfCheckDigits(string(base))
 		got, err := ValidateCPF(n)
+		completed, cerr := CompleteCPF(string(base))
 		if allSame(string(base)) {
-			if err != ErrRepeated {
-				t.Fatalf("repeated base: got %v", err)
+			if err != ErrRepeated || cerr != ErrRepeated {
+				t.Fatalf("repeated base: got %v and %v", err, cerr)
 			}
 			return
+		}
+		if cerr != nil || completed != n {
+			t.Fatalf("CompleteCPF = %q, %v; want %q", completed, cerr, n)
 		}
 		if err != nil || got != n {
 			t.Fatalf("ValidateCPF(generated) = %q, %v", got, err)

@@ -131,6 +131,24 @@ func Validate(s string) (Kind, string, error) {
 	return 0, "", ErrLength
 }
 
+// CompleteCPF returns the CPF whose first nine digits are base: base followed by its two check digits. A base that
+// is not nine digits, or is nine equal ones, is refused as ValidateCPF would refuse the result. Load runs use it to
+// give every simulated person a CPF of their own.
+func CompleteCPF(base string) (string, error) {
+	if len(base) != CPFLength-2 {
+		return "", ErrLength
+	}
+	for i := 0; i < len(base); i++ {
+		if !isDigit(base[i]) {
+			return "", ErrChars
+		}
+	}
+	if allSame(base) {
+		return "", ErrRepeated
+	}
+	return base + cpfCheckDigits(base), nil
+}
+
 // checkCPF validates an already normalised string.
 func checkCPF(n string) error {
 	if len(n) != CPFLength {

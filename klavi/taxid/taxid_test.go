@@ -249,6 +249,39 @@ func TestFrozenVectors(t *testing.T) {
 	}
 }
 
+// TestCompleteCPF: the nine base digits of every frozen CPF vector complete to that CPF when it is valid, and to
+// another one when it is not; malformed bases are refused with ValidateCPF's errors.
+func TestCompleteCPF(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, v := range readVectors(t) {
+		if v.kind != "cpf" {
+			continue
+		}
+		n++
+		got, err := CompleteCPF(v.norm[:9])
+		if err != nil {
+			t.Errorf("CompleteCPF(%q): %v", v.norm[:9], err)
+			continue
+		}
+		if (got == v.norm) != v.valid {
+			t.Errorf("CompleteCPF(%q) = %q; the vector %q is valid: %v", v.norm[:9], got, v.norm, v.valid)
+		}
+		if _, err := ValidateCPF(got); err != nil {
+			t.Errorf("ValidateCPF(CompleteCPF(%q) = %q): %v", v.norm[:9], got, err)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d CPF vectors", n)
+	}
+	for base, want := range map[string]error{"": ErrLength, "52998224": ErrLength, "5299822472": ErrLength,
+		"52998224a": ErrChars, "529.98224": ErrChars, "777777777": ErrRepeated} {
+		if got, err := CompleteCPF(base); !errors.Is(err, want) || got != "" {
+			t.Errorf("CompleteCPF(%q) = %q, %v; want %v", base, got, err, want)
+		}
+	}
+}
+
 func TestFormatAndMask(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
