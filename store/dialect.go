@@ -147,24 +147,27 @@ type pool struct {
 }
 
 func (p pool) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
-	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+	sq := p.d.rewrite(q)
+	if st := p.stmts.get(ctx, p.db, sq); st != nil {
 		return st.ExecContext(ctx, text(args)...)
 	}
-	return p.db.ExecContext(ctx, p.d.rewrite(q), text(args)...)
+	return p.db.ExecContext(ctx, sq, text(args)...)
 }
 
 func (p pool) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
-	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+	sq := p.d.rewrite(q)
+	if st := p.stmts.get(ctx, p.db, sq); st != nil {
 		return st.QueryContext(ctx, text(args)...)
 	}
-	return p.db.QueryContext(ctx, p.d.rewrite(q), text(args)...)
+	return p.db.QueryContext(ctx, sq, text(args)...)
 }
 
 func (p pool) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
-	if st := p.stmts.get(ctx, p.db, p.d.rewrite(q)); st != nil {
+	sq := p.d.rewrite(q)
+	if st := p.stmts.get(ctx, p.db, sq); st != nil {
 		return st.QueryRowContext(ctx, text(args)...)
 	}
-	return p.db.QueryRowContext(ctx, p.d.rewrite(q), text(args)...)
+	return p.db.QueryRowContext(ctx, sq, text(args)...)
 }
 
 // stmtCache keeps one prepared statement per query text for a SQLite pool. The SQLite driver compiles the SQL again
@@ -266,24 +269,27 @@ func (t *txn) prepareMissed(ctx context.Context, db *sql.DB) {
 }
 
 func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
-	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+	sq := t.d.rewrite(q)
+	if st := t.stmt(ctx, sq); st != nil {
 		return st.ExecContext(ctx, text(args)...)
 	}
-	return t.tx.ExecContext(ctx, t.d.rewrite(q), text(args)...)
+	return t.tx.ExecContext(ctx, sq, text(args)...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
-	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+	sq := t.d.rewrite(q)
+	if st := t.stmt(ctx, sq); st != nil {
 		return st.QueryContext(ctx, text(args)...)
 	}
-	return t.tx.QueryContext(ctx, t.d.rewrite(q), text(args)...)
+	return t.tx.QueryContext(ctx, sq, text(args)...)
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
-	if st := t.stmt(ctx, t.d.rewrite(q)); st != nil {
+	sq := t.d.rewrite(q)
+	if st := t.stmt(ctx, sq); st != nil {
 		return st.QueryRowContext(ctx, text(args)...)
 	}
-	return t.tx.QueryRowContext(ctx, t.d.rewrite(q), text(args)...)
+	return t.tx.QueryRowContext(ctx, sq, text(args)...)
 }
 
 // lock serialises, until the transaction ends, the transactions that lock the same (scope, key), for a
