@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/klavi-demo/portal/handlers"
 )
@@ -35,7 +33,7 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 }
 
 func redact(_ []string, a slog.Attr) slog.Attr {
-	if sensitiveKey(a.Key) {
+	if sensitiveKeys[strings.ToLower(strings.ReplaceAll(a.Key, "_", ""))] {
 		return slog.String(a.Key, "[redacted]")
 	}
 	if a.Value.Kind() == slog.KindString {
@@ -45,28 +43,6 @@ func redact(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-// sensitiveKey says whether an attribute name is in sensitiveKeys once lower-cased and without underscores. Names are
-// the code's own constants, a small set, so each is normalised once and remembered instead of on every line
-// (docs/benchmarks.md#pages).
-func sensitiveKey(key string) bool {
-	if v, ok := keyVerdicts.Load(key); ok {
-		return v.(bool)
-	}
-	v := sensitiveKeys[strings.ToLower(strings.ReplaceAll(key, "_", ""))]
-	if keyVerdictCount.Add(1) <= maxKeyVerdicts { // a bound, should a name ever be built from data
-		keyVerdicts.Store(key, v)
-	}
-	return v
-}
-
-// keyVerdicts maps an attribute name to sensitiveKey's answer, for at most maxKeyVerdicts names.
-var (
-	keyVerdicts     sync.Map
-	keyVerdictCount atomic.Int64
-)
-
-const maxKeyVerdicts = 1024
 
 // mayHoldTaxID is a cheap test run before taxIDPattern on every logged string: a CPF has 11 digits and a CNPJ 14
 // digits or capital letters, so a string with fewer than 11 such characters cannot match. Most log values (routes,
