@@ -323,24 +323,8 @@ func docCitationFindings(files map[string]string, docs map[string]map[string]boo
 // repoTextFiles reads the module's files that may cite the docs, and the markdown files (README.md, docs/*.md).
 func repoTextFiles(t *testing.T) (files map[string]string, docs map[string]map[string]bool) {
 	t.Helper()
-	root, err := os.OpenRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = root.Close() }()
-	fsys := root.FS()
 	files, docs = map[string]string{}, map[string]map[string]bool{}
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", ".cache", "node_modules", "vendor", "testdata", "artifacts", "data", "bin":
-				return fs.SkipDir
-			}
-			return nil
-		}
+	walkModuleFiles(t, func(fsys fs.FS, p string) error {
 		base := path.Base(p)
 		isMD := strings.HasSuffix(p, ".md") && (p == "README.md" || strings.HasPrefix(p, "docs/"))
 		cites := base == "Makefile" || slices.ContainsFunc(docCitationFileExt, func(ext string) bool { return strings.HasSuffix(p, ext) })
@@ -357,9 +341,6 @@ func repoTextFiles(t *testing.T) (files map[string]string, docs map[string]map[s
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, want := range []string{"README.md", "docs/architecture.md", "docs/reliability.md", "docs/klavi.md"} {
 		if docs[want] == nil {
 			t.Fatalf("%s not found: the walk is broken", want)
