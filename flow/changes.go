@@ -2,18 +2,31 @@ package flow
 
 import "sync"
 
-// changes tells this replica's waiting live pages that a consent changed (a timeline line, which every status
-// change, webhook, poll and report writes). Another replica's changes are not seen here: the live page also reads
-// the database about once a second while it waits (docs/architecture.md#live-pages).
+// changes tells this replica's waiting live pages, and the page cache, that a consent changed (a timeline line,
+// which every status change, webhook, poll and report writes, and an erasure). Another replica's changes are not
+// seen here: the live page also reads the database about once a second while it waits, and a cached page lives
+// at most a second (docs/architecture.md#live-pages, docs/architecture.md#page-cache).
 type changes struct {
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	mu        sync.Mutex
+	subs      map[string]map[chan struct{}]struct{}
+	listeners []func(consentID string)
 }
 
-// Changed wakes every watcher of consentID. It never blocks.
+// OnChange registers fn, called with the consent's id after each change Changed announces. fn must be quick and
+// must not call back into the Service.
+func (s *Service) OnChange(fn func(consentID string)) {
+	s.changes.mu.Lock()
+	defer s.changes.mu.Unlock()
+	s.changes.listeners = append(s.changes.listeners, fn)
+}
+
+// Changed tells the listeners and wakes every watcher of consentID. It never blocks.
 func (s *Service) Changed(consentID string) {
 	s.changes.mu.Lock()
 	defer s.changes.mu.Unlock()
+	for _, fn := range s.changes.listeners {
+		fn(consentID)
+	}
 	for ch := range s.changes.subs[consentID] {
 		select {
 		case ch <- struct{}{}:

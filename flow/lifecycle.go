@@ -45,6 +45,7 @@ func (s *Service) Purge(ctx context.Context, c store.Consent, source Source) err
 		return nil
 	}
 	p, err := s.st.PurgeLink(context.WithoutCancel(ctx), c.LinkID)
+	s.Changed(c.ID) // its pages now answer 404
 	if err != nil {
 		s.log.ErrorContext(ctx, "purge after consent_deleted_by_user failed", "source", source, "err", taxid.MaskErr(err))
 		return err

@@ -158,6 +158,7 @@ func (s *Server) startConsent(ctx context.Context, sid, device string, l store.L
 	if err := s.st.CreateConsent(ctx, c); err != nil {
 		return "", "", err
 	}
+	s.pages.Changed(linkTag(c.LinkID)) // the picker and the link's consent pages list it
 	created := consent.M(consent.TLCreatedAtIndefinite, name, code)
 	if validity != 0 {
 		created = consent.M(consent.TLCreatedAtMonths, name, code, strconv.Itoa(validity))
@@ -245,6 +246,13 @@ func (s *Server) consentParam(r *http.Request) (store.Consent, error) {
 
 // handleConsentPage answers GET /consents/{id}.
 func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error {
+	// A visitor's cached page was rendered for his device after the same access check (the key holds the device).
+	if ref := s.deviceRef(r); ref != "" && consent.ValidID(chi.URLParam(r, "id")) {
+		var served bool
+		if r, served = s.cachedPage(w, r, ref, consentTag(chi.URLParam(r, "id"))); served {
+			return nil
+		}
+	}
 	c, err := s.consentParam(r)
 	if err != nil {
 		return err

@@ -238,6 +238,7 @@ func (s *Server) newHandoff(w http.ResponseWriter, r *http.Request, l store.Link
 	if err != nil {
 		return store.Handoff{}, "", err
 	}
+	s.pages.Changed(linkTag(l.ID))
 	h.ID = id
 	ss.gs.Values[keyHandoff] = strconv.FormatInt(id, 10)
 	if err := s.saveSession(w, r, ss); err != nil {
@@ -398,6 +399,7 @@ func (s *Server) handleHandoffUse(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	s.pages.Changed(linkTag(h.LinkID)) // the desktop's picker no longer offers the code
 	r = withHandoffLang(r, h)
 	l, err := s.st.Link(r.Context(), h.LinkID)
 	if err != nil {

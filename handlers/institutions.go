@@ -242,6 +242,14 @@ func (f instFilter) match(it views.InstitutionItem) bool {
 
 // handleInstitutions answers GET /institutions: the picker (needs a link in the session, else 303 /).
 func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) error {
+	// The picker is the flow's own page: the key holds the flow (and the link it is pinned to), the tags the link
+	// and its consents (chosenOnLink) and the hand-off code shown (handoff.go announces its changes on the link).
+	if ss := sessionFrom(r.Context()); ss.ID() != "" && r.URL.Query().Get("handoff") != "new" {
+		var served bool
+		if r, served = s.cachedPage(w, r, "flow:"+ss.ID()+":"+ss.pinnedLink()); served {
+			return nil
+		}
+	}
 	l, ok, err := s.sessionLink(w, r)
 	if !ok {
 		return err

@@ -143,6 +143,7 @@ func (s *Server) chosenOnLink(ctx context.Context, linkID string) (map[string]st
 	if err != nil {
 		return nil, err
 	}
+	s.tagLink(ctx, linkID, list)
 	return linkConsents(list), nil
 }
 
@@ -166,6 +167,7 @@ func (s *Server) linkStripVM(r *http.Request, c store.Consent, live bool) (views
 	if err != nil {
 		return views.LinkStripVM{}, false, err
 	}
+	s.tagLink(ctx, l.ID, list)
 	vm := views.LinkStripVM{Expired: !s.linkUsable(l)}
 	newest := linkConsents(list)
 	first := map[string]time.Time{} // when each institution was first chosen on the link: the strip's order

@@ -34,6 +34,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 			return
 		}
 	}
+	s.keepRendered(r, status, buf.Bytes())
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -56,6 +56,7 @@ func (s *Server) reportParam(r *http.Request, id string, withRaw bool) (store.Re
 	if err != nil {
 		return store.Report{}, err
 	}
+	s.tagPage(r.Context(), consentTag(c.ID), linkTag(rp.LinkID))
 	return rp, nil
 }
 
@@ -70,6 +71,13 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	if strings.HasSuffix(id, ".json") {
 		return s.serveReportJSON(w, r, strings.TrimSuffix(id, ".json"))
+	}
+	// As for the consent page: the key holds the device, and reportParam tags the page with the consent it checked.
+	if ref := s.deviceRef(r); ref != "" && validReportID(id) {
+		var served bool
+		if r, served = s.cachedPage(w, r, ref); served {
+			return nil
+		}
 	}
 	rp, err := s.reportParam(r, id, false)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/klavi-demo/portal/brand"
 	"github.com/klavi-demo/portal/diag"
 	"github.com/klavi-demo/portal/flow"
+	"github.com/klavi-demo/portal/internal/pagecache"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -110,6 +111,8 @@ type Server struct {
 	liveWait time.Duration
 	// qrCodes keeps the drawn QR codes of the hand-off codes being shown (handoff.go).
 	qrCodes *lru.Cache[string, qrDrawing]
+	// pages keeps visitors' pages rendered for pageCacheTTL (pagecache.go).
+	pages *pagecache.Cache
 	// figures keeps the consent page's report key figures (consents.go).
 	figures reportFigures
 	// klaviTimeout bounds Klavi calls made on behalf of a page (docs/reliability.md#klavi-calls: at most 15 s).
@@ -226,6 +229,8 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	if s.qrCodes, err = lru.New[string, qrDrawing](qrCacheSize); err != nil {
 		return nil, err
 	}
+	s.pages = pagecache.New(pagecache.Options{TTL: pageCacheTTL, Now: s.now})
+	s.flow.OnChange(func(id string) { s.pages.Changed(consentTag(id)) })
 	s.hashParams = o.PasswordParams
 	if s.hashParams == (auth.Params{}) {
 		s.hashParams = auth.DefaultParams

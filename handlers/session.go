@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/klavi-demo/portal/klavi/taxid"
 	"github.com/klavi-demo/portal/store"
@@ -28,6 +29,10 @@ const (
 	sessionMaxAge   = int(sessionAbsolute / time.Second) // the cookie's Max-Age, in seconds
 	// sessionTouchEvery bounds the writes that keep an active session alive: at most one a minute per session.
 	sessionTouchEvery = time.Minute
+	// sessionCacheTTL is how long a visitor's session row read or written here is used without reading it again,
+	// and sessionCacheSize how many are kept (docs/reliability.md#sessions). An operator's session is always read.
+	sessionCacheTTL  = time.Second
+	sessionCacheSize = 4096
 )
 
 // Session values. keyOperator is stored in its own column (so that an operator's sessions can be ended
@@ -60,6 +65,49 @@ type dbSessions struct {
 	st      *store.Store
 	now     func() time.Time
 	options sessions.Options
+	// recent keeps the visitors' session rows this replica read or wrote in the last sessionCacheTTL, by id hash:
+	// a page and the requests that follow it read the row once. Rows this replica deletes leave it at once; a row
+	// deleted by another replica is used here for at most sessionCacheTTL more (a visitor's session grants only
+	// his flow; an operator's session, which grants more, is never kept).
+	recent *lru.Cache[string, recentSession]
+}
+
+type recentSession struct {
+	row store.Session
+	at  time.Time
+}
+
+// session returns the row of idHash, from recent when it is young enough.
+func (d *dbSessions) session(ctx context.Context, idHash string) (store.Session, error) {
+	now := d.now()
+	if rs, ok := d.recent.Get(idHash); ok {
+		if now.Sub(rs.at) < sessionCacheTTL && now.Before(rs.row.ExpiresAt) {
+			return rs.row, nil
+		}
+		d.recent.Remove(idHash)
+	}
+	row, err := d.st.Session(ctx, idHash)
+	if err == nil {
+		d.keep(row, now)
+	}
+	return row, err
+}
+
+// keep remembers a visitor's row read or written at now; an operator's row is dropped instead.
+func (d *dbSessions) keep(row store.Session, now time.Time) {
+	if row.OperatorID != 0 {
+		d.recent.Remove(row.IDHash)
+		return
+	}
+	d.recent.Add(row.IDHash, recentSession{row: row, at: now})
+}
+
+// deleteSession deletes the row of idHash here and in the database.
+func (d *dbSessions) deleteSession(ctx context.Context, idHash string) error {
+	d.recent.Remove(idHash)
+	err := d.st.DeleteSession(ctx, idHash)
+	d.recent.Remove(idHash) // a read that raced the delete
+	return err
 }
 
 // Get returns the request's session, cached for the request by gorilla's registry.
@@ -78,7 +126,7 @@ func (d *dbSessions) New(r *http.Request, name string) (*sessions.Session, error
 	if err != nil || !validToken(c.Value) {
 		return gs, nil
 	}
-	row, err := d.st.Session(r.Context(), sha256Hex(c.Value))
+	row, err := d.session(r.Context(), sha256Hex(c.Value))
 	if errors.Is(err, store.ErrNotFound) {
 		return gs, nil
 	}
@@ -100,7 +148,7 @@ func (d *dbSessions) New(r *http.Request, name string) (*sessions.Session, error
 func (d *dbSessions) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Session) error {
 	if gs.Options.MaxAge < 0 {
 		if gs.ID != "" {
-			if err := d.st.DeleteSession(r.Context(), sha256Hex(gs.ID)); err != nil {
+			if err := d.deleteSession(r.Context(), sha256Hex(gs.ID)); err != nil {
 				return err
 			}
 		}
@@ -131,9 +179,11 @@ func (d *dbSessions) Save(r *http.Request, w http.ResponseWriter, gs *sessions.S
 			}
 		}
 	}
+	d.recent.Remove(row.IDHash)
 	if err := d.st.SaveSession(r.Context(), row); err != nil {
 		return err
 	}
+	d.keep(row, now)
 	opts := *gs.Options
 	opts.MaxAge = max(1, int(created.Add(sessionAbsolute).Sub(now)/time.Second))
 	http.SetCookie(w, sessions.NewCookie(gs.Name(), gs.ID, &opts))
@@ -171,7 +221,8 @@ func (s *Server) initSessions() {
 		// __Host- forces Secure, Path=/ and no Domain in the browser (RFC 6265bis).
 		s.cookieName = "__Host-sid"
 	}
-	s.sessions = &dbSessions{st: s.st, now: s.now, options: sessions.Options{
+	recent, _ := lru.New[string, recentSession](sessionCacheSize) // a positive size: no error
+	s.sessions = &dbSessions{st: s.st, now: s.now, recent: recent, options: sessions.Options{
 		Path:     "/",
 		MaxAge:   sessionMaxAge,
 		HttpOnly: true,
@@ -270,7 +321,7 @@ func (ss *session) operatorID() int64 {
 // saveSession writes the session and its cookie. It must run before the response body is written.
 func (s *Server) saveSession(w http.ResponseWriter, r *http.Request, ss *session) error {
 	if ss.oldID != "" {
-		if err := s.st.DeleteSession(r.Context(), sha256Hex(ss.oldID)); err != nil {
+		if err := s.sessions.deleteSession(r.Context(), sha256Hex(ss.oldID)); err != nil {
 			return err
 		}
 		ss.oldID = ""

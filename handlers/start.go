@@ -119,6 +119,10 @@ func (f startForm) vm(errs map[string]string, sandbox bool) views.StartVM {
 
 // handleStartPage answers GET /: the start form.
 func (s *Server) handleStartPage(w http.ResponseWriter, r *http.Request) error {
+	r, served := s.cachedPage(w, r, "")
+	if served {
+		return nil
+	}
 	vm := views.StartVM{PersonType: "personal", SandboxHints: s.sandboxHints}
 	if r.URL.Query().Get("type") == "business" {
 		vm.PersonType = "business"
