@@ -246,6 +246,17 @@ type txn struct {
 	d      *dialect
 	stmts  *stmtCache // the writer pool's: statements already prepared on the writer's connection are reused
 	missed []string   // queries run unprepared, prepared once the transaction has let go of the connection
+	// ctx, when set, replaces the context each statement is given: in a group commit (group.go) a caller that goes
+	// away must not interrupt a transaction the others share.
+	ctx context.Context
+}
+
+// use returns the context a statement runs with.
+func (t *txn) use(ctx context.Context) context.Context {
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return ctx
 }
 
 // stmt returns q's cached statement bound to this transaction. A query not cached yet runs unprepared this time
@@ -269,6 +280,7 @@ func (t *txn) prepareMissed(ctx context.Context, db *sql.DB) {
 }
 
 func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Result, error) {
+	ctx = t.use(ctx)
 	sq := t.d.rewrite(q)
 	if st := t.stmt(ctx, sq); st != nil {
 		return st.ExecContext(ctx, text(args)...)
@@ -277,6 +289,7 @@ func (t *txn) ExecContext(ctx context.Context, q sqlText, args ...any) (sql.Resu
 }
 
 func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Rows, error) {
+	ctx = t.use(ctx)
 	sq := t.d.rewrite(q)
 	if st := t.stmt(ctx, sq); st != nil {
 		return st.QueryContext(ctx, text(args)...)
@@ -285,6 +298,7 @@ func (t *txn) QueryContext(ctx context.Context, q sqlText, args ...any) (*sql.Ro
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, q sqlText, args ...any) *sql.Row {
+	ctx = t.use(ctx)
 	sq := t.d.rewrite(q)
 	if st := t.stmt(ctx, sq); st != nil {
 		return st.QueryRowContext(ctx, text(args)...)

@@ -45,6 +45,8 @@ type Store struct {
 	d    *dialect
 	now  func() time.Time
 	path string // SQLite: the file; PostgreSQL: ""
+	// group commits SQLite's write transactions together (group.go); nil on PostgreSQL and while migrating.
+	group *commitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -116,6 +118,7 @@ func Open(ctx context.Context, path string, now func() time.Time) (*Store, error
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.r = pool{r, sqliteDialect, newStmtCache()}
+	s.startGroup()
 	return s, nil
 }
 
@@ -148,6 +151,7 @@ func prepareFile(path string) error {
 // and the -wal file does not grow across restarts). Calling it again returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopGroup()
 		var errs []error
 		if s.d == sqliteDialect {
 			_, err := s.w.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
@@ -187,11 +191,18 @@ func (s *Store) Backend() string { return s.d.name }
 const txAttempts = 3
 
 // tx runs fn in one writer transaction and commits it; any error rolls everything back, so a method either writes
-// all its rows or none. On SQLite the transaction is BEGIN IMMEDIATE (through the DSN): it holds the write lock
+// all its rows or none. On SQLite, transactions that wait at the same moment share one commit, each in its own
+// savepoint (group.go, docs/reliability.md#group-commit). On SQLite the transaction is BEGIN IMMEDIATE (through the DSN): it holds the write lock
 // from the start, so transactions never interleave. On PostgreSQL they do (READ COMMITTED): a method that reads and
 // then writes locks what it read (tx.forUpdate, tx.lock) or writes with one conditional statement, and a
 // transaction aborted as a deadlock victim runs again, so fn must set its results afresh on each run.
 func (s *Store) tx(ctx context.Context, op string, fn func(tx *txn) error) error {
+	if s.group != nil {
+		if err := s.groupTx(ctx, fn); err != nil {
+			return fmt.Errorf("store: %s: %w", op, err)
+		}
+		return nil
+	}
 	var err error
 	for attempt := 1; attempt <= txAttempts; attempt++ {
 		err = s.tx1(ctx, fn)
