@@ -24,16 +24,21 @@ func BenchmarkStartPage(b *testing.B) {
 	if len(cookies) == 0 {
 		b.Fatal("POST /start set no cookie")
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		for _, c := range cookies {
-			req.AddCookie(c)
-		}
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("GET / = %d", rec.Code)
-		}
+	for _, mode := range cacheModes {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				dropPages(b, s, mode)
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				for _, c := range cookies {
+					req.AddCookie(c)
+				}
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET / = %d", rec.Code)
+				}
+			}
+		})
 	}
 }

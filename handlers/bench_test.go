@@ -173,14 +173,19 @@ func BenchmarkReportPageLarge(b *testing.B) {
 	body := benchReport(b, "pf_checking_account", "bench-large", consentID, linkID, sandbox.LargeReportTransactions)
 	postSigned(b, s, "/webhooks/klavi/reports", body)
 	c.do(b, http.MethodGet, "/reports/bench-large", nil, http.StatusOK) // the first view may fill caches
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, c.request(http.MethodGet, "/reports/bench-large", nil))
-		if rec.Code != http.StatusOK {
-			b.Fatalf("GET report = %d", rec.Code)
-		}
+	for _, mode := range cacheModes {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dropPages(b, s, mode)
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, c.request(http.MethodGet, "/reports/bench-large", nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET report = %d", rec.Code)
+				}
+			}
+		})
 	}
 }
 
@@ -253,15 +258,34 @@ func BenchmarkConsentPage(b *testing.B) {
 			if n := strings.Count(rec.Body.String(), `data-testid="report-item"`); n != 4 {
 				b.Fatalf("the consent page lists %d reports, want 4", n)
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				s.ServeHTTP(rec, c.request(http.MethodGet, "/consents/"+consentID, nil))
-				if rec.Code != http.StatusOK {
-					b.Fatalf("GET consent = %d", rec.Code)
-				}
+			for _, mode := range cacheModes {
+				b.Run(mode, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						dropPages(b, s, mode)
+						rec := httptest.NewRecorder()
+						s.ServeHTTP(rec, c.request(http.MethodGet, "/consents/"+consentID, nil))
+						if rec.Code != http.StatusOK {
+							b.Fatalf("GET consent = %d", rec.Code)
+						}
+					}
+				})
 			}
 		})
+	}
+}
+
+// cacheModes are the two ways a page benchmark runs (docs/architecture.md#page-cache): "rendered" empties the page
+// cache before each request, outside the timer, so the page is read and rendered; "cached" asks for the page kept
+// from the request before, as a reload within the second does.
+var cacheModes = []string{"rendered", "cached"}
+
+// dropPages empties s's page cache, outside the timer, when mode is "rendered".
+func dropPages(b *testing.B, s *Server, mode string) {
+	if mode == "rendered" {
+		b.StopTimer()
+		s.pages.Purge()
+		b.StartTimer()
 	}
 }
 
@@ -330,8 +354,13 @@ func BenchmarkInstitutionsPage(b *testing.B) {
 		return rec
 	}
 	b.SetBytes(int64(get().Body.Len()))
-	b.ReportAllocs()
-	for b.Loop() {
-		get()
+	for _, mode := range cacheModes {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				dropPages(b, s, mode)
+				get()
+			}
+		})
 	}
 }

@@ -19,6 +19,10 @@ import (
 // was read from; flow.Service.OnChange and the handlers that change a link announce their changes.
 const pageCacheTTL = time.Second
 
+// pageCacheBytes bounds the pages kept (a report page is about 100 KB): with 200 people walking the flow at once
+// nearly every page is seen once, so a larger cache would only hold memory (docs/benchmarks.md#200-users-walking-the-flow).
+const pageCacheBytes = 4 << 20
+
 // Tags of cached pages.
 func consentTag(id string) string { return "consent:" + id }
 func linkTag(id string) string    { return "link:" + id }

@@ -229,7 +229,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 	if s.qrCodes, err = lru.New[string, qrDrawing](qrCacheSize); err != nil {
 		return nil, err
 	}
-	s.pages = pagecache.New(pagecache.Options{TTL: pageCacheTTL, Now: s.now})
+	s.pages = pagecache.New(pagecache.Options{TTL: pageCacheTTL, MaxBytes: pageCacheBytes, Now: s.now})
 	s.flow.OnChange(func(id string) { s.pages.Changed(consentTag(id)) })
 	s.hashParams = o.PasswordParams
 	if s.hashParams == (auth.Params{}) {

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -70,6 +72,10 @@ type dbSessions struct {
 	// deleted by another replica is used here for at most sessionCacheTTL more (a visitor's session grants only
 	// his flow; an operator's session, which grants more, is never kept).
 	recent *lru.Cache[string, recentSession]
+	// deletes counts the rows this replica deleted: a row read while one was deleted is not kept, since it may be
+	// that very row, read just before its deletion. keepMu makes "check the count, keep the row" one step.
+	deletes atomic.Uint64
+	keepMu  sync.Mutex
 }
 
 type recentSession struct {
@@ -86,9 +92,14 @@ func (d *dbSessions) session(ctx context.Context, idHash string) (store.Session,
 		}
 		d.recent.Remove(idHash)
 	}
+	deletes := d.deletes.Load()
 	row, err := d.st.Session(ctx, idHash)
 	if err == nil {
-		d.keep(row, now)
+		d.keepMu.Lock()
+		if d.deletes.Load() == deletes {
+			d.keep(row, now)
+		}
+		d.keepMu.Unlock()
 	}
 	return row, err
 }
@@ -106,7 +117,10 @@ func (d *dbSessions) keep(row store.Session, now time.Time) {
 func (d *dbSessions) deleteSession(ctx context.Context, idHash string) error {
 	d.recent.Remove(idHash)
 	err := d.st.DeleteSession(ctx, idHash)
-	d.recent.Remove(idHash) // a read that raced the delete
+	d.keepMu.Lock()
+	d.deletes.Add(1)
+	d.recent.Remove(idHash) // kept by a read that ended before the count moved
+	d.keepMu.Unlock()
 	return err
 }
 

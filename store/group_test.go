@@ -88,7 +88,7 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 				case 1:
 					return errors.New("refused after writing")
 				case 2:
-					return insert("k0")(tx) // a unique violation after its own row
+					return insert("holder")(tx) // a unique violation (the holder committed it) after its own row
 				case 3:
 					panic("member panics")
 				}

@@ -155,6 +155,13 @@ func (c *Cache) Put(key string, body []byte, st Stamp) {
 	}
 }
 
+// Purge drops every entry.
+func (c *Cache) Purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Purge()
+}
+
 // Len is the number of entries held (valid or not yet dropped).
 func (c *Cache) Len() int { return c.lru.Len() }
 
