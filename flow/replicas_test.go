@@ -20,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for the admin connection
 	"github.com/klavi-demo/portal/consent"
 	"github.com/klavi-demo/portal/internal/pgtest"
+	"github.com/klavi-demo/portal/internal/testclock"
 	"github.com/klavi-demo/portal/klavi"
 	"github.com/klavi-demo/portal/store"
 )
@@ -262,24 +263,6 @@ func TestReportsRequestedOnceAcrossReplicas(t *testing.T) {
 	})
 }
 
-// testClock is a clock the replicas share, moved by the test.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestReconcilerPollsOncePerPeriodWhateverTheReplicas: three replicas run the reconciler at the same moments; each
 // pending consent is polled at Klavi on the schedule of one replica (the base period, then backing off), not three
 // times as often.
@@ -287,7 +270,7 @@ func TestReconcilerPollsOncePerPeriodWhateverTheReplicas(t *testing.T) {
 	t.Parallel()
 	eachReplicaBackend(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
-		clk := &testClock{t: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+		clk := testclock.New(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)) // the replicas share it
 		stores := replicaStores(t, backend, 3, clk.Now)
 		kc := newCountingKlavi(klavi.StatusAwaitingAuthorisation)
 		svc := replicaServices(t, stores, kc, clk.Now)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/internal/testclock"
 )
 
 // Tokens from the golden samples testdata/auth.json and testdata/link.json (docs/klavi.md#tokens).
@@ -141,24 +143,9 @@ func (f *fakeKlavi) client(t *testing.T, opts ...Option) *Client {
 }
 
 // fakeClock is a settable clock for WithNow.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeClock { return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // recordSleeps replaces the client's sleep with one that records the delays and returns at once.
 func recordSleeps(c *Client) *[]time.Duration {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/internal/testclock"
 )
 
 const (
@@ -27,22 +29,7 @@ const (
 )
 
 // fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fakeClock = testclock.Clock
 
 // received is one webhook POST seen by the receiver.
 type received struct {
@@ -172,7 +159,7 @@ type env struct {
 // (/reports).
 func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &fakeClock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}, rc: newReceiver(t)}
+	e := &env{t: t, clock: testclock.New(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)), rc: newReceiver(t)}
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	o := Options{

@@ -28,6 +28,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin connection
 	"github.com/klavi-demo/portal/internal/pgtest"
+	"github.com/klavi-demo/portal/internal/testclock"
 )
 
 type backend string
@@ -101,7 +102,7 @@ func (db testDB) open(ctx context.Context, now func() time.Time) (*Store, error)
 // PostgreSQL database dropped) when the test ends.
 func openTest(t testing.TB, be backend) (*Store, *clock, testDB) {
 	t.Helper()
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	db := testDB{be: be}
 	switch be {
 	case sqliteBackend:

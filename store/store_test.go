@@ -12,27 +12,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/internal/testclock"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 // clock is a fixed, manually advanced test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = testclock.Clock
 
 // TestPragmasOnBothPools is SQLite only: the pragmas and the pool split exist there alone.
 func TestPragmasOnBothPools(t *testing.T) {

@@ -6,23 +6,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klavi-demo/portal/internal/testclock"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTest(o Options) (*Cache, *clock) {
-	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
-	o.Now = clk.now
+func newTest(o Options) (*Cache, *testclock.Clock) {
+	clk := testclock.New(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	o.Now = clk.Now
 	return New(o), clk
 }
 
@@ -35,11 +25,11 @@ func TestServedUntilTheTTL(t *testing.T) {
 	if got, ok := c.Get("k"); !ok || string(got) != "<p>page</p>" {
 		t.Fatalf("Get = %q, %v; want the page", got, ok)
 	}
-	clk.add(999 * time.Millisecond)
+	clk.Advance(999 * time.Millisecond)
 	if _, ok := c.Get("k"); !ok {
 		t.Fatal("entry dropped before its time to live")
 	}
-	clk.add(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if _, ok := c.Get("k"); ok {
 		t.Fatal("entry served at its time to live")
 	}
