@@ -247,9 +247,9 @@ func (s *Server) consentParam(r *http.Request) (store.Consent, error) {
 // handleConsentPage answers GET /consents/{id}.
 func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error {
 	// A visitor's cached page was rendered for his device after the same access check (the key holds the device).
-	if ref := s.deviceRef(r); ref != "" && consent.ValidID(chi.URLParam(r, "id")) {
+	if id, ref := chi.URLParam(r, "id"), s.deviceRef(r); ref != "" && consent.ValidID(id) {
 		var served bool
-		if r, served = s.cachedPage(w, r, ref, consentTag(chi.URLParam(r, "id"))); served {
+		if r, served = s.cachedPage(w, r, ref, consentTag(id)); served {
 			return nil
 		}
 	}

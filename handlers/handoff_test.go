@@ -6,7 +6,6 @@ package handlers
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -414,11 +413,7 @@ func TestHandoffCodeShownAgain(t *testing.T) {
 	clk := &testClock{}
 	// The store's clock too: the phone's consent must be made after the code was spent, on one clock.
 	e := newEnv(t, func(o *envOptions) { o.Now, o.StoreNow = clk.Now, clk.Now })
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := rawDB(t, e)
 	rows := func() (n, maxID int64) {
 		t.Helper()
 		if err := db.QueryRow(`SELECT count(*), coalesce(max(id), 0) FROM handoffs`).Scan(&n, &maxID); err != nil {

@@ -244,7 +244,8 @@ func (f instFilter) match(it views.InstitutionItem) bool {
 func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) error {
 	// The picker is the flow's own page: the key holds the flow (and the link it is pinned to), the tags the link
 	// and its consents (chosenOnLink) and the hand-off code shown (handoff.go announces its changes on the link).
-	if ss := sessionFrom(r.Context()); ss.ID() != "" && r.URL.Query().Get("handoff") != "new" {
+	newCode := r.URL.Query().Get("handoff") == "new"
+	if ss := sessionFrom(r.Context()); ss.ID() != "" && !newCode {
 		var served bool
 		if r, served = s.cachedPage(w, r, "flow:"+ss.ID()+":"+ss.pinnedLink()); served {
 			return nil
@@ -254,7 +255,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return err
 	}
-	if r.URL.Query().Get("handoff") == "new" {
+	if newCode {
 		s.newHandoffFor(w, r, l)
 		return nil
 	}

@@ -14,13 +14,8 @@ import (
 
 // rename changes a consent's institution name behind the server's back (no change is announced), so a test can
 // tell a cached page (the old name) from a fresh one (the new name).
-func rename(t *testing.T, dbPath, id, name string) {
+func rename(t *testing.T, db *sql.DB, id, name string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
 	if _, err := db.Exec(`UPDATE consents SET institution_name = ? WHERE id = ?`, name, id); err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +31,11 @@ func TestConsentPageCache(t *testing.T) {
 	b := e.browser()
 	id, _ := e.startFlow(b, "52998224725")
 	path := "/consents/" + id
+	db := rawDB(t, e)
 
 	first := e.get(b, path)
 	wantStatus(t, first, http.StatusOK)
-	rename(t, e.dbPath, id, "Banco Renomeado")
+	rename(t, db, id, "Banco Renomeado")
 	if again := e.get(b, path); again.body != first.body {
 		t.Fatal("the page asked for again within a second was rendered again")
 	}
@@ -61,7 +57,7 @@ func TestConsentPageCache(t *testing.T) {
 	}
 
 	// Behind the server's back (another replica): shown once the second is over.
-	rename(t, e.dbPath, id, "Banco Outra Vez")
+	rename(t, db, id, "Banco Outra Vez")
 	if r := e.get(b, path); strings.Contains(r.body, "Banco Outra Vez") {
 		t.Fatal("not served from the cache within its second")
 	}

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/go-chi/chi/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/klavi-demo/portal/consent"
@@ -220,17 +220,16 @@ func downloadName(rp store.Report, ext string) string {
 // body hash, so that paging through a 10,000-transaction statement neither reads megabytes from the database nor
 // decodes and sorts them on every click (docs/benchmarks.md#report-path). Safe across replicas: a stored report never
 // changes (rows are inserted once and only ever deleted, by a purge), and every request reads the row first, so a
-// purged report is never served from here. Least recently used entries go first; the cache holds at most max
-// entries and maxBytes of bodies (a decoded report takes about 1.4 times its body); a larger report is not kept.
-// Concurrent requests for a report not yet kept decode it once.
+// purged report is never served from here. Least recently used entries go first (hashicorp/golang-lru); the cache
+// holds at most max entries and maxBytes of bodies (a decoded report takes about 1.4 times its body); a larger report
+// is not kept. Concurrent requests for a report not yet kept decode it once.
 type preparedReports struct {
-	max, maxBytes int
+	maxBytes int
+	lru      *lru.Cache[string, preparedEntry]
+	group    singleflight.Group
 
-	mu    sync.Mutex
-	bytes int
-	order []string // least recently used first
-	m     map[string]preparedEntry
-	group singleflight.Group
+	mu    sync.Mutex // held by add, inside which every eviction happens
+	bytes int        // the bodies held; changed only under mu (add and the eviction callback it triggers)
 }
 
 type preparedEntry struct {
@@ -242,6 +241,13 @@ const (
 	preparedReportsMax   = 8
 	preparedReportsBytes = 24 << 20 // about 34 MB decoded: five 10,000-transaction reports, within the RSS goal (docs/benchmarks.md#report-path)
 )
+
+// newPreparedReports returns an empty cache of at most maxEntries (> 0) reports and maxBytes of bodies.
+func newPreparedReports(maxEntries, maxBytes int) *preparedReports {
+	c := &preparedReports{maxBytes: maxBytes}
+	c.lru, _ = lru.NewWithEvict(maxEntries, func(_ string, e preparedEntry) { c.bytes -= e.size }) // size > 0: no error
+	return c
+}
 
 // get returns the prepared page of the report whose row is head, loading the body with load (store.Report) when it
 // is not kept. A body that is not a readable report is prepared too (the page shows it as unreadable).
@@ -278,35 +284,29 @@ func (c *preparedReports) get(ctx context.Context, head store.Report,
 
 // lookup returns the kept entry and makes it the most recently used.
 func (c *preparedReports) lookup(key string) (*reportview.Prepared, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[key]
-	if ok {
-		if i := slices.Index(c.order, key); i >= 0 {
-			c.order = append(slices.Delete(c.order, i, i+1), key)
-		}
-	}
+	e, ok := c.lru.Get(key)
 	return e.p, ok
 }
 
 func (c *preparedReports) add(key string, e preparedEntry) {
-	if c.max <= 0 || e.size > c.maxBytes {
+	if e.size > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[key]; ok {
+	if c.lru.Contains(key) {
 		return
 	}
-	if c.m == nil {
-		c.m = make(map[string]preparedEntry)
-	}
-	for len(c.order) > 0 && (len(c.order) >= c.max || c.bytes+e.size > c.maxBytes) {
-		c.bytes -= c.m[c.order[0]].size
-		delete(c.m, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.order = append(c.order, key)
-	c.m[key] = e
+	c.lru.Add(key, e) // over the count, evicts the least recently used
 	c.bytes += e.size
+	for c.bytes > c.maxBytes {
+		c.lru.RemoveOldest()
+	}
+}
+
+// held is the entries and body bytes kept.
+func (c *preparedReports) held() (entries, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.bytes
 }

@@ -48,7 +48,7 @@ func TestPreparedReportsCache(t *testing.T) {
 		loads.Add(1)
 		return st.Report(ctx, id)
 	}
-	cache := preparedReports{max: 2, maxBytes: 3 * len(raw)}
+	cache := newPreparedReports(2, 3*len(raw))
 
 	first, err := cache.get(ctx, a, load)
 	if err != nil || first.Report() == nil || first.Report().ProductReportID == "" {
@@ -72,24 +72,26 @@ func TestPreparedReportsCache(t *testing.T) {
 	if p, err := cache.get(ctx, bad, load); err != nil || p.Report() != nil || !p.Build(reportview.ParseQuery(nil)).Unreadable {
 		t.Errorf("get(bad) = %v, %v; want an unreadable page", p, err)
 	}
-	if len(cache.m) != 2 || len(cache.order) != 2 {
-		t.Errorf("cache holds %d/%d entries, want 2", len(cache.m), len(cache.order))
+	if n, _ := cache.held(); n != 2 {
+		t.Errorf("cache holds %d entries, want 2", n)
 	}
 
 	// By size: a budget of one and a half bodies keeps one; a larger body is never kept.
-	small := preparedReports{max: 8, maxBytes: len(raw) * 3 / 2}
+	small := newPreparedReports(8, len(raw)*3/2)
 	_, _ = small.get(ctx, a, load)
 	_, _ = small.get(ctx, c, load)
-	if len(small.m) != 1 || small.bytes != len(raw) {
-		t.Errorf("size-bounded cache holds %d entries, %d bytes; want 1 and %d", len(small.m), small.bytes, len(raw))
+	if n, bytes := small.held(); n != 1 || bytes != len(raw) {
+		t.Errorf("size-bounded cache holds %d entries, %d bytes; want 1 and %d", n, bytes, len(raw))
 	}
-	tiny := preparedReports{max: 8, maxBytes: len(raw) - 1}
-	if p, err := tiny.get(ctx, a, load); err != nil || p.Report() == nil || len(tiny.m) != 0 {
-		t.Errorf("over-budget report: %v, %v, %d kept; want it served and not kept", p, err, len(tiny.m))
+	tiny := newPreparedReports(8, len(raw)-1)
+	if p, err := tiny.get(ctx, a, load); err != nil || p.Report() == nil {
+		t.Errorf("over-budget report: %v, %v; want it served", p, err)
+	} else if n, _ := tiny.held(); n != 0 {
+		t.Errorf("over-budget report: %d kept; want it not kept", n)
 	}
 
 	// Concurrent misses decode once.
-	fresh := preparedReports{max: 8, maxBytes: 1 << 30}
+	fresh := newPreparedReports(8, 1<<30)
 	before = loads.Load()
 	var wg sync.WaitGroup
 	got := make([]any, 8)
@@ -112,7 +114,7 @@ func TestPreparedReportsCache(t *testing.T) {
 	if _, err := fresh.get(ctx, gone, load); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get(gone) = %v, want ErrNotFound", err)
 	}
-	if _, ok := fresh.m["gone\x00x"]; ok {
+	if _, ok := fresh.lookup("gone\x00x"); ok {
 		t.Error("a failed read was kept")
 	}
 }

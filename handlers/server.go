@@ -106,7 +106,7 @@ type Server struct {
 	// strips keeps Klavi's GET /links/institutions/status answers briefly for the live consent page (linkstrip.go).
 	strips statusCache
 	// prepared keeps recently shown report pages' decoded, sorted form (reports never change once stored).
-	prepared preparedReports
+	prepared *preparedReports
 	// liveWait overrides liveWaitMax (tests).
 	liveWait time.Duration
 	// qrCodes keeps the drawn QR codes of the hand-off codes being shown (handoff.go).
@@ -181,7 +181,7 @@ func newServer(o Options, kc klaviAPI) (*Server, error) {
 		secure:       pu.Scheme == "https",
 		now:          o.Now,
 		sandboxHints: o.SandboxHints,
-		prepared:     preparedReports{max: preparedReportsMax, maxBytes: preparedReportsBytes},
+		prepared:     newPreparedReports(preparedReportsMax, preparedReportsBytes),
 		klaviTimeout: 15 * time.Second,
 		sso:          o.OIDC,
 		metrics:      o.Metrics,

@@ -120,6 +120,21 @@ func openTest(t testing.TB, be backend) (*Store, *clock, testDB) {
 	return s, c, db
 }
 
+// migrateAgain closes s and opens its database again, which applies the migrations the database no longer records
+// (a test that rewound the schema); the new store is closed when the test ends.
+func migrateAgain(t *testing.T, s *Store, db testDB) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := db.open(context.Background(), s.now)
+	if err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	return s2
+}
+
 // pg is the test binary's PostgreSQL cluster, started on first use.
 var pg struct {
 	once sync.Once

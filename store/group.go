@@ -103,14 +103,17 @@ func (s *Store) runGroup(g *commitGroup) {
 // commitBatch runs batch in one transaction and sets each request's outcome.
 func (s *Store) commitBatch(batch []*groupReq) {
 	ctx := context.Background()
-	var run []*groupReq // the requests whose fn ran (successfully) in this transaction
-	for len(batch) > 0 && batch[0].ctx.Err() != nil {
-		batch[0].err = batch[0].ctx.Err()
-		batch = batch[1:]
+	live := make([]*groupReq, 0, len(batch)) // the callers still waiting: a gone one's transaction never runs
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
 	}
+	batch = live
 	if len(batch) == 0 {
 		return
 	}
+	var run []*groupReq // the requests whose fn ran (successfully) in this transaction
 	s.group.commits.Add(1)
 	tx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -132,10 +135,6 @@ func (s *Store) commitBatch(batch []*groupReq) {
 		return
 	}
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT member"); err != nil {
 			s.abandon(tx, run, batch[i:], err)
 			return

@@ -225,14 +225,7 @@ func TestMigration0012PutsTheBodyLast(t *testing.T) {
 		}
 		want[i] = got
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := db.open(ctx, s.now)
-	if err != nil {
-		t.Fatalf("migrate again: %v", err)
-	}
-	defer s2.Close()
+	s2 := migrateAgain(t, s, db)
 	for _, w := range want {
 		got, err := s2.Report(ctx, w.ID)
 		if err != nil || !reflect.DeepEqual(got, w) {

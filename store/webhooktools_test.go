@@ -188,14 +188,7 @@ func TestMigration0008FindsTheConsentOfOlderDeliveries(t *testing.T) {
 			valid bool
 			want  string
 		}{"r-named again", true, "c-named"})
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		s2, err := db.open(ctx, s.now)
-		if err != nil {
-			t.Fatalf("migrate again: %v", err)
-		}
-		defer s2.Close()
+		s2 := migrateAgain(t, s, db)
 		all, err := s2.Deliveries(ctx, 100)
 		if err != nil || len(all) != len(bodies) {
 			t.Fatalf("Deliveries = %d, %v", len(all), err)
